@@ -1,0 +1,1 @@
+"""Slack edge: settings, app wiring, listeners, Block Kit builders and the CLI."""

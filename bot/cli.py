@@ -1,0 +1,171 @@
+"""python -m bot: the command line (also installed as `kb`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+console = Console(stderr=False)
+errors = Console(stderr=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Team knowledge assistant for Slack.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    up = db_sub.add_parser("upgrade", help="apply Alembic migrations")
+    up.add_argument("revision", nargs="?", default="head")
+    db_sub.add_parser("current", help="print the schema revision")
+
+    index = sub.add_parser("index", help="index files and folders (Markdown, text, HTML, PDF)")
+    index.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    index.add_argument("--collection", help="collection name (default: DEFAULT_COLLECTION)")
+    index.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    search = sub.add_parser("search", help="hybrid search over the knowledge base")
+    search.add_argument("query")
+    search.add_argument("--k", type=int, default=None, help="number of results")
+    search.add_argument("--collection", action="append", help="only this collection (repeatable)")
+    search.add_argument("--mode", choices=["hybrid", "vector", "keyword"], default="hybrid")
+    search.add_argument("--json", action="store_true", help="print a JSON list")
+
+    sub.add_parser("collections", help="list collections with document and chunk counts")
+
+    bench = sub.add_parser("bench", help="benchmarks (not tests)")
+    bench_sub = bench.add_subparsers(dest="bench_command", required=True)
+    retrieval = bench_sub.add_parser("retrieval", help="recall/MRR/latency on a SQuAD v1.1 file")
+    retrieval.add_argument("--squad-json", type=Path, required=True)
+    retrieval.add_argument("--questions", type=int, default=2000)
+    retrieval.add_argument("--seed", type=int, default=13)
+    retrieval.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = _parser().parse_args(argv)
+    from pydantic import ValidationError
+
+    from bot.settings import Settings
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        errors.print(f"[red]Invalid settings:[/red]\n{exc}")
+        return 2
+    from bot.services import Services
+    from models import ModelError
+    from retrieval.db import DatabaseError
+
+    services = Services(settings)
+    try:
+        return _COMMANDS[args.command](args, services)
+    except (DatabaseError, ModelError, ValueError) as exc:
+        errors.print(f"[red]error:[/red] {exc}")
+        return 1
+    except KeyboardInterrupt:
+        errors.print("interrupted")
+        return 130
+    finally:
+        services.close()
+
+
+def _db(args, services) -> int:
+    from retrieval.db import current_revision, upgrade
+
+    if args.db_command == "upgrade":
+        upgrade(services.engine, args.revision)  # engine creation already upgrades to head
+    console.print(f"schema revision: {current_revision(services.engine)}")
+    return 0
+
+
+def _index(args, services) -> int:
+    collection = args.collection or services.settings.default_collection
+    with Progress(
+        TextColumn("[bold]indexing[/bold]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.description}", style="dim"), console=errors, transient=True, disable=args.json,
+    ) as bar:
+        task = bar.add_task("", total=None)
+
+        def progress(done: int, total: int | None, source: str) -> None:
+            bar.update(task, completed=done, total=total, description=Path(source).name[:40])
+
+        report = services.indexer.index_paths(args.paths, collection, progress)
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        _print_report(report)
+    return 1 if report.failed and not (report.added or report.updated or report.unchanged) else 0
+
+
+def _print_report(report) -> None:
+    counts = report.counts()
+    summary = ", ".join(f"{n} {label}" for label, n in counts.items())
+    console.print(f"[bold]{report.collection}[/bold]: {summary} "
+                  f"({report.chunks_written} chunks written, {report.seconds:.2f} s)")
+    if report.reembedded_chunks:
+        console.print(f"re-embedded {report.reembedded_chunks} chunks for the new embedding model")
+    if report.failed:
+        table = Table("failed file", "reason", title="Not indexed", title_justify="left")
+        for source, reason in report.failed:
+            table.add_row(source, reason)
+        console.print(table)
+
+
+def _search(args, services) -> int:
+    import dataclasses
+
+    params = services.settings.retrieval_params
+    k = args.k or params.k
+    params = dataclasses.replace(params, k=k, candidates=max(params.candidates, k), mode=args.mode)
+    hits = services.searcher.search(args.query, params, collections=args.collection)
+    if args.json:
+        print(json.dumps([h.as_dict() for h in hits], ensure_ascii=False, indent=2))
+        return 0
+    if not hits:
+        console.print("no results")
+        return 0
+    for rank, hit in enumerate(hits, 1):
+        where = f"{hit.title} › {hit.section}" if hit.section else hit.title
+        console.print(f"[bold]{rank}.[/bold] [cyan]{where}[/cyan]  score {hit.score:.4f}  "
+                      f"[dim]{hit.url or hit.source} ({hit.collection})[/dim]")
+        snippet = " ".join(hit.text.split())
+        console.print(f"   {snippet[:240]}{'…' if len(snippet) > 240 else ''}", markup=False, highlight=False)
+    return 0
+
+
+def _collections(args, services) -> int:
+    from retrieval.store import collection_summaries
+
+    table = Table("collection", "documents", "chunks", "embedding model", "last indexed")
+    for row in collection_summaries(services.engine):
+        table.add_row(row["name"], str(row["documents"]), str(row["chunks"]), row["embedding_model"],
+                      str(row["last_indexed_at"] or "never"))
+    console.print(table)
+    return 0
+
+
+def _bench(args, services) -> int:
+    from benchmarks.retrieval import run_retrieval_benchmark
+
+    result = run_retrieval_benchmark(services, args.squad_json, questions=args.questions, seed=args.seed,
+                                     log=None if args.json else errors.print)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        from benchmarks.retrieval import render_table
+
+        console.print(render_table(result))
+    return 0
+
+
+_COMMANDS = {"db": _db, "index": _index, "search": _search, "collections": _collections, "bench": _bench}

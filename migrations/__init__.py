@@ -1,0 +1,1 @@
+"""Alembic migrations: append-only, numbered revisions."""

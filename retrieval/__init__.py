@@ -1,0 +1,1 @@
+"""Documents -> chunks -> embeddings -> PostgreSQL, and hybrid search over them."""

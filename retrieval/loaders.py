@@ -1,0 +1,189 @@
+"""Files -> text with structure. Markdown, plain text, HTML and PDF.
+
+Every loader returns a ParsedDocument whose sections carry the heading path, so a
+chunk can be cited as "Title › Section". Anything unreadable raises UnreadableFile
+with a short reason that the index summary shows to the user.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+SUFFIXES = {
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".txt": "text",
+    ".text": "text",
+    ".html": "html",
+    ".htm": "html",
+    ".pdf": "pdf",
+}
+
+
+class UnreadableFile(Exception):
+    """The file cannot be indexed; ``str(exc)`` is a short reason for the user."""
+
+
+@dataclass(frozen=True)
+class Section:
+    heading: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    title: str
+    kind: str
+    sections: list[Section] = field(default_factory=list)
+    url: str | None = None
+
+
+def kind_of(path: Path) -> str | None:
+    return SUFFIXES.get(path.suffix.lower())
+
+
+def parse(data: bytes, kind: str, name: str) -> ParsedDocument:
+    """Parse ``data`` of ``kind``; ``name`` (a file name) is the fallback title."""
+    fallback = _title_from_name(name)
+    if kind == "pdf":
+        doc = _parse_pdf(data, fallback)
+    else:
+        text = decode_text(data)
+        if kind == "markdown":
+            doc = parse_markdown(text, fallback)
+        elif kind == "html":
+            doc = _parse_html(text, fallback)
+        elif kind == "text":
+            doc = ParsedDocument(title=fallback, kind="text", sections=[Section("", text)])
+        else:
+            raise UnreadableFile(f"unsupported file type {kind!r}")
+    if not any(s.text.strip() for s in doc.sections):
+        raise UnreadableFile("empty: no text to index")
+    return doc
+
+
+def decode_text(data: bytes) -> str:
+    """Decode UTF-8 (with or without BOM) or BOM-marked UTF-16; refuse binary data."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return _clean(data.decode("utf-16"))
+        except UnicodeDecodeError as exc:
+            raise UnreadableFile(f"invalid UTF-16 text at byte {exc.start}") from exc
+    if b"\x00" in data[:8192]:
+        raise UnreadableFile("binary file, not text")
+    try:
+        return _clean(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(
+            f"not valid UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); save it as UTF-8"
+        ) from exc
+
+
+def _clean(text: str) -> str:
+    # PostgreSQL text cannot hold NUL; other control characters only add noise.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", text)
+
+
+def _title_from_name(name: str) -> str:
+    stem = Path(name).stem
+    return re.sub(r"[_-]+", " ", stem).strip() or name
+
+
+_FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
+
+
+def parse_markdown(text: str, fallback_title: str, kind: str = "markdown") -> ParsedDocument:
+    """Split Markdown into sections at headings (levels 1-4; fenced code is respected).
+
+    The front-matter ``title`` or the first H1 names the document; front-matter ``url``
+    is kept as the document's link.
+    """
+    from markdown_it import MarkdownIt
+
+    meta: dict = {}
+    match = _FRONT_MATTER.match(text)
+    if match:
+        try:
+            loaded = yaml.safe_load(match.group(1))
+            meta = loaded if isinstance(loaded, dict) else {}
+        except yaml.YAMLError:
+            meta = {}
+        text = text[match.end():]
+    lines = text.split("\n")
+    tokens = MarkdownIt("commonmark").enable("table").parse(text)
+    headings = []  # (first line, line after, level, heading text)
+    for i, token in enumerate(tokens):
+        if token.type == "heading_open" and token.map and int(token.tag[1]) <= 4:
+            headings.append((token.map[0], token.map[1], int(token.tag[1]), tokens[i + 1].content.strip()))
+    h1s = [h[3] for h in headings if h[2] == 1]
+    title = str(meta.get("title") or (h1s[0] if h1s else fallback_title)).strip()
+
+    sections: list[Section] = []
+    path: list[tuple[int, str]] = []
+
+    def add(start: int, end: int) -> None:
+        body = "\n".join(lines[start:end]).strip()
+        if body:
+            names = [name for _, name in path]
+            if names and names[0] == title:
+                names = names[1:]
+            sections.append(Section(" › ".join(names), body))
+
+    cursor = 0
+    for first, after, level, name in headings:
+        add(cursor, first)
+        path = [(lvl, n) for lvl, n in path if lvl < level] + [(level, name)]
+        cursor = after
+    add(cursor, len(lines))
+    url = meta.get("url")
+    return ParsedDocument(title=title, kind=kind, sections=sections, url=str(url) if url else None)
+
+
+def _parse_html(text: str, fallback_title: str) -> ParsedDocument:
+    import html2text
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(text, "html.parser")
+    for tag in soup(["script", "style", "noscript", "nav", "template", "svg"]):
+        tag.decompose()
+    head_title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    canonical = soup.find("link", rel="canonical")
+    converter = html2text.HTML2Text()
+    converter.body_width = 0
+    converter.ignore_images = True
+    converter.ignore_links = True
+    markdown = converter.handle(str(soup.body or soup))
+    doc = parse_markdown(markdown, head_title or fallback_title, kind="html")
+    title = head_title or doc.title
+    url = canonical.get("href") if canonical else None
+    return ParsedDocument(title=title, kind="html", sections=doc.sections, url=url)
+
+
+def _parse_pdf(data: bytes, fallback_title: str) -> ParsedDocument:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise UnreadableFile("encrypted PDF: remove the password to index it")
+        pages = [page.extract_text() or "" for page in reader.pages]
+        meta_title = (reader.metadata.title if reader.metadata else None) or ""
+    except UnreadableFile:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise UnreadableFile(f"malformed PDF: {exc}") from exc
+    except Exception as exc:  # pypdf raises assorted errors on damaged files
+        if "encrypt" in str(exc).lower() or "decrypt" in str(exc).lower():
+            raise UnreadableFile("encrypted PDF: remove the password to index it") from exc
+        raise UnreadableFile(f"malformed PDF: {exc}") from exc
+    sections = [Section(f"page {i}", _clean(text)) for i, text in enumerate(pages, 1) if text.strip()]
+    if not sections:
+        raise UnreadableFile("empty: the PDF has no extractable text (scanned pages need OCR first)")
+    return ParsedDocument(title=meta_title.strip() or fallback_title, kind="pdf", sections=sections)

@@ -1,0 +1,227 @@
+"""Hybrid retrieval in one SQL statement: HNSW vector search + BM25 keyword search, fused by RRF."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Sequence
+
+from sqlalchemy import Engine, text
+
+from models import Embedder
+
+Mode = Literal["hybrid", "vector", "keyword"]
+MODES: tuple[str, ...] = ("hybrid", "vector", "keyword")
+
+
+@dataclass(frozen=True)
+class RetrievalParams:
+    """How to search: k results, ``candidates`` per arm, RRF constant and arm weights, BM25 shape."""
+
+    k: int = 5
+    candidates: int = 40
+    rrf_k: int = 60
+    vector_weight: float = 1.0
+    keyword_weight: float = 1.0
+    mode: Mode = "hybrid"
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if not 1 <= self.k <= 1000:
+            raise ValueError("k must be between 1 and 1000")
+        if not self.k <= self.candidates <= 10000:
+            raise ValueError(f"candidates per arm ({self.candidates}) must be at least k ({self.k}) and at most 10000")
+        if self.rrf_k < 0:
+            raise ValueError("the RRF constant must not be negative")
+        if self.vector_weight < 0 or self.keyword_weight < 0:
+            raise ValueError("arm weights must not be negative")
+        if self.mode == "hybrid" and self.vector_weight == 0 and self.keyword_weight == 0:
+            raise ValueError("at least one arm needs a positive weight")
+        if self.bm25_k1 <= 0 or not 0 <= self.bm25_b <= 1:
+            raise ValueError("BM25 needs k1 > 0 and 0 <= b <= 1")
+
+    @property
+    def uses_vector(self) -> bool:
+        return self.mode == "vector" or (self.mode == "hybrid" and self.vector_weight > 0)
+
+    @property
+    def uses_keyword(self) -> bool:
+        return self.mode == "keyword" or (self.mode == "hybrid" and self.keyword_weight > 0)
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    chunk_id: int
+    document_id: int
+    collection: str
+    title: str
+    source: str
+    url: str | None
+    section: str
+    text: str
+    score: float
+    vector_rank: int | None = None
+    keyword_rank: int | None = None
+    vector_similarity: float | None = None
+    keyword_score: float | None = None
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def as_dict(self) -> dict:
+        return {
+            "chunk_id": self.chunk_id,
+            "document_id": self.document_id,
+            "collection": self.collection,
+            "title": self.title,
+            "source": self.source,
+            "url": self.url,
+            "section": self.section,
+            "score": round(self.score, 6),
+            "vector_rank": self.vector_rank,
+            "keyword_rank": self.keyword_rank,
+            "vector_similarity": None if self.vector_similarity is None else round(self.vector_similarity, 4),
+            "keyword_score": None if self.keyword_score is None else round(self.keyword_score, 4),
+            "text": self.text,
+        }
+
+
+_COLLECTIONS = "(CAST(:collections AS text[]) IS NULL OR name = ANY(CAST(:collections AS text[])))"
+
+_KEYWORD_ARM = f"""
+kcols AS (SELECT id FROM collections WHERE {_COLLECTIONS}),
+qterms AS (SELECT DISTINCT lexeme FROM unnest(to_tsvector('kb_text', :keyword_text))),
+cstats AS (
+    SELECT sum(chunks)::float8 AS n, greatest(sum(total_length)::float8 / nullif(sum(chunks), 0), 1.0) AS avgdl
+    FROM collection_stats WHERE collection_id IN (SELECT id FROM kcols)
+),
+idf AS (
+    SELECT s.lexeme, ln(1 + (cs.n - sum(s.df) + 0.5) / (sum(s.df) + 0.5)) AS idf
+    FROM lexeme_stats s JOIN qterms USING (lexeme) CROSS JOIN cstats cs
+    WHERE s.collection_id IN (SELECT id FROM kcols)
+    GROUP BY s.lexeme, cs.n HAVING sum(s.df) > 0
+),
+kw AS (
+    SELECT p.chunk_id,
+           sum(i.idf * p.tf * (:k1 + 1) / (p.tf + :k1 * (1 - :b + :b * p.doc_len / cs.avgdl))) AS score
+    FROM postings p JOIN idf i USING (lexeme) CROSS JOIN cstats cs
+    WHERE p.collection_id IN (SELECT id FROM kcols)
+    GROUP BY p.chunk_id
+    ORDER BY score DESC, p.chunk_id
+    LIMIT :candidates
+),
+kw_ranked AS (SELECT chunk_id, score, row_number() OVER (ORDER BY score DESC, chunk_id) AS rank FROM kw)"""
+
+_NO_KEYWORD_ARM = """
+kw_ranked AS (SELECT NULL::bigint AS chunk_id, NULL::float8 AS score, NULL::bigint AS rank WHERE false)"""
+
+# The cast to vector(dim) and the vector_dims() predicate match the partial HNSW
+# indexes of migration 0001; iterative scans (set per connection) keep filtered
+# searches returning `candidates` rows.
+_VECTOR_ARM = f"""
+vcols AS (SELECT id FROM collections WHERE embedding_model = :model AND {_COLLECTIONS}),
+vec AS MATERIALIZED (
+    SELECT c.id AS chunk_id, c.embedding::vector({{dim}}) <=> CAST(:qvec AS vector({{dim}})) AS distance
+    FROM chunks c
+    WHERE vector_dims(c.embedding) = {{dim}} AND c.collection_id IN (SELECT id FROM vcols)
+    ORDER BY c.embedding::vector({{dim}}) <=> CAST(:qvec AS vector({{dim}}))
+    LIMIT :candidates
+),
+vec_ranked AS (SELECT chunk_id, distance, row_number() OVER (ORDER BY distance, chunk_id) AS rank FROM vec)"""
+
+_NO_VECTOR_ARM = """
+vec_ranked AS (SELECT NULL::bigint AS chunk_id, NULL::float8 AS distance, NULL::bigint AS rank WHERE false)"""
+
+_FUSE = """
+fused AS (
+    SELECT coalesce(v.chunk_id, k.chunk_id) AS chunk_id,
+           coalesce(:wv / (:rrf_k + v.rank), 0) + coalesce(:wk / (:rrf_k + k.rank), 0) AS score,
+           v.rank AS vector_rank, k.rank AS keyword_rank, v.distance, k.score AS keyword_score
+    FROM vec_ranked v FULL JOIN kw_ranked k ON v.chunk_id = k.chunk_id
+)
+SELECT f.chunk_id, f.score, f.vector_rank, f.keyword_rank, f.distance, f.keyword_score,
+       c.document_id, c.section, c.text, d.title, d.source, d.url, col.name AS collection
+FROM fused f
+JOIN chunks c ON c.id = f.chunk_id
+JOIN documents d ON d.id = c.document_id
+JOIN collections col ON col.id = c.collection_id
+ORDER BY f.score DESC, f.chunk_id
+LIMIT :k"""
+
+
+def build_sql(params: RetrievalParams, dim: int) -> str:
+    """The one statement for ``params`` (exposed for EXPLAIN and tests)."""
+    arms = [
+        _VECTOR_ARM.format(dim=int(dim)) if params.uses_vector else _NO_VECTOR_ARM,
+        _KEYWORD_ARM if params.uses_keyword else _NO_KEYWORD_ARM,
+    ]
+    return "WITH " + ",".join(arms) + "," + _FUSE
+
+
+def vector_literal(vector) -> str:
+    return "[" + ",".join(f"{float(x):.7g}" for x in vector) + "]"
+
+
+class Searcher:
+    """Runs hybrid searches; one database round trip per query."""
+
+    def __init__(self, engine: Engine, embedder: Embedder) -> None:
+        self.engine = engine
+        self.embedder = embedder
+        self._sql: dict[RetrievalParams, object] = {}
+
+    def search(
+        self,
+        query: str,
+        params: RetrievalParams = RetrievalParams(),
+        collections: Sequence[str] | None = None,
+        keyword_query: str | None = None,
+    ) -> list[SearchHit]:
+        """Rank chunks for ``query``; ``keyword_query`` (if given) replaces it for the keyword arm."""
+        from retrieval.keywords import keyword_text
+
+        query = query.strip()
+        if not query:
+            raise ValueError("the search query is empty")
+        bind = {
+            "collections": list(collections) if collections else None,
+            "candidates": params.candidates,
+            "k": params.k,
+            "rrf_k": float(params.rrf_k),
+            "wv": float(params.vector_weight if params.mode != "keyword" else 0.0),
+            "wk": float(params.keyword_weight if params.mode != "vector" else 0.0),
+            "k1": params.bm25_k1,
+            "b": params.bm25_b,
+        }
+        if params.mode == "vector":
+            bind["wv"] = 1.0
+        if params.mode == "keyword":
+            bind["wk"] = 1.0
+        if params.uses_keyword:
+            bind["keyword_text"] = keyword_text(keyword_query or query)
+        if params.uses_vector:
+            bind["qvec"] = vector_literal(self.embedder.embed_array([query], is_query=True)[0])
+            bind["model"] = self.embedder.name
+        sql = self._sql.get(params)
+        if sql is None:
+            sql = self._sql[params] = text(build_sql(params, self.embedder.dim if params.uses_vector else 0))
+        with self.engine.connect() as conn:
+            rows = conn.execute(sql, bind).mappings().all()
+        return [
+            SearchHit(
+                chunk_id=row["chunk_id"],
+                document_id=row["document_id"],
+                collection=row["collection"],
+                title=row["title"],
+                source=row["source"],
+                url=row["url"],
+                section=row["section"],
+                text=row["text"],
+                score=float(row["score"]),
+                vector_rank=row["vector_rank"],
+                keyword_rank=row["keyword_rank"],
+                vector_similarity=None if row["distance"] is None else 1.0 - float(row["distance"]),
+                keyword_score=None if row["keyword_score"] is None else float(row["keyword_score"]),
+            )
+            for row in rows
+        ]

@@ -1,0 +1,167 @@
+"""Writes to the knowledge base. Each document is replaced in one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import Connection, text
+
+from retrieval.chunking import Chunk
+from retrieval.search import vector_literal
+
+
+@dataclass(frozen=True)
+class Collection:
+    id: int
+    name: str
+    embedding_model: str
+    embedding_dim: int
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    id: int
+    source: str
+    content_hash: str
+    pipeline: str
+
+
+def get_collection(conn: Connection, name: str) -> Collection | None:
+    row = conn.execute(
+        text("SELECT id, name, embedding_model, embedding_dim FROM collections WHERE name = :n"), {"n": name}
+    ).first()
+    return Collection(*row) if row else None
+
+
+def create_collection(conn: Connection, name: str, model: str, dim: int) -> Collection:
+    row = conn.execute(
+        text(
+            "INSERT INTO collections (name, embedding_model, embedding_dim) VALUES (:n, :m, :d) "
+            "ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name "
+            "RETURNING id, name, embedding_model, embedding_dim"
+        ),
+        {"n": name, "m": model, "d": dim},
+    ).one()
+    return Collection(*row)
+
+
+def list_documents(conn: Connection, collection_id: int) -> dict[str, StoredDocument]:
+    rows = conn.execute(
+        text("SELECT id, source, content_hash, pipeline FROM documents WHERE collection_id = :c"),
+        {"c": collection_id},
+    )
+    return {row.source: StoredDocument(*row) for row in rows}
+
+
+def replace_document(
+    conn: Connection,
+    collection_id: int,
+    *,
+    source: str,
+    title: str,
+    url: str | None,
+    kind: str,
+    content_hash: str,
+    pipeline: str,
+    size_bytes: int,
+    chunks: list[Chunk],
+    vectors: np.ndarray,
+    keyword_texts: list[str],
+) -> bool:
+    """Insert or replace a document and all its chunks; returns True if it was new.
+
+    Call inside a transaction: readers see the old chunks until it commits.
+    """
+    doc_id, inserted = conn.execute(
+        text(
+            """
+            INSERT INTO documents (collection_id, source, title, url, kind, content_hash, pipeline,
+                                   size_bytes, chunk_count)
+            VALUES (:c, :source, :title, :url, :kind, :hash, :pipeline, :size, :n)
+            ON CONFLICT (collection_id, source) DO UPDATE
+               SET title = EXCLUDED.title, url = EXCLUDED.url, kind = EXCLUDED.kind,
+                   content_hash = EXCLUDED.content_hash, pipeline = EXCLUDED.pipeline,
+                   size_bytes = EXCLUDED.size_bytes, chunk_count = EXCLUDED.chunk_count, indexed_at = now()
+            RETURNING id, (xmax = 0) AS inserted
+            """
+        ),
+        {"c": collection_id, "source": source, "title": title, "url": url, "kind": kind, "hash": content_hash,
+         "pipeline": pipeline, "size": size_bytes, "n": len(chunks)},
+    ).one()
+    conn.execute(text("DELETE FROM chunks WHERE document_id = :d"), {"d": doc_id})
+    conn.execute(
+        text(
+            """
+            INSERT INTO chunks (document_id, collection_id, ordinal, section, text, embedding, terms)
+            SELECT :d, :c, u.ordinal, u.section, u.body, CAST(u.embedding AS vector), to_tsvector('kb_text', u.kw)
+            FROM unnest(CAST(:ordinals AS integer[]), CAST(:sections AS text[]), CAST(:bodies AS text[]),
+                        CAST(:embeddings AS text[]), CAST(:kws AS text[])) AS u(ordinal, section, body, embedding, kw)
+            """
+        ),
+        {
+            "d": doc_id,
+            "c": collection_id,
+            "ordinals": [c.ordinal for c in chunks],
+            "sections": [c.section for c in chunks],
+            "bodies": [c.text for c in chunks],
+            "embeddings": [vector_literal(v) for v in vectors],
+            "kws": keyword_texts,
+        },
+    )
+    return bool(inserted)
+
+
+def delete_documents(conn: Connection, ids: list[int]) -> None:
+    if ids:
+        conn.execute(text("DELETE FROM documents WHERE id = ANY(:ids)"), {"ids": ids})
+
+
+def delete_collection(conn: Connection, name: str) -> bool:
+    return conn.execute(text("DELETE FROM collections WHERE name = :n"), {"n": name}).rowcount > 0
+
+
+def collection_chunks(conn: Connection, collection_id: int) -> list[tuple[int, str, str, str]]:
+    """(chunk id, document title, section, text) for re-embedding a whole collection."""
+    rows = conn.execute(
+        text(
+            "SELECT c.id, d.title, c.section, c.text FROM chunks c JOIN documents d ON d.id = c.document_id "
+            "WHERE c.collection_id = :c ORDER BY c.id"
+        ),
+        {"c": collection_id},
+    )
+    return [tuple(r) for r in rows]
+
+
+def set_embeddings(conn: Connection, collection_id: int, ids: list[int], vectors: np.ndarray,
+                   model: str, dim: int) -> None:
+    conn.execute(
+        text(
+            "UPDATE chunks SET embedding = CAST(u.e AS vector) "
+            "FROM unnest(CAST(:ids AS bigint[]), CAST(:embs AS text[])) AS u(id, e) WHERE chunks.id = u.id"
+        ),
+        {"ids": ids, "embs": [vector_literal(v) for v in vectors]},
+    )
+    conn.execute(
+        text("UPDATE collections SET embedding_model = :m, embedding_dim = :d WHERE id = :c"),
+        {"m": model, "d": dim, "c": collection_id},
+    )
+
+
+def touch_collection(conn: Connection, collection_id: int) -> None:
+    conn.execute(text("UPDATE collections SET last_indexed_at = now() WHERE id = :c"), {"c": collection_id})
+
+
+def collection_summaries(engine) -> list[dict]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                """
+                SELECT c.name, c.embedding_model, c.last_indexed_at,
+                       (SELECT count(*) FROM documents d WHERE d.collection_id = c.id) AS documents,
+                       coalesce((SELECT chunks FROM collection_stats s WHERE s.collection_id = c.id), 0) AS chunks
+                FROM collections c ORDER BY c.name
+                """
+            )
+        ).mappings()
+        return [dict(r) for r in rows]
