@@ -167,23 +167,25 @@ def _parse_html(text: str, fallback_title: str) -> ParsedDocument:
 
 def _parse_pdf(data: bytes, fallback_title: str) -> ParsedDocument:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
     try:
         reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
+        encrypted = reader.is_encrypted
+    except Exception as exc:  # pypdf raises assorted errors on damaged files
+        raise UnreadableFile(f"malformed PDF: {exc}") from exc
+    if encrypted:
+        try:
+            opened = bool(reader.decrypt(""))  # some PDFs are "encrypted" with an empty password
+        except Exception:
+            opened = False
+        if not opened:
             raise UnreadableFile("encrypted PDF: remove the password to index it")
+    try:
         pages = [page.extract_text() or "" for page in reader.pages]
         meta_title = (reader.metadata.title if reader.metadata else None) or ""
-    except UnreadableFile:
-        raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise UnreadableFile(f"malformed PDF: {exc}") from exc
-    except Exception as exc:  # pypdf raises assorted errors on damaged files
-        if "encrypt" in str(exc).lower() or "decrypt" in str(exc).lower():
-            raise UnreadableFile("encrypted PDF: remove the password to index it") from exc
+    except Exception as exc:
         raise UnreadableFile(f"malformed PDF: {exc}") from exc
     sections = [Section(f"page {i}", _clean(text)) for i, text in enumerate(pages, 1) if text.strip()]
     if not sections:
         raise UnreadableFile("empty: the PDF has no extractable text (scanned pages need OCR first)")
-    return ParsedDocument(title=meta_title.strip() or fallback_title, kind="pdf", sections=sections)
+    return ParsedDocument(title=str(meta_title).strip() or fallback_title, kind="pdf", sections=sections)

@@ -1,0 +1,1 @@
+"""Benchmarks: run on purpose (python -m bot bench ...), never as tests."""

@@ -1,0 +1,126 @@
+"""Retrieval benchmark on any SQuAD v1.1 JSON file: keyword vs vector vs hybrid, in one run.
+
+Each distinct paragraph becomes one document (titled by its article) in a scratch
+collection; questions are sampled with a fixed seed; a question is answered when its
+paragraph's document appears in the top k (chunks of one document count once).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import statistics
+import time
+from pathlib import Path
+from typing import Callable
+
+from retrieval import store
+from retrieval.ingest import SourceItem
+from retrieval.search import MODES
+
+SCRATCH = "bench-squad"
+DEPTH = 10
+
+
+def load_squad(path: Path) -> tuple[list[SourceItem], list[tuple[str, str]]]:
+    """Distinct paragraphs as items, and (question, paragraph source) pairs."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    by_text: dict[str, SourceItem] = {}
+    questions: list[tuple[str, str]] = []
+    for article in data["data"]:
+        title = article["title"].replace("_", " ")
+        for paragraph in article["paragraphs"]:
+            context = paragraph["context"].strip()
+            item = by_text.get(context)
+            if item is None:
+                item = by_text[context] = SourceItem(f"squad:{len(by_text)}", "text", data=context.encode("utf-8"),
+                                                     title=title)
+            questions.extend((qa["question"], item.source) for qa in paragraph["qas"])
+    return list(by_text.values()), questions
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+def run_retrieval_benchmark(services, squad_json: Path, *, questions: int = 2000, seed: int = 13,
+                            log: Callable[[str], None] | None = None) -> dict:
+    say = log or (lambda _msg: None)
+    items, pairs = load_squad(squad_json)
+    sample = random.Random(seed).sample(pairs, min(questions, len(pairs)))
+    say(f"{len(items)} paragraphs, {len(pairs)} questions; sampling {len(sample)} (seed {seed})")
+
+    with services.engine.begin() as conn:
+        store.delete_collection(conn, SCRATCH)
+    say("indexing paragraphs into a scratch collection …")
+    started = time.perf_counter()
+    report = services.indexer.index_items(items, SCRATCH)
+    index_seconds = time.perf_counter() - started
+    if report.failed:
+        say(f"{len(report.failed)} paragraphs failed to index, e.g. {report.failed[0]}")
+
+    base = services.settings.retrieval_params
+    params = {mode: dataclasses.replace(base, mode=mode, k=2 * DEPTH, candidates=max(base.candidates, 2 * DEPTH))
+              for mode in MODES}
+    searcher = services.searcher
+    for question, _ in sample[:20]:  # warm caches and the model before timing
+        for mode in MODES:
+            searcher.search(question, params[mode], collections=[SCRATCH])
+
+    ranks: dict[str, list[int | None]] = {m: [] for m in MODES}
+    latencies: dict[str, list[float]] = {m: [] for m in MODES}
+    say(f"searching {len(sample)} questions × {len(MODES)} methods …")
+    for question, gold in sample:
+        for mode in MODES:  # interleaved, so machine noise hits every method alike
+            t0 = time.perf_counter()
+            hits = searcher.search(question, params[mode], collections=[SCRATCH])
+            latencies[mode].append((time.perf_counter() - t0) * 1000)
+            docs = list(dict.fromkeys(h.source for h in hits))[:DEPTH]
+            ranks[mode].append(docs.index(gold) + 1 if gold in docs else None)
+
+    with services.engine.begin() as conn:
+        store.delete_collection(conn, SCRATCH)
+
+    methods = {}
+    for mode in ("hybrid", "keyword", "vector"):
+        r = ranks[mode]
+        n = len(r)
+        methods[mode] = {
+            "recall@1": round(sum(1 for x in r if x and x <= 1) / n, 4),
+            "recall@5": round(sum(1 for x in r if x and x <= 5) / n, 4),
+            "recall@10": round(sum(1 for x in r if x and x <= 10) / n, 4),
+            "mrr@10": round(sum(1 / x for x in r if x) / n, 4),
+            "p50_ms": round(statistics.median(latencies[mode]), 2),
+            "p95_ms": round(percentile(latencies[mode], 95), 2),
+        }
+    return {
+        "methods": methods,
+        "index": {
+            "paragraphs": len(items),
+            "chunks": report.chunks_written,
+            "seconds": round(index_seconds, 2),
+            "paragraphs_per_s": round(len(items) / index_seconds, 2) if index_seconds else None,
+        },
+        "questions": len(sample),
+        "seed": seed,
+        "embedding_model": services.embedder.name,
+        "params": dataclasses.asdict(base),
+    }
+
+
+def render_table(result: dict):
+    from rich.table import Table
+
+    table = Table(title=f"{result['questions']} questions, {result['embedding_model']}", title_justify="left")
+    columns = ["recall@1", "recall@5", "recall@10", "mrr@10", "p50_ms", "p95_ms"]
+    table.add_column("method")
+    for c in columns:
+        table.add_column(c, justify="right")
+    for mode, row in result["methods"].items():
+        table.add_row(mode, *(f"{row[c]}" for c in columns))
+    idx = result["index"]
+    table.caption = (f"indexed {idx['paragraphs']} paragraphs ({idx['chunks']} chunks) in {idx['seconds']} s "
+                     f"= {idx['paragraphs_per_s']} paragraphs/s")
+    return table
