@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     retrieval_keyword_weight: float = Field(default=1.0, ge=0)
     hnsw_ef_search: int = Field(default=100, ge=1, le=1000)
 
-    @field_validator("embedding_dimensions", "embedding_threads", mode="before")
+    @field_validator("database_url", "embedding_dimensions", "embedding_threads", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value

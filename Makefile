@@ -1,0 +1,27 @@
+# Two commands: `make demo` (set up, index the sample handbook, search it) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# llama-cpp-python compiles from source; a portable (AVX2) build runs on every x86-64 CI machine.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
+
+.PHONY: setup demo test bench
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(PY) -m bot index samples/handbook
+	$(PY) -m bot search "What does error VPN-ERR-619 mean?" --k 3
+	$(PY) -m bot search "휴가 신청은 어떻게 하나요?" --k 3
+
+test: setup
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) -m bot bench retrieval --squad-json ../shared/datasets/squad-v1.1-dev/dev-v1.1.json

@@ -1,0 +1,58 @@
+"""`python -m bot` end to end, as a user runs it, against the test database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def run(engine, database_url, tmp_path):
+    env = {**os.environ, "DATABASE_URL": database_url.render_as_string(hide_password=False),
+           "KB_DATA_DIR": str(tmp_path / "unused")}
+
+    def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
+        proc = subprocess.run([sys.executable, "-m", "bot", *args], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=300)
+        if ok:
+            assert proc.returncode == 0, proc.stderr + proc.stdout
+        return proc
+
+    return run
+
+
+def test_index_then_search_from_the_command_line(tmp_path, run):
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "vpn.md").write_text("# VPN\n\n## Errors\n\nError VPN-ERR-619 means your certificate expired.\n")
+    (kb / "휴가.md").write_text("# 휴가 정책\n\n휴가를 신청하려면 포털에서 신청서를 제출하세요.\n", encoding="utf-8")
+    (kb / "bad.txt").write_bytes(b"\x00\x01\x02 binary")
+
+    report = json.loads(run("index", str(kb), "--collection", "it", "--json").stdout)
+    assert (report["added"], report["failed"]) == (2, 1)
+    assert report["failures"][0]["reason"] == "binary file, not text"
+
+    hits = json.loads(run("search", "VPN-ERR-619", "--collection", "it", "--json", "--k", "1").stdout)
+    assert [(h["title"], h["section"], h["source"]) for h in hits] == [("VPN", "Errors", str(kb / "vpn.md"))]
+    assert hits[0]["score"] > 0 and hits[0]["keyword_rank"] == 1
+
+    human = run("search", "휴가 신청", "--collection", "it").stdout
+    assert "휴가 정책" in human.splitlines()[0]
+
+    again = json.loads(run("index", str(kb), "--collection", "it", "--json").stdout)
+    assert (again["added"], again["unchanged"]) == (0, 2)
+    assert "it" in run("collections").stdout
+    assert "0001" in run("db", "current").stdout
+
+
+def test_errors_are_short_and_exit_nonzero(run):
+    proc = run("search", "   ", ok=False)
+    assert proc.returncode == 1 and "empty" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run("index", "/does/not/exist", ok=False)
+    assert proc.returncode == 1 and "no such file or folder" in proc.stdout
