@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--questions", type=int, default=2000)
     retrieval.add_argument("--seed", type=int, default=13)
     retrieval.add_argument("--json", action="store_true")
+    embedders = bench_sub.add_parser("embedders", help="compare embedding models (English and Korean)")
+    embedders.add_argument("--squad-json", type=Path, required=True)
+    embedders.add_argument("--paragraphs", type=int, default=300)
     return parser
 
 
@@ -155,6 +158,11 @@ def _collections(args, services) -> int:
 
 
 def _bench(args, services) -> int:
+    if args.bench_command == "embedders":
+        from benchmarks.embedders import run_embedder_benchmark
+
+        print(json.dumps(run_embedder_benchmark(args.squad_json, args.paragraphs, log=errors.print), indent=2))
+        return 0
     from benchmarks.retrieval import run_retrieval_benchmark
 
     result = run_retrieval_benchmark(services, args.squad_json, questions=args.questions, seed=args.seed,

@@ -29,7 +29,8 @@ class SentenceTransformerEmbedder(Embedder):
             self._model = SentenceTransformer(path, device="cpu")
         except OSError as exc:
             raise ModelError(f"could not load a sentence-transformers model from {path}: {exc}") from exc
-        self._dim = int(self._model.get_sentence_embedding_dimension())
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self._dim = int(get_dim())
 
     def _embed(self, texts: list[str], is_query: bool) -> np.ndarray:
         prefix = self.config.query_prefix if is_query else self.config.document_prefix
