@@ -21,6 +21,7 @@ demo: setup
 	$(PY) -m bot search "휴가 신청은 어떻게 하나요?" --k 3
 
 test: setup
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
 bench: setup

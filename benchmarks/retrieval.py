@@ -46,7 +46,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def run_retrieval_benchmark(services, squad_json: Path, *, questions: int = 2000, seed: int = 13,
-                            log: Callable[[str], None] | None = None) -> dict:
+                            log: Callable[[str], None] | None = None, progress=None) -> dict:
     say = log or (lambda _msg: None)
     items, pairs = load_squad(squad_json)
     sample = random.Random(seed).sample(pairs, min(questions, len(pairs)))
@@ -56,7 +56,7 @@ def run_retrieval_benchmark(services, squad_json: Path, *, questions: int = 2000
         store.delete_collection(conn, SCRATCH)
     say("indexing paragraphs into a scratch collection …")
     started = time.perf_counter()
-    report = services.indexer.index_items(items, SCRATCH)
+    report = services.indexer.index_items(items, SCRATCH, progress)
     index_seconds = time.perf_counter() - started
     if report.failed:
         say(f"{len(report.failed)} paragraphs failed to index, e.g. {report.failed[0]}")
@@ -72,7 +72,9 @@ def run_retrieval_benchmark(services, squad_json: Path, *, questions: int = 2000
     ranks: dict[str, list[int | None]] = {m: [] for m in MODES}
     latencies: dict[str, list[float]] = {m: [] for m in MODES}
     say(f"searching {len(sample)} questions × {len(MODES)} methods …")
-    for question, gold in sample:
+    for n, (question, gold) in enumerate(sample, 1):
+        if progress:
+            progress(n, len(sample), "searching")
         for mode in MODES:  # interleaved, so machine noise hits every method alike
             t0 = time.perf_counter()
             hits = searcher.search(question, params[mode], collections=[SCRATCH])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
@@ -91,17 +91,24 @@ def _db(args, services) -> int:
     return 0
 
 
-def _index(args, services) -> int:
-    collection = args.collection or services.settings.default_collection
+@contextmanager
+def _progress_bar(label: str, enabled: bool = True):
+    """A rich progress bar on stderr; yields the callback the indexer reports to."""
     with Progress(
-        TextColumn("[bold]indexing[/bold]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        TextColumn("{task.description}", style="dim"), console=errors, transient=True, disable=args.json,
+        TextColumn(f"[bold]{label}[/bold]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.description}", style="dim"), console=errors, transient=True, disable=not enabled,
     ) as bar:
         task = bar.add_task("", total=None)
 
         def progress(done: int, total: int | None, source: str) -> None:
             bar.update(task, completed=done, total=total, description=Path(source).name[:40])
 
+        yield progress
+
+
+def _index(args, services) -> int:
+    collection = args.collection or services.settings.default_collection
+    with _progress_bar("indexing", enabled=not args.json) as progress:
         report = services.indexer.index_paths(args.paths, collection, progress)
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
@@ -165,8 +172,9 @@ def _bench(args, services) -> int:
         return 0
     from benchmarks.retrieval import run_retrieval_benchmark
 
-    result = run_retrieval_benchmark(services, args.squad_json, questions=args.questions, seed=args.seed,
-                                     log=None if args.json else errors.print)
+    with _progress_bar("benchmark") as progress:
+        result = run_retrieval_benchmark(services, args.squad_json, questions=args.questions, seed=args.seed,
+                                         log=None if args.json else errors.print, progress=progress)
     if args.json:
         print(json.dumps(result, indent=2))
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,9 +17,10 @@ from models import Embedder, ModelError
 from retrieval import store
 from retrieval.chunking import Chunk, ChunkingParams, chunk_document
 from retrieval.keywords import keyword_text
-from retrieval.loaders import ParsedDocument, Section, UnreadableFile, kind_of, parse
+from retrieval.loaders import ParsedDocument, UnreadableFile, kind_of, parse
 
-COLLECTION_NAME_HELP = "letters, digits, '_', '.', '-'; at most 63 characters; starts with a letter or digit"
+# Mirrors the CHECK constraint on collections.name.
+COLLECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 
 
 @dataclass(frozen=True)
@@ -182,16 +184,14 @@ class Indexer:
         return report
 
     def _collection(self, name: str, report: IndexReport) -> store.Collection:
+        if not COLLECTION_NAME.fullmatch(name):
+            raise ValueError(f"invalid collection name {name!r}: use letters, digits, '_', '.' and '-' "
+                             "(at most 63, starting with a letter or digit)")
         with self.engine.connect() as conn:
             coll = store.get_collection(conn, name)
         if coll is None:
-            try:
-                with self.engine.begin() as conn:
-                    return store.create_collection(conn, name, self.embedder.name, self.embedder.dim)
-            except Exception as exc:
-                if "collections_name_check" in str(exc):
-                    raise ValueError(f"invalid collection name {name!r}: {COLLECTION_NAME_HELP}") from exc
-                raise
+            with self.engine.begin() as conn:
+                return store.create_collection(conn, name, self.embedder.name, self.embedder.dim)
         if coll.embedding_model != self.embedder.name:
             report.reembedded_chunks = self._reembed(coll)
             coll = store.Collection(coll.id, coll.name, self.embedder.name, self.embedder.dim)
@@ -270,4 +270,3 @@ class Indexer:
             report.chunks_written += len(p.chunks)
 
 
-__all__ = ["Indexer", "IndexReport", "SourceItem", "Section", "discover"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, Sequence
 
 from sqlalchemy import Engine, text
@@ -66,7 +66,6 @@ class SearchHit:
     keyword_rank: int | None = None
     vector_similarity: float | None = None
     keyword_score: float | None = None
-    extra: dict = field(default_factory=dict, compare=False)
 
     def as_dict(self) -> dict:
         return {
@@ -183,20 +182,18 @@ class Searcher:
         query = query.strip()
         if not query:
             raise ValueError("the search query is empty")
+        hybrid = params.mode == "hybrid"
         bind = {
             "collections": list(collections) if collections else None,
             "candidates": params.candidates,
             "k": params.k,
             "rrf_k": float(params.rrf_k),
-            "wv": float(params.vector_weight if params.mode != "keyword" else 0.0),
-            "wk": float(params.keyword_weight if params.mode != "vector" else 0.0),
+            # a single-arm search ranks by that arm alone; the other arm's CTE is empty
+            "wv": float(params.vector_weight) if hybrid else 1.0,
+            "wk": float(params.keyword_weight) if hybrid else 1.0,
             "k1": params.bm25_k1,
             "b": params.bm25_b,
         }
-        if params.mode == "vector":
-            bind["wv"] = 1.0
-        if params.mode == "keyword":
-            bind["wk"] = 1.0
         if params.uses_keyword:
             bind["keyword_text"] = keyword_text(keyword_query or query)
         if params.uses_vector:

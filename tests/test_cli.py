@@ -9,8 +9,6 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
-
 
 @pytest.fixture
 def run(engine, database_url, tmp_path):
