@@ -71,21 +71,21 @@ def decode_text(data: bytes) -> str:
     """Decode UTF-8 (with or without BOM) or BOM-marked UTF-16; refuse binary data."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
-            return _clean(data.decode("utf-16"))
+            return clean_text(data.decode("utf-16"))
         except UnicodeDecodeError as exc:
             raise UnreadableFile(f"invalid UTF-16 text at byte {exc.start}") from exc
     if b"\x00" in data[:8192]:
         raise UnreadableFile("binary file, not text")
     try:
-        return _clean(data.decode("utf-8-sig"))
+        return clean_text(data.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise UnreadableFile(
             f"not valid UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); save it as UTF-8"
         ) from exc
 
 
-def _clean(text: str) -> str:
-    # PostgreSQL text cannot hold NUL; other control characters only add noise.
+def clean_text(text: str) -> str:
+    """Normalise newlines; drop NUL (PostgreSQL text cannot hold it) and other control characters."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", text)
 
@@ -185,7 +185,7 @@ def _parse_pdf(data: bytes, fallback_title: str) -> ParsedDocument:
         meta_title = (reader.metadata.title if reader.metadata else None) or ""
     except Exception as exc:
         raise UnreadableFile(f"malformed PDF: {exc}") from exc
-    sections = [Section(f"page {i}", _clean(text)) for i, text in enumerate(pages, 1) if text.strip()]
+    sections = [Section(f"page {i}", clean_text(text)) for i, text in enumerate(pages, 1) if text.strip()]
     if not sections:
         raise UnreadableFile("empty: the PDF has no extractable text (scanned pages need OCR first)")
     return ParsedDocument(title=str(meta_title).strip() or fallback_title, kind="pdf", sections=sections)

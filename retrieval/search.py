@@ -8,9 +8,12 @@ from typing import Literal, Sequence
 from sqlalchemy import Engine, text
 
 from models import Embedder
+from retrieval.keywords import keyword_text
+from retrieval.loaders import clean_text
 
 Mode = Literal["hybrid", "vector", "keyword"]
 MODES: tuple[str, ...] = ("hybrid", "vector", "keyword")
+MAX_QUERY_CHARS = 4000
 
 
 @dataclass(frozen=True)
@@ -177,11 +180,11 @@ class Searcher:
         keyword_query: str | None = None,
     ) -> list[SearchHit]:
         """Rank chunks for ``query``; ``keyword_query`` (if given) replaces it for the keyword arm."""
-        from retrieval.keywords import keyword_text
-
-        query = query.strip()
+        query = clean_text(query).strip()
         if not query:
             raise ValueError("the search query is empty")
+        if len(query) > MAX_QUERY_CHARS:
+            raise ValueError(f"the search query is too long ({len(query)} characters, at most {MAX_QUERY_CHARS})")
         hybrid = params.mode == "hybrid"
         bind = {
             "collections": list(collections) if collections else None,
@@ -195,7 +198,7 @@ class Searcher:
             "b": params.bm25_b,
         }
         if params.uses_keyword:
-            bind["keyword_text"] = keyword_text(keyword_query or query)
+            bind["keyword_text"] = keyword_text(clean_text(keyword_query or query))
         if params.uses_vector:
             bind["qvec"] = vector_literal(self.embedder.embed_array([query], is_query=True)[0])
             bind["model"] = self.embedder.name

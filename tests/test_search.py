@@ -39,9 +39,18 @@ def test_params_are_validated():
         RetrievalParams(k=0)
 
 
-def test_empty_query_is_refused(searcher):
+def test_empty_and_huge_queries_are_refused(searcher):
     with pytest.raises(ValueError, match="empty"):
         searcher.search("   ")
+    with pytest.raises(ValueError, match="too long"):
+        searcher.search("vacation " * 1000)
+
+
+def test_hostile_query_text_is_only_ever_data(indexer, searcher, engine):
+    indexer.index_items(items({"a": "# a\n\nalpha"}), "c")
+    for query in ["'; DROP TABLE chunks; --", "alpha & | ! <-> :* \\", "\x00\x01 alpha", "%s %(k)s {dim}"]:
+        searcher.search(query, RetrievalParams(k=3))
+    assert searcher.search("alpha", RetrievalParams(mode="keyword"))[0].title == "a"
 
 
 def test_hybrid_order_is_reciprocal_rank_fusion_of_the_two_arms(indexer, searcher):
