@@ -38,16 +38,16 @@ class Settings(BaseSettings):
 
     # Ingestion
     default_collection: str = "handbook"
-    chunk_size: int = Field(default=1200, ge=100, le=20000)
-    chunk_overlap: int = Field(default=150, ge=0)
+    chunk_size: int = Field(default=ChunkingParams.size, ge=100, le=20000)
+    chunk_overlap: int = Field(default=ChunkingParams.overlap, ge=0)
     max_file_mb: float = Field(default=20.0, gt=0)
 
     # Retrieval
-    retrieval_k: int = Field(default=5, ge=1, le=100)
-    retrieval_candidates: int = Field(default=40, ge=1, le=1000)
-    retrieval_rrf_k: int = Field(default=60, ge=1)
-    retrieval_vector_weight: float = Field(default=1.0, ge=0)
-    retrieval_keyword_weight: float = Field(default=1.0, ge=0)
+    retrieval_k: int = Field(default=RetrievalParams.k, ge=1, le=100)
+    retrieval_candidates: int = Field(default=RetrievalParams.candidates, ge=1, le=1000)
+    retrieval_rrf_k: int = Field(default=RetrievalParams.rrf_k, ge=0)
+    retrieval_vector_weight: float = Field(default=RetrievalParams.vector_weight, ge=0)
+    retrieval_keyword_weight: float = Field(default=RetrievalParams.keyword_weight, ge=0)
     hnsw_ef_search: int = Field(default=100, ge=1, le=1000)
 
     @field_validator("database_url", "embedding_dimensions", "embedding_threads", mode="before")

@@ -22,9 +22,11 @@ class RetrievalParams:
 
     k: int = 5
     candidates: int = 40
-    rrf_k: int = 60
+    # Chosen on SQuAD dev questions sampled with seed 1 (see README); BM25 is the
+    # stronger arm there, and a small RRF constant lets first places count.
+    rrf_k: int = 10
     vector_weight: float = 1.0
-    keyword_weight: float = 1.0
+    keyword_weight: float = 1.2
     mode: Mode = "hybrid"
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
