@@ -46,14 +46,18 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def run_retrieval_benchmark(services, squad_json: Path, *, questions: int = 2000, seed: int = 13,
-                            log: Callable[[str], None] | None = None, progress=None) -> dict:
+                            log: Callable[[str], None] | None = None, progress=None,
+                            reuse_index: bool = False) -> dict:
+    """Run the benchmark; ``reuse_index`` keeps the scratch collection between runs (for tuning),
+    and then the indexing figures describe an incremental re-index, not a fresh one."""
     say = log or (lambda _msg: None)
     items, pairs = load_squad(squad_json)
     sample = random.Random(seed).sample(pairs, min(questions, len(pairs)))
     say(f"{len(items)} paragraphs, {len(pairs)} questions; sampling {len(sample)} (seed {seed})")
 
-    with services.engine.begin() as conn:
-        store.delete_collection(conn, SCRATCH)
+    if not reuse_index:
+        with services.engine.begin() as conn:
+            store.delete_collection(conn, SCRATCH)
     say("indexing paragraphs into a scratch collection …")
     started = time.perf_counter()
     report = services.indexer.index_items(items, SCRATCH, progress)
@@ -82,8 +86,9 @@ def run_retrieval_benchmark(services, squad_json: Path, *, questions: int = 2000
             docs = list(dict.fromkeys(h.source for h in hits))[:DEPTH]
             ranks[mode].append(docs.index(gold) + 1 if gold in docs else None)
 
-    with services.engine.begin() as conn:
-        store.delete_collection(conn, SCRATCH)
+    if not reuse_index:
+        with services.engine.begin() as conn:
+            store.delete_collection(conn, SCRATCH)
 
     methods = {}
     for mode in ("hybrid", "keyword", "vector"):
@@ -104,6 +109,7 @@ def run_retrieval_benchmark(services, squad_json: Path, *, questions: int = 2000
             "chunks": report.chunks_written,
             "seconds": round(index_seconds, 2),
             "paragraphs_per_s": round(len(items) / index_seconds, 2) if index_seconds else None,
+            "reused": len(report.unchanged),
         },
         "questions": len(sample),
         "seed": seed,

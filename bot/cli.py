@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-console = Console(stderr=False)
+console = Console(soft_wrap=True)
 errors = Console(stderr=True)
 
 
@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--questions", type=int, default=2000)
     retrieval.add_argument("--seed", type=int, default=13)
     retrieval.add_argument("--json", action="store_true")
+    retrieval.add_argument("--reuse-index", action="store_true",
+                           help="keep the scratch collection for the next run (indexing figures then mean re-indexing)")
     embedders = bench_sub.add_parser("embedders", help="compare embedding models (English and Korean)")
     embedders.add_argument("--squad-json", type=Path, required=True)
     embedders.add_argument("--paragraphs", type=int, default=300)
@@ -174,7 +176,8 @@ def _bench(args, services) -> int:
 
     with _progress_bar("benchmark") as progress:
         result = run_retrieval_benchmark(services, args.squad_json, questions=args.questions, seed=args.seed,
-                                         log=None if args.json else errors.print, progress=progress)
+                                         log=None if args.json else errors.print, progress=progress,
+                                         reuse_index=args.reuse_index)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
