@@ -67,6 +67,7 @@ class SearchHit:
     section: str
     text: str
     score: float
+    ordinal: int = 0
     vector_rank: int | None = None
     keyword_rank: int | None = None
     vector_similarity: float | None = None
@@ -81,6 +82,7 @@ class SearchHit:
             "source": self.source,
             "url": self.url,
             "section": self.section,
+            "ordinal": self.ordinal,
             "score": round(self.score, 6),
             "vector_rank": self.vector_rank,
             "keyword_rank": self.keyword_rank,
@@ -144,7 +146,7 @@ fused AS (
     FROM vec_ranked v FULL JOIN kw_ranked k ON v.chunk_id = k.chunk_id
 )
 SELECT f.chunk_id, f.score, f.vector_rank, f.keyword_rank, f.distance, f.keyword_score,
-       c.document_id, c.section, c.text, d.title, d.source, d.url, col.name AS collection
+       c.document_id, c.ordinal, c.section, c.text, d.title, d.source, d.url, col.name AS collection
 FROM fused f
 JOIN chunks c ON c.id = f.chunk_id
 JOIN documents d ON d.id = c.document_id
@@ -220,6 +222,7 @@ class Searcher:
                 section=row["section"],
                 text=row["text"],
                 score=float(row["score"]),
+                ordinal=row["ordinal"],
                 vector_rank=row["vector_rank"],
                 keyword_rank=row["keyword_rank"],
                 vector_similarity=None if row["distance"] is None else 1.0 - float(row["distance"]),

@@ -1,0 +1,1 @@
+"""The answering pipeline: rewrite, route, retrieve, generate, cite. No Slack in here."""
