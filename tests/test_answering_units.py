@@ -29,3 +29,40 @@ def test_citation_order_and_grouping():
     assert check.cited == [3, 1, 2]
     assert check.text == "A [3][1]. B [1, 2]. C [2]."
     assert check_citations("Array index [0] is not a source.", 3).removed == [0]
+
+
+def hit(chunk_id, doc, ordinal, text, score, title="Doc", section="S"):
+    from retrieval.search import SearchHit
+
+    return SearchHit(chunk_id=chunk_id, document_id=doc, collection="c", title=title, source=f"/kb/{doc}.md",
+                     url=None, section=section, text=text, score=score, ordinal=ordinal)
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def test_adjacent_chunks_merge_without_repeating_the_overlap_and_duplicates_drop():
+    from answering.context import build_sources
+
+    hits = [
+        hit(11, 1, 4, "Interns get 1.25 days per month. Contractors get none.", 0.9),
+        hit(20, 2, 0, "The VPN gateway is vpn.northwind.example.", 0.8),
+        hit(12, 1, 5, "Contractors get none. Unused days expire in March.", 0.7),
+        hit(30, 3, 0, "The VPN gateway is vpn.northwind.example.", 0.6),  # same text, other document
+    ]
+    sources = build_sources(hits, budget_tokens=1000, count_tokens=words)
+    assert [s.number for s in sources] == [1, 2]
+    assert sources[0].text == "Interns get 1.25 days per month. Contractors get none. Unused days expire in March."
+    assert sources[0].chunk_ids == (11, 12) and sources[1].chunk_ids == (20,)
+    assert sources[0].render().startswith("[1] Doc › S\n")
+
+
+def test_sources_stop_at_the_token_budget():
+    from answering.context import build_sources
+
+    hits = [hit(i, i, 0, f"doc{i} " + " ".join(["word"] * 49), 1.0 - i / 10) for i in range(1, 6)]
+    sources = build_sources(hits, budget_tokens=120, count_tokens=words)
+    assert len(sources) == 2 and sum(words(s.render()) + 2 for s in sources) <= 120
+    first_only = build_sources(hits, budget_tokens=30, count_tokens=words)
+    assert len(first_only) == 1 and words(first_only[0].render()) <= 30 and first_only[0].text.endswith("…")

@@ -1,0 +1,101 @@
+"""Retrieved chunks -> numbered sources that fit the model's context window."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from retrieval.search import SearchHit
+
+
+@dataclass(frozen=True)
+class Source:
+    number: int
+    title: str
+    section: str
+    text: str
+    source: str
+    url: str | None
+    collection: str
+    document_id: int
+    chunk_ids: tuple[int, ...]
+    score: float
+
+    def render(self) -> str:
+        head = f"{self.title} › {self.section}" if self.section else self.title
+        return f"[{self.number}] {head}\n{self.text}"
+
+
+@dataclass
+class _Group:
+    hits: list[SearchHit]
+
+    @property
+    def best(self) -> SearchHit:
+        return max(self.hits, key=lambda h: h.score)
+
+
+def _join(a: str, b: str) -> str:
+    """Concatenate consecutive chunks, dropping the overlap the chunker repeated."""
+    for k in range(min(len(a), len(b), 600), 19, -1):
+        if a.endswith(b[:k]):
+            return a + b[k:]
+    return f"{a}\n{b}"
+
+
+def _merge_adjacent(hits: list[SearchHit]) -> list[_Group]:
+    """Group hits of one document whose chunks are consecutive; drop repeated texts."""
+    seen_texts: set[str] = set()
+    unique = []
+    for hit in hits:
+        key = " ".join(hit.text.split())
+        if key not in seen_texts:
+            seen_texts.add(key)
+            unique.append(hit)
+    groups: list[_Group] = []
+    by_doc: dict[int, list[_Group]] = {}
+    for hit in unique:
+        for group in by_doc.get(hit.document_id, []):
+            ordinals = {h.ordinal for h in group.hits}
+            if hit.ordinal - 1 in ordinals or hit.ordinal + 1 in ordinals:
+                group.hits.append(hit)
+                break
+        else:
+            group = _Group([hit])
+            groups.append(group)
+            by_doc.setdefault(hit.document_id, []).append(group)
+    return groups
+
+
+def build_sources(hits: list[SearchHit], budget_tokens: int, count_tokens: Callable[[str], int]) -> list[Source]:
+    """Number the best sources first and stop before the rendered sources exceed ``budget_tokens``.
+
+    The first source is shortened rather than dropped if it alone is over the budget.
+    """
+    groups = sorted(_merge_adjacent(hits), key=lambda g: -g.best.score)
+    sources: list[Source] = []
+    used = 0
+    for group in groups:
+        ordered = sorted(group.hits, key=lambda h: h.ordinal)
+        text = ordered[0].text
+        for hit in ordered[1:]:
+            text = _join(text, hit.text)
+        best = group.best
+        source = Source(len(sources) + 1, best.title, ordered[0].section, text, best.source, best.url,
+                        best.collection, best.document_id, tuple(h.chunk_id for h in ordered), best.score)
+        cost = count_tokens(source.render()) + 2
+        if used + cost > budget_tokens:
+            if sources:
+                break
+            source = _shorten(source, budget_tokens, count_tokens)
+            cost = count_tokens(source.render())
+        sources.append(source)
+        used += cost
+    return sources
+
+
+def _shorten(source: Source, budget: int, count_tokens: Callable[[str], int]) -> Source:
+    text = source.text
+    while text and count_tokens(Source(**{**source.__dict__, "text": text}).render()) > budget:
+        text = text[: int(len(text) * 0.8)]
+    return Source(**{**source.__dict__, "text": text.rstrip() + " …"})
