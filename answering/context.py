@@ -95,7 +95,10 @@ def build_sources(hits: list[SearchHit], budget_tokens: int, count_tokens: Calla
 
 
 def _shorten(source: Source, budget: int, count_tokens: Callable[[str], int]) -> Source:
+    def cut(text: str) -> Source:
+        return Source(**{**source.__dict__, "text": text.rstrip() + " …"})
+
     text = source.text
-    while text and count_tokens(Source(**{**source.__dict__, "text": text}).render()) > budget:
+    while text and count_tokens(cut(text).render()) > budget:
         text = text[: int(len(text) * 0.8)]
-    return Source(**{**source.__dict__, "text": text.rstrip() + " …"})
+    return cut(text)
