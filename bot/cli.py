@@ -24,6 +24,8 @@ def _parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     up = db_sub.add_parser("upgrade", help="apply Alembic migrations")
     up.add_argument("revision", nargs="?", default="head")
+    down = db_sub.add_parser("downgrade", help="revert Alembic migrations (base = drop the schema)")
+    down.add_argument("revision")
     db_sub.add_parser("current", help="print the schema revision")
 
     index = sub.add_parser("index", help="index files and folders (Markdown, text, HTML, PDF)")
@@ -85,10 +87,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _db(args, services) -> int:
-    from retrieval.db import current_revision, upgrade
+    from retrieval.db import current_revision, downgrade, upgrade
 
     if args.db_command == "upgrade":
         upgrade(services.engine, args.revision)  # engine creation already upgrades to head
+    elif args.db_command == "downgrade":
+        downgrade(services.engine, args.revision)
     console.print(f"schema revision: {current_revision(services.engine)}")
     return 0
 

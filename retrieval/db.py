@@ -87,13 +87,22 @@ def make_engine(url: URL, *, pool_size: int = 5, ef_search: int = 100) -> Engine
     )
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply Alembic migrations up to ``revision`` (safe to call from many processes at once)."""
+def _alembic(engine: Engine, action, revision: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     with engine.connect() as conn:
         config.attributes["connection"] = conn
-        command.upgrade(config, revision)
+        action(config, revision)
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply Alembic migrations up to ``revision`` (safe to call from many processes at once)."""
+    _alembic(engine, command.upgrade, revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Revert Alembic migrations down to ``revision`` ("base" removes the whole schema)."""
+    _alembic(engine, command.downgrade, revision)
 
 
 def current_revision(engine: Engine) -> str | None:
