@@ -85,6 +85,11 @@ class _Pending:
     size: int
     existed: bool
 
+    @property
+    def contexts(self) -> list[str]:
+        """What is embedded and keyword-indexed for each chunk."""
+        return [c.context(self.doc.title) for c in self.chunks]
+
 
 def discover(paths: Sequence[Path], report: IndexReport) -> tuple[list[SourceItem], list[str]]:
     """Expand files and folders into source items; returns the items and the roots they cover."""
@@ -245,17 +250,17 @@ class Indexer:
     def _flush(self, coll: store.Collection, batch: list[_Pending], pipeline: str, report: IndexReport) -> None:
         if not batch:
             return
-        contexts = [c.context(p.doc.title) for p in batch for c in p.chunks]
+        contexts = [p.contexts for p in batch]
         try:
-            vectors = self.embedder.embed_array(contexts)
+            vectors = self.embedder.embed_array([ctx for doc in contexts for ctx in doc])
         except ModelError as exc:
             report.failed.extend((p.item.source, f"embedding failed: {exc}") for p in batch)
             return
         offset = 0
-        for p in batch:
+        for p, doc_contexts in zip(batch, contexts):
             mine = vectors[offset: offset + len(p.chunks)]
             offset += len(p.chunks)
-            keyword_texts = [keyword_text(ctx) for ctx in (c.context(p.doc.title) for c in p.chunks)]
+            keyword_texts = [keyword_text(ctx) for ctx in doc_contexts]
             try:
                 with self.engine.begin() as conn:
                     store.replace_document(

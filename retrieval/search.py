@@ -174,7 +174,7 @@ class Searcher:
     def __init__(self, engine: Engine, embedder: Embedder) -> None:
         self.engine = engine
         self.embedder = embedder
-        self._sql: dict[RetrievalParams, object] = {}
+        self._sql: dict[tuple[bool, bool], object] = {}  # by (uses_vector, uses_keyword)
 
     def search(
         self,
@@ -202,13 +202,14 @@ class Searcher:
             "b": params.bm25_b,
         }
         if params.uses_keyword:
-            bind["keyword_text"] = keyword_text(clean_text(keyword_query or query))
+            bind["keyword_text"] = keyword_text(clean_text(keyword_query) if keyword_query else query)
         if params.uses_vector:
             bind["qvec"] = vector_literal(self.embedder.embed_array([query], is_query=True)[0])
             bind["model"] = self.embedder.name
-        sql = self._sql.get(params)
+        shape = (params.uses_vector, params.uses_keyword)
+        sql = self._sql.get(shape)
         if sql is None:
-            sql = self._sql[params] = text(build_sql(params, self.embedder.dim if params.uses_vector else 0))
+            sql = self._sql[shape] = text(build_sql(params, self.embedder.dim if params.uses_vector else 0))
         with self.engine.connect() as conn:
             rows = conn.execute(sql, bind).mappings().all()
         return [

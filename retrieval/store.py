@@ -68,12 +68,12 @@ def replace_document(
     chunks: list[Chunk],
     vectors: np.ndarray,
     keyword_texts: list[str],
-) -> bool:
-    """Insert or replace a document and all its chunks; returns True if it was new.
+) -> None:
+    """Insert or replace a document and all its chunks.
 
     Call inside a transaction: readers see the old chunks until it commits.
     """
-    doc_id, inserted = conn.execute(
+    doc_id = conn.execute(
         text(
             """
             INSERT INTO documents (collection_id, source, title, url, kind, content_hash, pipeline,
@@ -83,12 +83,12 @@ def replace_document(
                SET title = EXCLUDED.title, url = EXCLUDED.url, kind = EXCLUDED.kind,
                    content_hash = EXCLUDED.content_hash, pipeline = EXCLUDED.pipeline,
                    size_bytes = EXCLUDED.size_bytes, chunk_count = EXCLUDED.chunk_count, indexed_at = now()
-            RETURNING id, (xmax = 0) AS inserted
+            RETURNING id
             """
         ),
         {"c": collection_id, "source": source, "title": title, "url": url, "kind": kind, "hash": content_hash,
          "pipeline": pipeline, "size": size_bytes, "n": len(chunks)},
-    ).one()
+    ).scalar_one()
     conn.execute(text("DELETE FROM chunks WHERE document_id = :d"), {"d": doc_id})
     conn.execute(
         text(
@@ -109,7 +109,6 @@ def replace_document(
             "kws": keyword_texts,
         },
     )
-    return bool(inserted)
 
 
 def delete_documents(conn: Connection, ids: list[int]) -> None:
