@@ -42,6 +42,23 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("collections", help="list collections with document and chunk counts")
 
+    ask = sub.add_parser("ask", help="answer a question with the whole pipeline (rewrite, retrieve, generate, cite)")
+    ask.add_argument("question")
+    ask.add_argument("--model", choices=["hosted", "local"], help="override MODEL_POLICY for this question")
+    ask.add_argument("--collection", action="append", help="only this collection (repeatable)")
+    ask.add_argument("--history", action="append", default=[], metavar="TEXT",
+                     help="an earlier message of the thread, oldest first; alternates user, assistant, user …")
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+
+    ev = sub.add_parser("eval", help="evaluations with assertions (not benchmarks)")
+    ev_sub = ev.add_subparsers(dest="eval_command", required=True)
+    answers = ev_sub.add_parser("answers", help="the answer assertion suite on the sample handbook")
+    answers.add_argument("--cases", type=Path, default=None, help="cases file (default: samples/handbook-eval.json)")
+    answers.add_argument("--model", choices=["hosted", "local"], help="override MODEL_POLICY")
+    answers.add_argument("--json", action="store_true")
+    relevance = ev_sub.add_parser("relevance", help="calibrate RELEVANCE_THRESHOLD on in/out-of-scope questions")
+    relevance.add_argument("--json", action="store_true")
+
     bench = sub.add_parser("bench", help="benchmarks (not tests)")
     bench_sub = bench.add_subparsers(dest="bench_command", required=True)
     retrieval = bench_sub.add_parser("retrieval", help="recall/MRR/latency on a SQuAD v1.1 file")
@@ -170,6 +187,69 @@ def _collections(args, services) -> int:
     return 0
 
 
+def _ask(args, services) -> int:
+    from answering.pipeline import Question
+
+    roles = ("user", "assistant")
+    history = tuple((roles[i % 2], text) for i, text in enumerate(args.history))
+    question = Question(args.question, history=history, model=args.model,
+                        collections=tuple(args.collection) if args.collection else None)
+    answer = services.pipeline.answer(question)
+    if args.json:
+        print(json.dumps(answer_as_dict(answer), ensure_ascii=False, indent=2))
+    else:
+        _print_answer(answer)
+    return 1 if answer.route == "error" else 0
+
+
+def answer_as_dict(answer) -> dict:
+    import dataclasses
+
+    return {k: v for k, v in dataclasses.asdict(answer).items()}
+
+
+def _print_answer(answer) -> None:
+    from answering.prompts import CLOSEST
+
+    console.print(answer.text, markup=False, highlight=False)
+    for notice in answer.notices:
+        console.print(f"[yellow]{notice}[/yellow]", highlight=False)
+    if answer.sources:
+        console.print()
+        if answer.route == "dont_know":
+            console.print(CLOSEST[answer.language], highlight=False)
+        for src in answer.sources:
+            head = f"{src.title} › {src.section}" if src.section else src.title
+            console.print(f"[bold][{src.number}][/bold] [cyan]{head}[/cyan] [dim]{src.url or src.source}[/dim]",
+                          highlight=False)
+    if answer.route == "answer" and not answer.verified and answer.uncited:
+        for src in answer.uncited:
+            head = f"{src.title} › {src.section}" if src.section else src.title
+            console.print(f"[dim]({src.number}) {head} {src.url or src.source}[/dim]", highlight=False)
+    timing = "  ".join(f"{k} {v:.0f} ms" for k, v in answer.latency_ms.items())
+    model = f"model {answer.model}" if answer.model else "no model call"
+    console.print(f"\n[dim]route {answer.route} · {model} · {timing} · log #{answer.interaction_id}[/dim]",
+                  highlight=False)
+
+
+def _eval(args, services) -> int:
+    if args.eval_command == "relevance":
+        from benchmarks.relevance import render_relevance, run_relevance_calibration
+
+        result = run_relevance_calibration(services, log=errors.print)
+        print(json.dumps(result, indent=2)) if args.json else console.print(render_relevance(result))
+        return 0
+    from benchmarks.answers import render_answer_eval, run_answer_eval
+
+    with _progress_bar("evaluating", enabled=not args.json) as progress:
+        result = run_answer_eval(services, args.cases, model=args.model, progress=progress, log=errors.print)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        console.print(render_answer_eval(result))
+    return 0 if result["gates_passed"] else 1
+
+
 def _bench(args, services) -> int:
     if args.bench_command == "embedders":
         from benchmarks.embedders import run_embedder_benchmark
@@ -191,4 +271,5 @@ def _bench(args, services) -> int:
     return 0
 
 
-_COMMANDS = {"db": _db, "index": _index, "search": _search, "collections": _collections, "bench": _bench}
+_COMMANDS = {"db": _db, "index": _index, "search": _search, "collections": _collections, "ask": _ask,
+             "eval": _eval, "bench": _bench}

