@@ -53,7 +53,7 @@ class PipelineConfig:
     hosted_configured: bool = False
     # Best cosine similarity (default embedder) below which nothing counts as relevant;
     # chosen with `python -m bot eval relevance` (see README).
-    relevance_threshold: float = 0.83
+    relevance_threshold: float = 0.845
     max_tokens: int = 400
     source_tokens: int = 1800
     examples: tuple[str, ...] = (

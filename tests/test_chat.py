@@ -11,16 +11,6 @@ from tests import servers
 PROMPT = [SystemMessage("You are terse."), HumanMessage("Say hello to the new intern.")]
 
 
-@pytest.fixture(scope="module")
-def hosted_url(smollm_path):
-    port = servers.free_port()
-    proc = servers.start(["-m", "llama_cpp.server", "--model", smollm_path, "--model_alias", "smollm2",
-                          "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2"],
-                         f"http://127.0.0.1:{port}/v1/models")
-    yield f"http://127.0.0.1:{port}/v1"
-    servers.stop(proc)
-
-
 def test_config_is_validated():
     with pytest.raises(ValueError, match="local, hosted"):
         ChatConfig(backend="gpt")

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.ingest import Indexer
 from retrieval.search import RetrievalParams, Searcher
 from tests.conftest import HANDBOOK, ROOT
 
@@ -15,17 +14,9 @@ QUERIES = json.loads((ROOT / "samples" / "handbook-queries.json").read_text(enco
 
 
 @pytest.fixture(scope="module")
-def handbook(migrated_engine, e5_embedder):
-    from sqlalchemy import text
-
-    with migrated_engine.begin() as conn:
-        conn.execute(text("DELETE FROM collections WHERE name = 'handbook'"))
-    indexer = Indexer(migrated_engine, e5_embedder)
-    first = indexer.index_paths([HANDBOOK], "handbook")
-    second = indexer.index_paths([HANDBOOK], "handbook")
-    yield first, second, Searcher(migrated_engine, e5_embedder)
-    with migrated_engine.begin() as conn:
-        conn.execute(text("DELETE FROM collections WHERE name = 'handbook'"))
+def handbook(handbook_db, e5_embedder):
+    engine, first, second = handbook_db
+    return first, second, Searcher(engine, e5_embedder)
 
 
 def test_handbook_has_twenty_documents_some_korean(handbook):

@@ -1,0 +1,1 @@
+"""Evaluations with assertions on the sample handbook: run on purpose and in CI, never timed."""

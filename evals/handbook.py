@@ -1,0 +1,17 @@
+"""The sample handbook, indexed into its own collection so evaluations never touch real documents."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HANDBOOK = ROOT / "samples" / "handbook"
+EVAL_COLLECTION = "eval-handbook"
+
+
+def ensure_indexed(services, progress=None) -> str:
+    """Index (incrementally: unchanged files are skipped) and return the collection name."""
+    report = services.indexer.index_paths([HANDBOOK], EVAL_COLLECTION, progress)
+    if report.failed:
+        raise ValueError(f"the sample handbook did not index: {report.failed}")
+    return EVAL_COLLECTION
