@@ -131,6 +131,9 @@ class LlamaCppChat(BaseChatModel):
     threads: int | None = None
     temperature: float = 0.1
     max_tokens: int = 512
+    # Small models fall into loops ("The answer is: … The answer is: …"); llama.cpp's
+    # default of 1.0 applies no penalty.
+    repeat_penalty: float = 1.1
     _llm: Any = PrivateAttr(default=None)
     _lock: Any = PrivateAttr(default=None)
     _version: str = PrivateAttr(default="")
@@ -162,6 +165,7 @@ class LlamaCppChat(BaseChatModel):
                 out = llm.create_chat_completion(
                     messages=payload, temperature=kwargs.get("temperature", self.temperature),
                     max_tokens=kwargs.get("max_tokens", self.max_tokens), stop=stop,
+                    repeat_penalty=kwargs.get("repeat_penalty", self.repeat_penalty),
                 )
             except ValueError as exc:  # e.g. the prompt does not fit the context window
                 raise ModelError(f"the local model refused the request: {exc}") from exc
