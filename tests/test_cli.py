@@ -54,3 +54,23 @@ def test_errors_are_short_and_exit_nonzero(run):
     assert proc.returncode == 1 and "empty" in proc.stderr and "Traceback" not in proc.stderr
     proc = run("index", "/does/not/exist", ok=False)
     assert proc.returncode == 1 and "no such file or folder" in proc.stdout
+
+
+def test_ask_prints_the_answer_sources_and_latency_breakdown(tmp_path, run):
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "vpn.md").write_text("# VPN\n\n## Errors\n\nError VPN-ERR-619 means your VPN certificate expired. "
+                               "Renew it in the Self Service app, then reconnect.\n")
+    run("index", str(kb), "--collection", "it")
+
+    human = run("ask", "What does the VPN error VPN-ERR-619 mean?", "--collection", "it", "--model", "local").stdout
+    last = human.strip().splitlines()[-1]
+    assert "route answer" in last and "llamacpp/SmolLM2" in last
+    assert all(f"{stage} " in last for stage in ("rewrite", "retrieve", "generate", "total")) and "log #" in last
+
+    answer = json.loads(run("ask", "Who won the 2018 FIFA World Cup?", "--collection", "it", "--json").stdout)
+    assert (answer["route"], answer["model_calls"]) == ("dont_know", 0)
+    assert answer["sources"][0]["title"] == "VPN" and answer["interaction_id"] > 0
+
+    helped = json.loads(run("ask", "도움말", "--json").stdout)
+    assert helped["route"] == "help" and helped["language"] == "ko"
