@@ -97,6 +97,7 @@ class Answer:
     uncited: list[Source] = field(default_factory=list)  # given to the model but not cited
     verified: bool | None = None
     language_ok: bool | None = None
+    language_retried: bool = False  # the first answer was in another language
     notices: list[str] = field(default_factory=list)
     model: str | None = None
     model_calls: int = 0
@@ -293,7 +294,8 @@ class Pipeline:
         text = str(reply.content).strip()
         answer_language = detect_language(text)
         language_ok = answer_language in (s.language, "unknown")
-        if not language_ok:  # regenerate once, then mark
+        retried = not language_ok
+        if retried:  # regenerate once, then mark
             messages = prompts.answer_messages(question, _render(sources), s.language, retry=True)
             try:
                 retry, _ = self._call(backend, messages, config, s, fallback=False)
@@ -318,7 +320,7 @@ class Pipeline:
         s.answer = Answer(
             text=check.text or prompts.DONT_KNOW[s.language], route="answer", language=s.language, sources=cited,
             uncited=[src for src in sources if src.number not in check.cited], verified=check.verified,
-            language_ok=language_ok, notices=notices, model=config_used.name,
+            language_ok=language_ok, language_retried=retried, notices=notices, model=config_used.name,
         )
         return s
 

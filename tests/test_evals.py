@@ -1,0 +1,51 @@
+"""The answer assertion suite itself: its cases are well-formed and its checks can fail."""
+
+from __future__ import annotations
+
+from answering.context import Source
+from answering.pipeline import Answer
+from evals.answers import check, load_cases, summarise
+
+
+def source(name: str, number: int = 1) -> Source:
+    return Source(number, "T", "S", "text", f"/kb/{name}", None, "handbook", 1, (1,), 0.1)
+
+
+CASE = {"id": "interns", "question": "How many vacation days do interns get?", "language": "en", "route": "answer",
+        "expect_sources": ["contractors-and-interns-policy.md"], "must_contain": [["1.25", "1,25"]],
+        "must_not_contain": ["20 days"], "max_chars": 200}
+
+
+def test_the_handbook_cases_cover_both_languages_and_out_of_scope_questions():
+    cases = load_cases()
+    answers = [c for c in cases if c["route"] == "answer"]
+    out = [c for c in cases if c["route"] == "dont_know"]
+    assert len(answers) >= 30 and len(out) >= 5
+    assert {c["language"] for c in answers} == {c["language"] for c in out} == {"en", "ko"}
+    assert sum(bool(c.get("history")) for c in answers) >= 3
+
+
+def test_a_correct_cited_answer_passes_every_assertion():
+    answer = Answer("Interns get 1.25 days per month [1].", "answer", "en",
+                    sources=[source("contractors-and-interns-policy.md")])
+    assert check(CASE, answer) == {"route": True, "cited_source": True, "must_contain": True,
+                                   "must_not_contain": True, "language": True, "length": True,
+                                   "language_first_try": True}
+
+
+def test_each_assertion_can_fail():
+    wrong = Answer("인턴은 20 days 받습니다. " * 20, "answer", "en", sources=[source("vacation-policy.md")],
+                   language_retried=True)
+    results = check(CASE, wrong)
+    assert results.pop("route") is True and not any(results.values())
+    refused = check(CASE, Answer("I couldn't find this.", "dont_know", "en"))
+    assert refused["route"] is False and "language_first_try" not in refused
+
+
+def test_out_of_scope_gate_fails_when_a_model_was_called():
+    case = {"id": "oos", "question": "Who won?", "language": "en", "route": "dont_know"}
+    called = Answer("No idea.", "answer", "en", model_calls=1)
+    row = {"id": "oos", "language": "en", "expected_route": "dont_know", "route": "answer",
+           "checks": check(case, called), "model_calls": 1, "latency_ms": {}}
+    result = summarise([row], "m", 1.0)
+    assert result["gates_passed"] is False and result["gates"]["out_of_scope_zero_model_calls"] is False
