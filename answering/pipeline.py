@@ -268,6 +268,10 @@ class Pipeline:
 
     def _retrieve(self, s: _State) -> _State:
         t0 = time.perf_counter()
+        if s.question.collections is not None and not s.question.collections:
+            s.hits = []  # nothing may be searched here (e.g. every collection is bound to other channels)
+            s.log.latency_ms["retrieve"] = _ms(t0)
+            return s
         s.hits = self.searcher.search(s.search_text, self.config.retrieval, collections=s.question.collections,
                                       keyword_query=s.keyword_text)
         s.log.retrieved = [_hit_record(h) for h in s.hits]

@@ -76,15 +76,32 @@ class Settings(BaseSettings):
     local_context_tokens: int = Field(default=4096, ge=1024)
     local_threads: int | None = Field(default=None, ge=1)
 
+    # Slack
+    slack_bot_token: SecretStr = SecretStr("")
+    slack_signing_secret: SecretStr = SecretStr("")
+    slack_app_token: SecretStr = SecretStr("")
+    slack_api_url: str = "https://slack.com/api/"
+    slack_admin_users: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    channel_collections: Annotated[dict[str, list[str]], NoDecode] = Field(default_factory=dict)
+    kb_sources: Annotated[dict[str, list[str]], NoDecode] = Field(default_factory=dict)
+    slack_workers: int = Field(default=4, ge=1, le=64)
+    slack_queue_limit: int = Field(default=100, ge=1)
+    port: int = Field(default=3000, ge=1, le=65535)
+
     @field_validator("database_url", "embedding_dimensions", "embedding_threads", "local_threads", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value
 
-    @field_validator("confidential_collections", mode="before")
+    @field_validator("confidential_collections", "slack_admin_users", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         return _split(value, ",")
+
+    @field_validator("channel_collections", "kb_sources", mode="before")
+    @classmethod
+    def _name_lists(cls, value: object) -> object:
+        return _mapping(value)
 
     @field_validator("example_questions", mode="before")
     @classmethod
@@ -135,6 +152,12 @@ class Settings(BaseSettings):
     def max_file_bytes(self) -> int:
         return int(self.max_file_mb * 1024 * 1024)
 
+    def collections_for_channel(self, channel: str | None, known: list[str]) -> tuple[str, ...]:
+        """The collections a question asked in ``channel`` may search: those bound to no channel,
+        plus those bound to this one. A DM (or no channel) sees only the unbound ones."""
+        bound = self.channel_collections
+        return tuple(c for c in known if c not in bound or (channel is not None and channel in bound[c]))
+
     @property
     def hosted_configured(self) -> bool:
         return bool(self.hosted_model)
@@ -162,6 +185,22 @@ class Settings(BaseSettings):
             examples=tuple(self.example_questions),
             retrieval=self.retrieval_params,
         )
+
+
+def _mapping(value: object) -> object:
+    """``name=a,b;other=c`` (or a JSON object of lists) -> {"name": ["a", "b"], "other": ["c"]}."""
+    if isinstance(value, str):
+        value = value.strip()
+        if value.startswith("{"):
+            return json.loads(value)
+        out: dict[str, list[str]] = {}
+        for part in filter(None, (p.strip() for p in value.split(";"))):
+            name, sep, items = part.partition("=")
+            if not sep or not name.strip():
+                raise ValueError(f"expected NAME=VALUE[,VALUE…] separated by ';', got {part!r}")
+            out[name.strip()] = [item.strip() for item in items.split(",") if item.strip()]
+        return out
+    return value
 
 
 def _split(value: object, sep: str) -> object:

@@ -35,7 +35,7 @@ def test_migrations_go_down_and_up_again(server_url):
         downgrade(engine, "base")
         assert current_revision(engine) is None
         upgrade(engine)
-        assert current_revision(engine) == "0002"
+        assert current_revision(engine) == "0003"
     finally:
         engine.dispose()
         with admin.connect() as conn:

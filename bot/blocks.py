@@ -1,0 +1,185 @@
+"""Block Kit builders: plain values in, Slack payloads out. Pure functions, no Slack calls.
+
+Everything a model or a document wrote goes through ``bot.mrkdwn`` (escaped, never a ping).
+Slack limits: a section's text ≤ 3,000 characters, a message ≤ 50 blocks, a button label ≤ 75.
+"""
+
+from __future__ import annotations
+
+from answering import prompts
+from answering.context import Source
+from answering.pipeline import Answer
+from bot.mrkdwn import escape, link, to_mrkdwn
+
+MAX_SECTION_CHARS = 3000
+MAX_BLOCKS = 50
+MAX_FALLBACK_CHARS = 3000
+VOTE_UP, VOTE_DOWN = "vote_up", "vote_down"
+ASK_EXAMPLE = "ask_example"
+VOTE_COMMENT = "vote_comment"
+
+THINKING = {"en": "⏳ Looking through the documents…", "ko": "⏳ 문서를 찾아보는 중입니다…"}
+SOURCES = {"en": "Sources", "ko": "출처"}
+UNCITED = {"en": "Sources given to the model", "ko": "모델에 주어진 문서"}
+TRUNCATED = {"en": "… (the answer was cut to fit in Slack)", "ko": "… (Slack에 맞게 답변을 줄였습니다)"}
+WELCOME = {
+    "en": "👋 Hi! I'm the team knowledge assistant.",
+    "ko": "👋 안녕하세요! 팀 지식 도우미입니다.",
+}
+
+
+def split_text(text: str, limit: int = MAX_SECTION_CHARS) -> list[str]:
+    """Cut ``text`` into pieces of at most ``limit`` characters, at paragraph, line or word breaks."""
+    pieces: list[str] = []
+    text = text.strip()
+    while len(text) > limit:
+        cut = max(text.rfind("\n\n", 0, limit), text.rfind("\n", 0, limit), text.rfind(" ", 0, limit))
+        if cut <= limit // 2:
+            cut = limit
+        # never cut an escape like &amp; in half
+        amp = text.rfind("&", max(0, cut - 6), cut)
+        if amp != -1 and ";" not in text[amp:cut]:
+            cut = amp
+        pieces.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    if text:
+        pieces.append(text)
+    return pieces
+
+
+def _section(mrkdwn: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn}}
+
+
+def _context(mrkdwn: str) -> dict:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": mrkdwn[:3000]}]}
+
+
+def source_line(source: Source) -> str:
+    """``[1] Title › Section`` linked to the document when it has a web address."""
+    label = f"{source.title} › {source.section}" if source.section else source.title
+    url = source.url or (source.source if source.source.startswith(("http://", "https://")) else None)
+    shown = link(url, label) if url else escape(label)
+    return f"[{source.number}] {shown}"
+
+
+def _source_sections(title: str, sources: list[Source]) -> list[dict]:
+    lines = "\n".join(source_line(s) for s in sources)
+    return [_section(piece) for piece in split_text(f"*{escape(title)}*\n{lines}")]
+
+
+def footer(answer: Answer) -> str:
+    seconds = answer.latency_ms.get("total", 0) / 1000
+    if answer.route == "cached":
+        who = "cached"
+    elif answer.model:
+        who = escape(answer.model)
+    else:
+        who = "no model"
+    parts = [who, f"{seconds:.1f} s"]
+    if answer.interaction_id:
+        parts.append(f"ref #{answer.interaction_id}")
+    return " · ".join(parts)
+
+
+def vote_buttons(interaction_id: int) -> dict:
+    value = str(interaction_id)
+    return {"type": "actions", "block_id": f"votes-{value}", "elements": [
+        {"type": "button", "action_id": VOTE_UP, "value": value, "text": {"type": "plain_text", "text": "👍"}},
+        {"type": "button", "action_id": VOTE_DOWN, "value": value, "text": {"type": "plain_text", "text": "👎"}},
+    ]}
+
+
+def example_buttons(examples: list[str]) -> dict:
+    return {"type": "actions", "elements": [
+        {"type": "button", "action_id": f"{ASK_EXAMPLE}_{i}", "value": q[:2000],
+         "text": {"type": "plain_text", "text": q if len(q) <= 75 else q[:74] + "…"}}
+        for i, q in enumerate(examples[:25])
+    ]}
+
+
+def answer_message(answer: Answer) -> tuple[str, list[dict]]:
+    """(fallback text, blocks) for an answer of any route."""
+    lang = answer.language if answer.language in THINKING else "en"
+    body = split_text(to_mrkdwn(answer.text)) or [escape(answer.text) or "…"]
+    tail: list[dict] = []
+    if answer.notices:
+        tail.append(_context("\n".join(f"⚠️ {escape(n)}" for n in answer.notices)))
+    if answer.route == "dont_know" and answer.sources:
+        tail += _source_sections(prompts.CLOSEST[lang], answer.sources)
+    elif answer.sources:
+        tail += _source_sections(SOURCES[lang], answer.sources)
+    elif answer.route == "answer" and answer.uncited:
+        tail += _source_sections(UNCITED[lang], answer.uncited)
+    tail.append(_context(footer(answer)))
+    if answer.interaction_id and answer.route in ("answer", "cached", "dont_know"):
+        tail.append(vote_buttons(answer.interaction_id))
+    tail = tail[-(MAX_BLOCKS - 1):]
+    room = MAX_BLOCKS - len(tail)
+    sections = [_section(piece) for piece in body]
+    if len(sections) > room:
+        sections = sections[: room - 1] + [_section(escape(TRUNCATED[lang]))]
+    return fallback_text(answer.text), sections + tail
+
+
+def help_message(answer: Answer, examples: list[str], welcome: bool = False) -> tuple[str, list[dict]]:
+    """The onboarding answer (help, greetings, a bare mention, a first DM) with example buttons."""
+    lang = answer.language if answer.language in WELCOME else "en"
+    intro = prompts.HELP[lang]
+    text = f"{WELCOME[lang]} {intro}" if welcome else intro
+    blocks = [_section(escape(text))]
+    if examples:
+        blocks.append(example_buttons(examples))
+    return fallback_text(text), blocks
+
+
+def thinking_message(language: str) -> tuple[str, list[dict]]:
+    text = THINKING.get(language, THINKING["en"])
+    return text, [_context(text)]
+
+
+def apology_message(text: str) -> tuple[str, list[dict]]:
+    return text, [_section(escape(text))]
+
+
+def fallback_text(text: str) -> str:
+    """The notification/accessibility text: escaped, and short."""
+    text = escape(text.strip())
+    return text if len(text) <= MAX_FALLBACK_CHARS else text[: MAX_FALLBACK_CHARS - 1] + "…"
+
+
+def comment_modal(interaction_id: int, language: str = "en") -> dict:
+    title = {"en": "What was wrong?", "ko": "무엇이 잘못됐나요?"}.get(language, "What was wrong?")
+    label = {"en": "Comment or the correct answer (optional)",
+             "ko": "의견이나 올바른 답 (선택)"}.get(language, "Comment or the correct answer (optional)")
+    return {
+        "type": "modal", "callback_id": VOTE_COMMENT, "private_metadata": str(interaction_id),
+        "title": {"type": "plain_text", "text": title[:24]},
+        "submit": {"type": "plain_text", "text": "Send"},
+        "close": {"type": "plain_text", "text": "Skip"},
+        "blocks": [{"type": "input", "block_id": "comment", "optional": True,
+                    "label": {"type": "plain_text", "text": label},
+                    "element": {"type": "plain_text_input", "action_id": "comment", "multiline": True,
+                                "max_length": 3000}}],
+    }
+
+
+def home_view(collections: list[dict], examples: list[str], popular: list[str]) -> dict:
+    """The App Home tab: what the bot does, what it knows, questions to try."""
+    blocks: list[dict] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Team knowledge assistant"}},
+        _section(escape(prompts.HELP["en"]) + "\n" + escape(prompts.HELP["ko"])),
+    ]
+    if collections:
+        lines = [f"• *{escape(c['name'])}*: {c['documents']} documents, last reindex "
+                 f"{c['last_indexed_at']:%Y-%m-%d %H:%M} UTC" if c.get("last_indexed_at") else
+                 f"• *{escape(c['name'])}*: {c['documents']} documents" for c in collections]
+        blocks += [_section(piece) for piece in split_text("*What I know*\n" + "\n".join(lines))]
+    else:
+        blocks.append(_section("*What I know*\nNothing yet: an admin can run `/kb reindex`."))
+    questions = list(dict.fromkeys(popular + examples))[:10]
+    if questions:
+        blocks.append(_section("*Try asking*"))
+        blocks.append(example_buttons(questions))
+    blocks.append(_context("Mention me in a channel, DM me, or use `/ask`. 👍/👎 on an answer helps me improve."))
+    return {"type": "home", "blocks": blocks[:100]}

@@ -1,0 +1,101 @@
+"""Block Kit builders and mrkdwn conversion: pure functions, tested without Slack."""
+
+from __future__ import annotations
+
+import json
+
+from answering import prompts
+from answering.context import Source
+from answering.pipeline import Answer
+from bot import blocks
+from bot.mrkdwn import to_mrkdwn
+
+
+def src(number: int, url: str | None = "https://wiki.example/vpn", title: str = "VPN", section: str = "Errors"):
+    return Source(number, title, section, "text", "/kb/vpn.md", url, "it", 1, (1,), 0.1)
+
+
+def answer(text: str, **kw) -> Answer:
+    values = {"route": "answer", "language": "en", "interaction_id": 42, "model": "llamacpp/x.gguf",
+              "latency_ms": {"total": 1234.0}}
+    values.update(kw)
+    return Answer(text, **values)
+
+
+def all_text(payload) -> str:
+    return json.dumps(payload, ensure_ascii=False)
+
+
+def test_model_output_can_never_ping_or_inject_links():
+    hostile = "Hi <!channel> <!here|here> <!everyone> <@U123> <#C1> @channel @here <https://evil|click> & more"
+    text, built = blocks.answer_message(answer(hostile))
+    rendered = all_text(built) + text
+    for bad in ("<!channel", "<!here", "<!everyone", "<@U", "<#C", "<https://evil", "@channel", "@here"):
+        assert bad not in rendered
+    assert "&lt;!channel&gt;" in rendered and "&amp; more" in rendered
+
+
+def test_markdown_becomes_mrkdwn_and_code_stays_literal():
+    got = to_mrkdwn("# Leave\n**Interns** get *1.25* days — see [policy](https://hr.example/p?a=1&b=2).\n"
+                    "- one\n* two\n```\n<b>**raw**</b>\n```")
+    assert got.startswith("*Leave*\n*Interns* get _1.25_ days")
+    assert "<https://hr.example/p?a=1&amp;b=2|policy>" in got
+    assert "• one\n• two" in got and "&lt;b&gt;**raw**&lt;/b&gt;" in got
+    assert to_mrkdwn("[x](javascript:alert(1))") == "[x](javascript:alert(1))"
+
+
+def test_long_answers_are_split_into_sections_within_slack_limits():
+    long = "\n\n".join(f"Paragraph {i} " + "word & " * 120 for i in range(60))
+    _, built = blocks.answer_message(answer(long, sources=[src(1)]))
+    assert len(built) <= blocks.MAX_BLOCKS
+    sections = [b["text"]["text"] for b in built if b["type"] == "section"]
+    assert all(len(s) <= blocks.MAX_SECTION_CHARS for s in sections)
+    assert not any(s.endswith("&am") or s.endswith("&") for s in sections)  # escapes never cut in half
+    huge = "x " * 200_000
+    text, built = blocks.answer_message(answer(huge))
+    assert len(built) <= blocks.MAX_BLOCKS and len(text) <= blocks.MAX_FALLBACK_CHARS
+    assert blocks.TRUNCATED["en"] in all_text(built)
+
+
+def test_cited_sources_are_links_and_votes_carry_the_interaction():
+    _, built = blocks.answer_message(answer("VPN-ERR-619 means the port is blocked [1].",
+                                            sources=[src(1), src(2, url=None, title="Local <file>")]))
+    rendered = all_text(built)
+    assert "[1] <https://wiki.example/vpn|VPN › Errors>" in rendered
+    assert "[2] Local &lt;file&gt; › Errors" in rendered
+    actions = [b for b in built if b["type"] == "actions"][0]
+    assert [(e["action_id"], e["value"]) for e in actions["elements"]] == [("vote_up", "42"), ("vote_down", "42")]
+    assert "llamacpp/x.gguf · 1.2 s · ref #42" in rendered
+
+
+def test_i_dont_know_lists_the_closest_documents_and_notices_show():
+    _, built = blocks.answer_message(answer(prompts.DONT_KNOW["ko"], route="dont_know", language="ko",
+                                            sources=[src(1)], model=None))
+    rendered = all_text(built)
+    assert prompts.CLOSEST["ko"] in rendered and "no model" in rendered
+    _, built = blocks.answer_message(answer("x", notices=[prompts.FALLBACK["en"]]))
+    assert "⚠️ " + prompts.FALLBACK["en"] in all_text(built)
+
+
+def test_unverified_answer_lists_what_the_model_was_given():
+    _, built = blocks.answer_message(answer("No citation here.", uncited=[src(1)], verified=False))
+    assert blocks.UNCITED["en"] in all_text(built)
+
+
+def test_errors_get_no_vote_buttons_and_help_has_example_buttons():
+    _, built = blocks.answer_message(answer("Sorry", route="error"))
+    assert not [b for b in built if b["type"] == "actions"]
+    text, built = blocks.help_message(answer("", route="help"), ["What is SEC-104?", "q" * 100], welcome=True)
+    buttons = built[-1]["elements"]
+    assert [b["value"] for b in buttons] == ["What is SEC-104?", "q" * 100]
+    assert len(buttons[1]["text"]["text"]) <= 75 and text.startswith(blocks.WELCOME["en"])
+
+
+def test_home_view_lists_collections_and_questions():
+    import datetime as dt
+
+    view = blocks.home_view([{"name": "handbook", "documents": 20, "last_indexed_at": dt.datetime(2026, 11, 1, 9, 30)}],
+                            ["Q1"], ["Popular <q>"])
+    rendered = all_text(view)
+    assert view["type"] == "home" and "20 documents, last reindex 2026-11-01 09:30" in rendered
+    assert [e["value"] for e in view["blocks"][-2]["elements"]] == ["Popular <q>", "Q1"]
