@@ -50,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
                      help="an earlier message of the thread, oldest first; alternates user, assistant, user …")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
 
+    serve = sub.add_parser("serve", help="run the Slack bot (Socket Mode when SLACK_APP_TOKEN is set, else HTTP)")
+    mode = serve.add_mutually_exclusive_group()
+    mode.add_argument("--http", action="store_true", help="HTTP mode: POST /slack/events on PORT")
+    mode.add_argument("--socket", action="store_true", help="Socket Mode (needs SLACK_APP_TOKEN)")
+    serve.add_argument("--host", default="0.0.0.0")
+
     ev = sub.add_parser("eval", help="evaluations with assertions (not benchmarks)")
     ev_sub = ev.add_subparsers(dest="eval_command", required=True)
     answers = ev_sub.add_parser("answers", help="the answer assertion suite on the sample handbook")
@@ -232,6 +238,23 @@ def _print_answer(answer) -> None:
                   highlight=False)
 
 
+def _serve(args, services) -> int:
+    from bot.server import serve_http, serve_socket_mode
+
+    settings = services.settings
+    app_token = settings.slack_app_token.get_secret_value()
+    socket = args.socket or (app_token and not args.http)
+    if socket and not app_token:
+        raise ValueError("Socket Mode needs SLACK_APP_TOKEN (an xapp- token with connections:write)")
+    bot = services.slack_bot
+    services.pipeline.answer  # build the pipeline now, not on the first question
+    if socket:
+        serve_socket_mode(bot, app_token)
+    else:
+        serve_http(bot, args.host, settings.port)
+    return 0
+
+
 def _eval(args, services) -> int:
     if args.eval_command == "relevance":
         from evals.relevance import render_relevance, run_relevance_calibration
@@ -272,4 +295,4 @@ def _bench(args, services) -> int:
 
 
 _COMMANDS = {"db": _db, "index": _index, "search": _search, "collections": _collections, "ask": _ask,
-             "eval": _eval, "bench": _bench}
+             "eval": _eval, "serve": _serve, "bench": _bench}

@@ -45,6 +45,12 @@ class Services:
     def pipeline(self) -> Pipeline:
         return Pipeline(self.settings.pipeline_config, self.searcher, self.chat_models, self.engine, self.cache)
 
+    @cached_property
+    def slack_bot(self):
+        from bot.slack_app import build_slack_bot
+
+        return build_slack_bot(self.settings, self.pipeline, self.engine, lambda: self.indexer)
+
     cache: AnswerCache | None = None  # the approved-answer cache, once there is one
 
     def close(self) -> None:

@@ -1,0 +1,180 @@
+"""Answering one Slack question: placeholder first, the pipeline on a bounded pool, then the answer.
+
+Listeners only turn events into a ``SlackQuestion`` and hand it here; nothing in this module
+sees a raw Slack payload except the thread history it fetches.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable
+
+from slack_sdk import WebClient
+
+from answering import prompts
+from answering.language import detect_language
+from answering.pipeline import Answer, Pipeline, Question
+from bot import blocks, slack_store
+from bot.settings import Settings
+from retrieval.store import collection_summaries
+
+log = logging.getLogger(__name__)
+MAX_HISTORY_MESSAGES = 20
+
+
+@dataclass(frozen=True)
+class SlackQuestion:
+    text: str
+    user: str
+    channel: str
+    message_ts: str
+    thread_ts: str | None  # the thread to answer in (None: top level of a DM)
+    is_dm: bool = False
+    in_thread: bool = False  # the question itself was posted inside an existing thread
+
+
+class Workers:
+    """A bounded pool: ``size`` answers at once, at most ``limit`` waiting; drains on shutdown."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="answer")
+        self._slots = threading.BoundedSemaphore(size + limit)
+        self._closed = False
+
+    def submit(self, job: Callable[[], None]) -> bool:
+        """Queue ``job``; False when the pool is full or shutting down."""
+        if self._closed or not self._slots.acquire(blocking=False):
+            return False
+
+        def run() -> None:
+            try:
+                job()
+            except Exception:
+                log.exception("answer job failed")
+            finally:
+                self._slots.release()
+
+        self._pool.submit(run)
+        return True
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop taking work; with ``wait``, finish every accepted question first."""
+        self._closed = True
+        self._pool.shutdown(wait=wait)
+
+
+BUSY = {"en": "I'm answering many questions right now; please ask again in a minute.",
+        "ko": "지금 질문이 많아 답하지 못했습니다. 잠시 후 다시 물어봐 주세요."}
+
+
+class SlackAnswerer:
+    def __init__(self, settings: Settings, pipeline: Pipeline, engine, workers: Workers) -> None:
+        self.settings = settings
+        self.pipeline = pipeline
+        self.engine = engine
+        self.workers = workers
+        self.bot_user_id: str | None = None
+        self.bot_id: str | None = None
+
+    # -- entry points ----------------------------------------------------------------------
+
+    def ask(self, client: WebClient, q: SlackQuestion) -> None:
+        """Claim ``q`` (exactly once per Slack message) and answer it on the pool."""
+        if not slack_store.claim(self.engine, q.channel, q.message_ts):
+            log.info("already claimed: %s %s", q.channel, q.message_ts)
+            return
+        language = _language(q.text)
+        if not self.workers.submit(lambda: self.answer(client, q)):
+            client.chat_postMessage(channel=q.channel, thread_ts=q.thread_ts, text=BUSY[language])
+
+    def answer(self, client: WebClient, q: SlackQuestion) -> None:
+        """Post a placeholder, run the pipeline, replace the placeholder; never leave it hanging."""
+        language = _language(q.text)
+        first_dm = q.is_dm and not slack_store.has_asked_before(self.engine, q.user)
+        text, built = blocks.thinking_message(language)
+        placeholder = client.chat_postMessage(channel=q.channel, thread_ts=q.thread_ts, text=text, blocks=built)
+        ts = placeholder["ts"]
+        try:
+            answer = self.pipeline.answer(self.question(client, q))
+            if answer.route == "help" or first_dm:
+                self._post_welcome(client, q, answer, replace_ts=ts if answer.route == "help" else None)
+                if answer.route == "help":
+                    self._remember(answer, ts)
+                    return
+            text, built = blocks.answer_message(answer)
+            client.chat_update(channel=q.channel, ts=ts, text=text, blocks=built)
+            self._remember(answer, ts)
+        except Exception:
+            ref = time.strftime("%Y%m%d-%H%M%S")
+            log.exception("answering in Slack failed (ref %s)", ref)
+            text, built = blocks.apology_message(prompts.APOLOGY[language].format(ref=ref))
+            client.chat_update(channel=q.channel, ts=ts, text=text, blocks=built)
+
+    def answer_privately(self, q: SlackQuestion, respond: Callable) -> None:
+        """/ask: the same pipeline, answered with an ephemeral message through ``respond``."""
+        language = _language(q.text)
+        try:
+            answer = self.pipeline.answer(self.question(None, q))
+            if answer.route == "help":
+                text, built = blocks.help_message(answer, self.examples())
+            else:
+                text, built = blocks.answer_message(answer)
+            respond(text=text, blocks=built, response_type="ephemeral", replace_original=True)
+        except Exception:
+            ref = time.strftime("%Y%m%d-%H%M%S")
+            log.exception("/ask failed (ref %s)", ref)
+            respond(text=prompts.APOLOGY[language].format(ref=ref), response_type="ephemeral")
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def question(self, client: WebClient | None, q: SlackQuestion) -> Question:
+        history = self.history(client, q) if client is not None and q.in_thread else ()
+        known = [c["name"] for c in collection_summaries(self.engine)]
+        scope = self.settings.collections_for_channel(None if q.is_dm else q.channel, known)
+        return Question(q.text, history=history, collections=scope, origin="slack", asker=q.user,
+                        channel=q.channel, thread_ts=q.thread_ts, message_ts=q.message_ts)
+
+    def history(self, client: WebClient, q: SlackQuestion) -> tuple[tuple[str, str], ...]:
+        """The thread before this message, as (role, text), oldest first."""
+        reply = client.conversations_replies(channel=q.channel, ts=q.thread_ts, limit=100)
+        turns = []
+        for message in reply.get("messages", []):
+            if message.get("ts") == q.message_ts:
+                break
+            mine = message.get("user") == self.bot_user_id or (self.bot_id and message.get("bot_id") == self.bot_id)
+            text = strip_mentions(message.get("text", ""), self.bot_user_id)
+            if text and not text.startswith("⏳"):
+                turns.append(("assistant" if mine else "user", text))
+        return tuple(turns[-MAX_HISTORY_MESSAGES:])
+
+    def examples(self) -> list[str]:
+        return list(dict.fromkeys(slack_store.popular_questions(self.engine) + list(self.settings.example_questions)))
+
+    def _post_welcome(self, client: WebClient, q: SlackQuestion, answer: Answer, replace_ts: str | None) -> None:
+        welcome = answer if answer.route == "help" else Answer("", route="help", language=answer.language)
+        text, built = blocks.help_message(welcome, self.examples(), welcome=True)
+        if replace_ts:
+            client.chat_update(channel=q.channel, ts=replace_ts, text=text, blocks=built)
+        else:
+            client.chat_postMessage(channel=q.channel, thread_ts=q.thread_ts, text=text, blocks=built)
+
+    def _remember(self, answer: Answer, ts: str) -> None:
+        if answer.interaction_id:
+            slack_store.set_reply(self.engine, answer.interaction_id, ts)
+
+
+def strip_mentions(text: str, bot_user_id: str | None) -> str:
+    """Remove the mention of the bot itself (``<@UBOT>`` or ``<@UBOT|name>``)."""
+    if bot_user_id:
+        text = re.sub(rf"<@{re.escape(bot_user_id)}(\|[^>]*)?>", " ", text)
+    return " ".join(text.split())
+
+
+def _language(text: str) -> str:
+    lang = detect_language(text)
+    return lang if lang in ("en", "ko") else "en"

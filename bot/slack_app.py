@@ -1,0 +1,182 @@
+"""The bolt App: listeners translate Slack payloads to plain values and back, nothing more."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+from answering.pipeline import Pipeline
+from bot import blocks, slack_store
+from bot.settings import Settings
+from bot.slack_admin import Admin
+from bot.slack_answers import SlackAnswerer, SlackQuestion, Workers, strip_mentions
+from retrieval.store import collection_summaries
+
+log = logging.getLogger(__name__)
+UP = {"+1", "thumbsup"}
+DOWN = {"-1", "thumbsdown"}
+IGNORED_SUBTYPES = {"message_changed", "message_deleted", "bot_message", "channel_join", "channel_leave"}
+
+
+@dataclass
+class SlackBot:
+    app: App
+    answerer: SlackAnswerer
+    admin: Admin
+    workers: Workers
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop taking questions and finish the ones accepted (SIGTERM)."""
+        self.workers.shutdown(wait=wait)
+        self.admin.background.shutdown(wait=wait)
+
+
+def web_client(settings: Settings) -> WebClient:
+    client = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url,
+                       timeout=30)
+    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))  # honours Retry-After
+    return client
+
+
+def build_slack_bot(settings: Settings, pipeline: Pipeline, engine, indexer, client: WebClient | None = None,
+                    **app_options) -> SlackBot:
+    """The App with every listener; ``indexer`` is a callable returning the Indexer (built lazily)."""
+    if not settings.slack_bot_token.get_secret_value():
+        raise ValueError("SLACK_BOT_TOKEN is not set (see README: Connect to your workspace)")
+    if not settings.slack_signing_secret.get_secret_value() and not settings.slack_app_token.get_secret_value():
+        raise ValueError("SLACK_SIGNING_SECRET is needed in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)")
+    client = client or web_client(settings)
+    app = App(client=client, signing_secret=settings.slack_signing_secret.get_secret_value() or "socket-mode",
+              **app_options)
+    workers = Workers(settings.slack_workers, settings.slack_queue_limit)
+    answerer = SlackAnswerer(settings, pipeline, engine, workers)
+    auth = client.auth_test()
+    answerer.bot_user_id, answerer.bot_id = auth.get("user_id"), auth.get("bot_id")
+    admin = Admin(settings, engine, indexer)
+    bot = SlackBot(app, answerer, admin, workers)
+    _register(bot, engine)
+    return bot
+
+
+def _register(bot: SlackBot, engine) -> None:
+    app, answerer = bot.app, bot.answerer
+
+    @app.event("app_mention")
+    def on_mention(event, client):
+        if event.get("bot_id") or event.get("subtype") in IGNORED_SUBTYPES:
+            return
+        answerer.ask(client, SlackQuestion(
+            text=strip_mentions(event.get("text", ""), answerer.bot_user_id), user=event["user"],
+            channel=event["channel"], message_ts=event["ts"], thread_ts=event.get("thread_ts") or event["ts"],
+            in_thread=bool(event.get("thread_ts"))))
+
+    @app.event("message")
+    def on_message(event, client):
+        if event.get("bot_id") or event.get("subtype") in IGNORED_SUBTYPES or event.get("subtype"):
+            return  # our own messages, other bots, edits, joins …
+        if not event.get("user") or event.get("user") == answerer.bot_user_id:
+            return
+        text = strip_mentions(event.get("text", ""), answerer.bot_user_id)
+        thread_ts = event.get("thread_ts")
+        if event.get("channel_type") == "im":
+            answerer.ask(client, SlackQuestion(text=text, user=event["user"], channel=event["channel"],
+                                               message_ts=event["ts"], thread_ts=thread_ts, is_dm=True,
+                                               in_thread=bool(thread_ts)))
+        elif thread_ts and thread_ts != event["ts"] and slack_store.bot_answered_thread(
+                engine, event["channel"], thread_ts):
+            answerer.ask(client, SlackQuestion(text=text, user=event["user"], channel=event["channel"],
+                                               message_ts=event["ts"], thread_ts=thread_ts, in_thread=True))
+
+    @app.action(blocks.VOTE_UP)
+    @app.action(blocks.VOTE_DOWN)
+    def on_vote(ack, body, client):
+        ack()
+        action = body["actions"][0]
+        interaction_id = _int(action.get("value"))
+        if interaction_id is None or not slack_store.interaction_exists(engine, interaction_id):
+            return
+        value = 1 if action["action_id"] == blocks.VOTE_UP else -1
+        slack_store.vote(engine, interaction_id, body["user"]["id"], value, "button")
+        if value == -1 and body.get("trigger_id"):
+            client.views_open(trigger_id=body["trigger_id"], view=blocks.comment_modal(interaction_id))
+
+    @app.view(blocks.VOTE_COMMENT)
+    def on_comment(ack, body, view):
+        ack()
+        interaction_id = _int(view.get("private_metadata"))
+        value = (view.get("state", {}).get("values", {}).get("comment", {}).get("comment", {}) or {}).get("value")
+        if interaction_id is not None and value and value.strip():
+            slack_store.comment(engine, interaction_id, body["user"]["id"], value.strip()[:3000])
+
+    @app.event("reaction_added")
+    def on_reaction_added(event):
+        _reaction(event, added=True)
+
+    @app.event("reaction_removed")
+    def on_reaction_removed(event):
+        _reaction(event, added=False)
+
+    def _reaction(event, added: bool) -> None:
+        name = event.get("reaction", "").split("::")[0]
+        value = 1 if name in UP else -1 if name in DOWN else 0
+        item = event.get("item") or {}
+        if not value or item.get("type") != "message" or event.get("user") == answerer.bot_user_id:
+            return
+        interaction_id = slack_store.interaction_for_reply(engine, item.get("channel"), item.get("ts"))
+        if interaction_id is None:
+            return  # not one of our answers
+        if added:
+            slack_store.vote(engine, interaction_id, event["user"], value, "reaction")
+        else:
+            slack_store.withdraw(engine, interaction_id, event["user"], value)
+
+    @app.action(re.compile(f"^{blocks.ASK_EXAMPLE}_\\d+$"))
+    def on_example(ack, body, client):
+        ack()
+        user = body["user"]["id"]
+        question = body["actions"][0].get("value", "")
+        channel = body.get("channel", {}).get("id") if body.get("channel") else None
+        if not channel:  # from the App Home tab: ask in the DM with the bot
+            channel = client.conversations_open(users=user)["channel"]["id"]
+        posted = client.chat_postMessage(channel=channel, text=f"<@{user}> asked: {question}"[:3000])
+        answerer.ask(client, SlackQuestion(text=question, user=user, channel=channel, message_ts=posted["ts"],
+                                           thread_ts=posted["ts"], is_dm=channel.startswith("D")))
+
+    @app.event("app_home_opened")
+    def on_home(event, client):
+        if event.get("tab") not in (None, "home"):
+            return
+        view = blocks.home_view(collection_summaries(engine), list(bot.answerer.settings.example_questions),
+                                slack_store.popular_questions(engine))
+        client.views_publish(user_id=event["user"], view=view)
+
+    @app.command("/ask")
+    def on_ask(ack, command, respond):
+        text = (command.get("text") or "").strip()
+        ack(response_type="ephemeral", text="⏳ …")
+        q = SlackQuestion(text=text, user=command["user_id"], channel=command["channel_id"],
+                          message_ts=f"cmd-{command.get('trigger_id', '')}", thread_ts=None,
+                          is_dm=command.get("channel_name") == "directmessage")
+        if not answerer.workers.submit(lambda: answerer.answer_privately(q, respond)):
+            respond(text="Too many questions right now; please try again in a minute.", response_type="ephemeral")
+
+    @app.command("/kb")
+    def on_kb(ack, command, client, respond):
+        ack()
+        bot.admin.command(client, command["user_id"], command.get("text") or "", respond)
+
+    @app.error
+    def on_error(error, body):
+        log.error("Slack listener failed: %s", error, exc_info=error)
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
