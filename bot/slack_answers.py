@@ -45,11 +45,15 @@ class Workers:
         self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="answer")
         self._slots = threading.BoundedSemaphore(size + limit)
         self._closed = False
+        self._pending = 0
+        self._idle = threading.Condition()
 
     def submit(self, job: Callable[[], None]) -> bool:
         """Queue ``job``; False when the pool is full or shutting down."""
         if self._closed or not self._slots.acquire(blocking=False):
             return False
+        with self._idle:
+            self._pending += 1
 
         def run() -> None:
             try:
@@ -58,9 +62,17 @@ class Workers:
                 log.exception("answer job failed")
             finally:
                 self._slots.release()
+                with self._idle:
+                    self._pending -= 1
+                    self._idle.notify_all()
 
         self._pool.submit(run)
         return True
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until every accepted job has finished (True) or ``timeout`` passes (False)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop taking work; with ``wait``, finish every accepted question first."""

@@ -51,8 +51,10 @@ def build_slack_bot(settings: Settings, pipeline: Pipeline, engine, indexer, cli
     if not settings.slack_signing_secret.get_secret_value() and not settings.slack_app_token.get_secret_value():
         raise ValueError("SLACK_SIGNING_SECRET is needed in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)")
     client = client or web_client(settings)
+    # Listeners only claim, queue and record, so acking after them costs milliseconds and
+    # means a 200 to Slack always comes after the question was claimed.
     app = App(client=client, signing_secret=settings.slack_signing_secret.get_secret_value() or "socket-mode",
-              **app_options)
+              process_before_response=True, **app_options)
     workers = Workers(settings.slack_workers, settings.slack_queue_limit)
     answerer = SlackAnswerer(settings, pipeline, engine, workers)
     auth = client.auth_test()
@@ -168,7 +170,9 @@ def _register(bot: SlackBot, engine) -> None:
     @app.command("/kb")
     def on_kb(ack, command, client, respond):
         ack()
-        bot.admin.command(client, command["user_id"], command.get("text") or "", respond)
+        user, text = command["user_id"], command.get("text") or ""
+        if not answerer.workers.submit(lambda: bot.admin.command(client, user, text, respond)):
+            respond(text="Too busy right now; please try again in a minute.", response_type="ephemeral")
 
     @app.error
     def on_error(error, body):

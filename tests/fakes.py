@@ -52,12 +52,15 @@ class ScriptedChat(BaseChatModel):
 
     replies: list[str]
     prompts: list[list[BaseMessage]] = Field(default_factory=list)
+    gate: Any = None  # a threading.Event the model waits for before replying (a deliberately slow model)
 
     @property
     def _llm_type(self) -> str:
         return "scripted"
 
     def _generate(self, messages: list[BaseMessage], stop=None, run_manager=None, **kwargs: Any) -> ChatResult:
+        if self.gate is not None:
+            self.gate.wait(120)
         self.prompts.append(list(messages))
         reply = self.replies[min(len(self.prompts), len(self.replies)) - 1]
         message = AIMessage(reply, usage_metadata={"input_tokens": 100, "output_tokens": 10, "total_tokens": 110},

@@ -1,0 +1,358 @@
+"""The real bolt App in HTTP mode (uvicorn on localhost), correctly signed requests, a local fake
+Slack Web API that records calls, real PostgreSQL and the real embedder. The chat model is scripted
+so each test can choose the reply (and hold it back, for the slow-model test)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+import uuid
+
+import pytest
+import uvicorn
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+
+from answering.pipeline import Pipeline
+from bot.server import http_app
+from bot.settings import Settings
+from bot.slack_app import build_slack_bot
+from retrieval.db import make_engine
+from retrieval.ingest import Indexer
+from retrieval.search import Searcher
+from tests import servers
+from tests.fake_slack import BOT_USER, FakeSlack, event_body, payload_body, post, sign
+from tests.fakes import ScriptedChat, ScriptedModels
+
+SECRET = "test-signing-secret"
+ADMIN = "UADMIN"
+_ts = itertools.count(1)
+
+
+def new_ts() -> str:
+    return f"{int(time.time())}.{next(_ts):06d}"
+
+
+@pytest.fixture(scope="module")
+def slack_db(handbook_db, server_url, e5_embedder, tmp_path_factory):
+    """A copy of the handbook database (PostgreSQL template, no re-embedding) plus a collection
+    bound to one channel."""
+    handbook_engine = handbook_db[0]
+    handbook_engine.dispose()  # a template database must have no open connections
+    name = f"kb_slack_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{handbook_engine.url.database}"'))
+    engine = make_engine(server_url.set(database=name), pool_size=8)
+    secret = tmp_path_factory.mktemp("secret")
+    (secret / "falcon.md").write_text("# Project Falcon\n\n## Budget\n\nProject Falcon's budget for 2027 is "
+                                      "2.4 million euros, approved by the board in October.\n")
+    Indexer(engine, e5_embedder).index_paths([secret], "secret")
+    yield engine, secret
+    engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def slack(slack_db, e5_embedder):
+    engine, secret = slack_db
+    fake = FakeSlack()
+    settings = Settings(_env_file=None, slack_bot_token="xoxb-test", slack_signing_secret=SECRET,
+                        slack_api_url=fake.api_url, slack_admin_users="", channel_collections="secret=CSECRET",
+                        kb_sources=json.dumps({"secret": [str(secret)]}), model_policy="local", slack_workers=2)
+    chat = ScriptedChat(replies=["VPN-ERR-619 means UDP port 51820 is blocked [1]."])
+    pipeline = Pipeline(settings.pipeline_config, Searcher(engine, e5_embedder), ScriptedModels(chat), engine)
+    bot = build_slack_bot(settings, pipeline, engine, lambda: Indexer(engine, e5_embedder))
+    port = servers.free_port()
+    server = uvicorn.Server(uvicorn.Config(http_app(bot), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    yield Harness(fake, bot, chat, engine, f"http://127.0.0.1:{port}/slack/events")
+    server.should_exit = True
+    thread.join(10)
+    fake.stop()
+
+
+class Harness:
+    def __init__(self, fake, bot, chat, engine, url) -> None:
+        self.fake, self.bot, self.chat, self.engine, self.url = fake, bot, chat, engine, url
+
+    def send_event(self, event: dict, retry: int | None = None, body: str | None = None,
+                   headers: dict | None = None) -> tuple[int, str]:
+        body = body or event_body(event)
+        extra = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else {}
+        return post(self.url, body, {**sign(SECRET, body), **extra, **(headers or {})}, "application/json")
+
+    def send_payload(self, payload: dict) -> tuple[int, str]:
+        body = payload_body(payload)
+        return post(self.url, body, sign(SECRET, body), "application/x-www-form-urlencoded")
+
+    def send_command(self, command: str, text_: str, user: str, channel: str = "CGEN") -> str:
+        name = uuid.uuid4().hex[:8]
+        from urllib.parse import urlencode
+
+        body = urlencode({"command": command, "text": text_, "user_id": user, "channel_id": channel,
+                          "channel_name": "general", "team_id": "T0001", "trigger_id": f"trig-{name}",
+                          "response_url": self.fake.response_url(name)})
+        status, _ = post(self.url, body, sign(SECRET, body), "application/x-www-form-urlencoded")
+        assert status == 200
+        return f"/respond/{name}"
+
+    def idle(self) -> None:
+        assert self.bot.workers.wait_idle(120)
+
+    def replies(self, path: str) -> list[dict]:
+        return [p for m, p in self.fake.calls if m == "respond" and p.get("_path") == path]
+
+
+def mention(text_: str, channel: str = "CGEN", ts: str | None = None, thread_ts: str | None = None) -> dict:
+    event = {"type": "app_mention", "user": "UASK", "text": f"<@{BOT_USER}> {text_}", "channel": channel,
+             "ts": ts or new_ts()}
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+    return event
+
+
+def answers_in(fake: FakeSlack, channel: str, thread_ts: str) -> list[dict]:
+    """The bot's messages in a thread: placeholders posted there (each later replaced by an answer)."""
+    return fake.calls_to("chat.postMessage", channel=channel, thread_ts=thread_ts)
+
+
+def update_for(fake: FakeSlack, placeholder_ts: str) -> dict:
+    return fake.wait_for("chat.update", ts=placeholder_ts)[-1]
+
+
+def blocks_text(message: dict) -> str:
+    value = message.get("blocks")
+    return (value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)) + message.get("text", "")
+
+
+@pytest.fixture
+def ask(slack):
+    """Mention the bot with a scripted reply; returns (event, placeholder ts, final chat.update)."""
+
+    def ask(question: str, reply: str = "VPN-ERR-619 means UDP port 51820 is blocked [1].", channel: str = "CGEN"):
+        slack.chat.replies = [reply]
+        event = mention(question, channel=channel)
+        status, _ = slack.send_event(event)
+        assert status == 200
+        slack.idle()
+        posted = answers_in(slack.fake, channel, event["ts"])
+        assert len(posted) == 1
+        ts = posted[0]["_ts"]
+        return event, ts, update_for(slack.fake, ts)
+
+    return ask
+
+
+def test_mention_gets_one_threaded_answer_with_citations_and_buttons(slack, ask):
+    event, ts, update = ask("What does VPN-ERR-619 mean?")
+    rendered = blocks_text(update)
+    assert update["channel"] == "CGEN" and "UDP port 51820 is blocked [1]" in rendered
+    assert "[1] VPN and Wi-Fi Setup" in rendered and '"action_id": "vote_up"' in rendered
+    row = _interaction(slack.engine, ts)
+    assert (row["channel"], row["thread_ts"], row["asker"], row["origin"]) == ("CGEN", event["ts"], "UASK", "slack")
+
+
+def test_a_retried_event_is_answered_once(slack):
+    slack.chat.replies = ["Answer [1]."]
+    event = mention("What does VPN-ERR-619 mean?")
+    body = event_body(event, event_id="EvRetry1")
+    assert slack.send_event(event, body=body)[0] == 200
+    assert slack.send_event(event, body=body, retry=1)[0] == 200
+    assert slack.send_event(event, body=body, retry=2)[0] == 200
+    slack.idle()
+    assert len(answers_in(slack.fake, "CGEN", event["ts"])) == 1
+
+
+def test_mention_and_message_events_for_one_message_give_one_answer(slack, ask):
+    first, _, _ = ask("What does VPN-ERR-619 mean?")
+    follow_up = mention("and what about VPN-ERR-401?", thread_ts=first["ts"])
+    as_message = {**follow_up, "type": "message", "channel_type": "channel"}
+    slack.chat.replies = ["Rewritten question?", "It means authentication failed [1]."]
+    assert slack.send_event(follow_up)[0] == 200
+    assert slack.send_event(as_message)[0] == 200
+    slack.idle()
+    assert len(answers_in(slack.fake, "CGEN", first["ts"])) == 2  # the first answer and this one
+
+
+def test_forged_or_stale_signatures_are_rejected(slack):
+    event = mention("What does VPN-ERR-619 mean?")
+    body = event_body(event)
+    forged = {**sign("wrong-secret", body)}
+    assert post(slack.url, body, forged, "application/json")[0] == 401
+    stale = sign(SECRET, body, timestamp=int(time.time()) - 3600)
+    assert post(slack.url, body, stale, "application/json")[0] == 401
+    slack.idle()
+    assert answers_in(slack.fake, "CGEN", event["ts"]) == []
+
+
+def test_the_http_response_returns_before_a_slow_model_finishes(slack):
+    gate = threading.Event()
+    slack.chat.gate = gate
+    slack.chat.replies = ["Slow answer [1]."]
+    try:
+        event = mention("What does VPN-ERR-619 mean?")
+        assert slack.send_event(event)[0] == 200  # returned while the model is still held back
+        placeholder = slack.fake.wait_for("chat.postMessage", thread_ts=event["ts"])[0]
+        assert "⏳" in placeholder["text"] and not slack.fake.calls_to("chat.update", ts=placeholder["_ts"])
+    finally:
+        gate.set()
+        slack.chat.gate = None
+    slack.idle()
+    assert "Slow answer" in blocks_text(update_for(slack.fake, placeholder["_ts"]))
+
+
+def test_a_model_answer_cannot_ping_the_channel(slack, ask):
+    _, _, update = ask("What does VPN-ERR-619 mean?", reply="Hey <!channel> and <@U999>, @here: it is blocked [1].")
+    rendered = blocks_text(update)
+    assert "<!channel>" not in rendered and "<@U999>" not in rendered and "@here" not in rendered
+    assert "&lt;!channel&gt;" in rendered
+
+
+def test_votes_by_button_and_reaction_are_stored_and_the_latest_wins(slack, ask):
+    _, ts, update = ask("What does VPN-ERR-619 mean?")
+    interaction_id = _interaction(slack.engine, ts)["id"]
+    button = {"type": "block_actions", "user": {"id": "UV"}, "team": {"id": "T0001"}, "trigger_id": "trig1",
+              "channel": {"id": "CGEN"}, "container": {"type": "message", "message_ts": ts},
+              "actions": [{"action_id": "vote_up", "value": str(interaction_id), "type": "button", "block_id": "b"}]}
+    assert slack.send_payload(button)[0] == 200
+    assert _votes(slack.engine, interaction_id) == {"UV": (1, "button")}
+    reaction = {"type": "reaction_added", "user": "UV", "reaction": "-1", "item_user": BOT_USER,
+                "item": {"type": "message", "channel": "CGEN", "ts": ts}, "event_ts": new_ts()}
+    assert slack.send_event(reaction)[0] == 200
+    assert _votes(slack.engine, interaction_id) == {"UV": (-1, "reaction")}
+    assert slack.send_event({**reaction, "type": "reaction_removed"})[0] == 200
+    assert _votes(slack.engine, interaction_id) == {"UV": (0, "reaction")}
+    other = {**reaction, "user": "UW", "reaction": "thumbsup::skin-tone-3"}
+    assert slack.send_event(other)[0] == 200
+    down = {**button, "trigger_id": "trig2",
+            "actions": [{**button["actions"][0], "action_id": "vote_down"}]}
+    assert slack.send_payload(down)[0] == 200
+    assert _votes(slack.engine, interaction_id) == {"UV": (-1, "button"), "UW": (1, "reaction")}
+    modal = slack.fake.calls_to("views.open", trigger_id="trig2")[0]
+    view = json.loads(modal["view"]) if isinstance(modal["view"], str) else modal["view"]
+    typed = {"comment": {"comment": {"type": "plain_text_input", "value": "It is port 443, not 51820."}}}
+    submission = {"type": "view_submission", "user": {"id": "UV"}, "team": {"id": "T0001"},
+                  "view": {"id": "V1", "type": "modal", "callback_id": view["callback_id"],
+                           "private_metadata": view["private_metadata"], "state": {"values": typed}}}
+    assert slack.send_payload(submission)[0] == 200
+    with slack.engine.connect() as conn:
+        comment = conn.execute(text("SELECT comment FROM feedback WHERE interaction_id = :i AND user_id = 'UV'"),
+                               {"i": interaction_id}).scalar_one()
+    assert comment == "It is port 443, not 51820."
+
+
+def test_kb_reindex_is_for_admins_and_posts_a_summary(slack):
+    refused = slack.send_command("/kb", "reindex", user="UNOBODY")
+    slack.idle()
+    assert "for knowledge-base admins" in slack.replies(refused)[-1]["text"]
+    slack.fake.admins.add(ADMIN)
+    done = slack.send_command("/kb", "reindex secret", user=ADMIN)
+    slack.idle()
+    slack.bot.admin.background.submit(lambda: None).result(120)  # the reindex ran on its own thread
+    texts = [r["text"] for r in slack.replies(done)]
+    assert texts[0].startswith("Reindexing secret") and texts[-1].startswith("Reindex finished")
+    assert "*secret*: 0 added, 0 updated, 1 unchanged, 0 removed, 0 failed" in texts[-1]
+    with slack.engine.connect() as conn:
+        logged = conn.execute(text("SELECT user_id, action, allowed FROM admin_actions ORDER BY id")).all()
+    assert ("UNOBODY", "kb reindex", False) in logged and ("UADMIN", "kb reindex", True) in logged
+    status = slack.send_command("/kb", "status", user=ADMIN)
+    slack.idle()
+    assert "*handbook*: 20 documents" in slack.replies(status)[-1]["text"]
+
+
+def test_a_channel_never_cites_a_collection_bound_elsewhere(slack, ask):
+    _, _, elsewhere = ask("What is the budget of Project Falcon?", reply="It is [1] [2] [3] [4] [5].")
+    assert "Project Falcon" not in blocks_text(elsewhere)
+    _, _, bound = ask("What is the budget of Project Falcon?", reply="2.4 million euros [1].", channel="CSECRET")
+    assert "[1] Project Falcon" in blocks_text(bound)
+
+
+def test_rate_limited_calls_are_retried_after_retry_after(slack, ask):
+    slack.fake.rate_limited["chat.update"] = 1
+    _, ts, update = ask("What does VPN-ERR-619 mean?")
+    assert slack.fake.calls_to("chat.update:429") and "[1]" in blocks_text(update)
+
+
+def test_thread_follow_up_without_a_mention_uses_the_thread_history(slack, ask):
+    first, ts, _ = ask("What does VPN-ERR-619 mean?")
+    slack.fake.threads[("CGEN", first["ts"])] = [
+        {"ts": first["ts"], "user": "UASK", "text": first["text"]},
+        {"ts": ts, "user": BOT_USER, "bot_id": "BBOT", "text": "It means UDP is blocked [1]."},
+    ]
+    slack.chat.replies = ["What does VPN-ERR-401 mean?", "Authentication failed [1]."]
+    slack.chat.prompts.clear()
+    follow = {"type": "message", "channel_type": "channel", "user": "UASK", "text": "and 401?", "channel": "CGEN",
+              "ts": new_ts(), "thread_ts": first["ts"]}
+    slack.fake.threads[("CGEN", first["ts"])].append(follow)
+    assert slack.send_event(follow)[0] == 200
+    slack.idle()
+    rewrite_prompt = slack.chat.prompts[0][-1].content
+    assert "User: What does VPN-ERR-619 mean?" in rewrite_prompt and "Assistant: It means UDP" in rewrite_prompt
+    assert len(answers_in(slack.fake, "CGEN", first["ts"])) == 2
+
+
+def test_own_messages_other_bots_and_edits_are_ignored(slack):
+    thread = new_ts()
+    for event in ({"type": "message", "channel_type": "im", "user": BOT_USER, "text": "hi", "channel": "DX"},
+                  {"type": "message", "channel_type": "im", "bot_id": "BOTHER", "text": "hi", "channel": "DX"},
+                  {"type": "message", "channel_type": "im", "subtype": "message_changed", "channel": "DX",
+                   "message": {"text": "edited"}}):
+        assert slack.send_event({**event, "ts": new_ts(), "thread_ts": thread})[0] == 200
+    slack.idle()
+    assert not slack.fake.calls_to("chat.postMessage", channel="DX")
+
+
+def test_first_dm_gets_a_welcome_and_the_answer(slack):
+    slack.chat.replies = ["It means the port is blocked [1]."]
+    event = {"type": "message", "channel_type": "im", "user": "UNEW", "text": "What does VPN-ERR-619 mean?",
+             "channel": "DNEW", "ts": new_ts()}
+    assert slack.send_event(event)[0] == 200
+    slack.idle()
+    posted = slack.fake.calls_to("chat.postMessage", channel="DNEW")
+    assert any("👋" in p["text"] for p in posted) and "thread_ts" not in posted[0]
+    assert "port is blocked" in blocks_text(update_for(slack.fake, posted[0]["_ts"]))
+
+
+def test_bare_mention_gets_help_with_example_buttons(slack):
+    event = mention("")
+    assert slack.send_event(event)[0] == 200
+    slack.idle()
+    placeholder = answers_in(slack.fake, "CGEN", event["ts"])[0]
+    rendered = blocks_text(update_for(slack.fake, placeholder["_ts"]))
+    assert "ask_example_0" in rendered and "VPN-ERR-619" in rendered
+
+
+def test_app_home_shows_sources_and_examples(slack):
+    assert slack.send_event({"type": "app_home_opened", "user": "UHOME", "tab": "home", "channel": "DH"})[0] == 200
+    view = slack.fake.wait_for("views.publish", user_id="UHOME")[-1]["view"]
+    rendered = view if isinstance(view, str) else json.dumps(view, ensure_ascii=False)
+    assert "handbook" in rendered and "20 documents" in rendered and "ask_example_0" in rendered
+
+
+def test_slash_ask_answers_privately(slack):
+    slack.chat.replies = ["Privately: blocked port [1]."]
+    path = slack.send_command("/ask", "What does VPN-ERR-619 mean?", user="UASK")
+    slack.idle()
+    reply = slack.replies(path)[-1]
+    assert reply["response_type"] == "ephemeral" and "Privately" in blocks_text(reply)
+
+
+def _interaction(engine, reply_ts: str) -> dict:
+    with engine.connect() as conn:
+        return dict(conn.execute(text("SELECT * FROM interactions WHERE reply_ts = :ts"),
+                                 {"ts": reply_ts}).mappings().one())
+
+
+def _votes(engine, interaction_id: int) -> dict:
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT user_id, vote, via FROM feedback WHERE interaction_id = :i"),
+                            {"i": interaction_id}).all()
+    return {u: (v, via) for u, v, via in rows}
