@@ -74,6 +74,10 @@ def _parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--json", action="store_true")
     retrieval.add_argument("--reuse-index", action="store_true",
                            help="keep the scratch collection for the next run (indexing figures then mean re-indexing)")
+    slack_bench = bench_sub.add_parser("slack", help="concurrent signed mentions through HTTP mode (fake Slack API)")
+    slack_bench.add_argument("--mentions", type=int, default=50, help="concurrent mentions with the stub model")
+    slack_bench.add_argument("--local-mentions", type=int, default=10,
+                             help="concurrent mentions with the local model (0 = skip)")
     embedders = bench_sub.add_parser("embedders", help="compare embedding models (English and Korean)")
     embedders.add_argument("--squad-json", type=Path, required=True)
     embedders.add_argument("--paragraphs", type=int, default=300)
@@ -274,6 +278,12 @@ def _eval(args, services) -> int:
 
 
 def _bench(args, services) -> int:
+    if args.bench_command == "slack":
+        from benchmarks.slack import run_slack_benchmark
+
+        result = run_slack_benchmark(services, args.mentions, args.local_mentions, log=errors.print)
+        print(json.dumps(result, indent=2))
+        return 0
     if args.bench_command == "embedders":
         from benchmarks.embedders import run_embedder_benchmark
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import threading
@@ -20,13 +21,17 @@ log = logging.getLogger(__name__)
 
 
 def http_app(bot: SlackBot) -> Starlette:
-    """The ASGI app. Bolt verifies each request's signature and timestamp, acks, and runs the
-    listener on its own threads; dispatch itself runs off the event loop so acks never queue
-    behind each other."""
+    """The ASGI app. Bolt verifies each request's signature and timestamp, runs the listener,
+    then acks. Question events are dispatched on the event loop (their listeners only queue
+    work); everything else runs on a thread so a slow listener never delays other acks."""
 
     async def events(request: Request):
         body = await request.body()
-        response = await run_in_threadpool(bot.app.dispatch, to_bolt_request(request, body))
+        bolt_request = to_bolt_request(request, body)
+        if _only_queues(body):  # questions: the listener just queues, ~0.1 ms; no thread hop
+            response = bot.app.dispatch(bolt_request)
+        else:  # votes, modals, commands, home: listeners that write or call Slack
+            response = await run_in_threadpool(bot.app.dispatch, bolt_request)
         return to_starlette_response(response)
 
     async def health(request: Request):
@@ -40,6 +45,17 @@ def http_app(bot: SlackBot) -> Starlette:
 
     return Starlette(routes=[Route("/slack/events", events, methods=["POST"]), Route("/healthz", health)],
                      lifespan=lifespan)
+
+
+def _only_queues(body: bytes) -> bool:
+    """True for event callbacks whose listeners only put a question on the worker queue."""
+    if not body.startswith(b"{"):
+        return False
+    try:
+        event = json.loads(body).get("event") or {}
+    except ValueError:
+        return False
+    return event.get("type") in ("app_mention", "message")
 
 
 def serve_http(bot: SlackBot, host: str, port: int) -> None:

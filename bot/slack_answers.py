@@ -95,14 +95,20 @@ class SlackAnswerer:
 
     # -- entry points ----------------------------------------------------------------------
 
-    def ask(self, client: WebClient, q: SlackQuestion) -> None:
-        """Claim ``q`` (exactly once per Slack message) and answer it on the pool."""
-        if not slack_store.claim(self.engine, q.channel, q.message_ts):
-            log.info("already claimed: %s %s", q.channel, q.message_ts)
-            return
-        language = _language(q.text)
-        if not self.workers.submit(lambda: self.answer(client, q)):
-            client.chat_postMessage(channel=q.channel, thread_ts=q.thread_ts, text=BUSY[language])
+    def ask(self, client: WebClient, q: SlackQuestion, only_if: Callable[[], bool] | None = None) -> None:
+        """Queue ``q``; the worker claims it in PostgreSQL (exactly once per Slack message) before
+        any work, so the ack to Slack waits for nothing but the queue."""
+
+        def job() -> None:
+            if only_if is not None and not only_if():
+                return
+            if not slack_store.claim(self.engine, q.channel, q.message_ts):
+                log.info("already claimed: %s %s", q.channel, q.message_ts)
+                return
+            self.answer(client, q)
+
+        if not self.workers.submit(job):
+            client.chat_postMessage(channel=q.channel, thread_ts=q.thread_ts, text=BUSY[_language(q.text)])
 
     def answer(self, client: WebClient, q: SlackQuestion) -> None:
         """Post a placeholder, run the pipeline, replace the placeholder; never leave it hanging."""

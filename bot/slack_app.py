@@ -89,10 +89,11 @@ def _register(bot: SlackBot, engine) -> None:
             answerer.ask(client, SlackQuestion(text=text, user=event["user"], channel=event["channel"],
                                                message_ts=event["ts"], thread_ts=thread_ts, is_dm=True,
                                                in_thread=bool(thread_ts)))
-        elif thread_ts and thread_ts != event["ts"] and slack_store.bot_answered_thread(
-                engine, event["channel"], thread_ts):
-            answerer.ask(client, SlackQuestion(text=text, user=event["user"], channel=event["channel"],
-                                               message_ts=event["ts"], thread_ts=thread_ts, in_thread=True))
+        elif thread_ts and thread_ts != event["ts"]:  # a reply in a thread: ours only if we answered there
+            channel = event["channel"]
+            answerer.ask(client, SlackQuestion(text=text, user=event["user"], channel=channel,
+                                               message_ts=event["ts"], thread_ts=thread_ts, in_thread=True),
+                         only_if=lambda: slack_store.bot_answered_thread(engine, channel, thread_ts))
 
     @app.action(blocks.VOTE_UP)
     @app.action(blocks.VOTE_DOWN)

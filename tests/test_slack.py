@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from answering.pipeline import Pipeline
+from benchmarks.fake_slack import BOT_USER, FakeSlack, event_body, payload_body, post, sign
 from bot.server import http_app
 from bot.settings import Settings
 from bot.slack_app import build_slack_bot
@@ -23,7 +24,6 @@ from retrieval.db import make_engine
 from retrieval.ingest import Indexer
 from retrieval.search import Searcher
 from tests import servers
-from tests.fake_slack import BOT_USER, FakeSlack, event_body, payload_body, post, sign
 from tests.fakes import ScriptedChat, ScriptedModels
 
 SECRET = "test-signing-secret"

@@ -1,5 +1,6 @@
 """A local stand-in for Slack's Web API that records every call (as bolt-python's own tests do),
-plus helpers to send correctly signed requests to the bot like Slack does."""
+plus helpers to send correctly signed requests to the bot like Slack does. Used by the tests and by
+`python -m bot bench slack`."""
 
 from __future__ import annotations
 
@@ -75,7 +76,7 @@ class FakeSlack:
                 self._cond.notify_all()
                 return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"}
             ts = self.next_ts()  # the ts a posted message gets, kept with the call as "_ts"
-            self.calls.append((method, {**params, "_path": path, "_ts": ts}))
+            self.calls.append((method, {**params, "_path": path, "_ts": ts, "_wall": time.time()}))
             self._cond.notify_all()
         if method == "auth.test":
             return 200, {"ok": True, "user_id": BOT_USER, "bot_id": BOT_ID, "team_id": TEAM, "user": "kb"}, {}
