@@ -99,3 +99,18 @@ def test_home_view_lists_collections_and_questions():
     rendered = all_text(view)
     assert view["type"] == "home" and "20 documents, last reindex 2026-11-01 09:30" in rendered
     assert [e["value"] for e in view["blocks"][-2]["elements"]] == ["Popular <q>", "Q1"]
+
+
+def test_the_app_manifest_subscribes_to_what_the_bot_handles():
+    from pathlib import Path
+
+    import yaml
+
+    manifest = yaml.safe_load((Path(__file__).parent.parent / "slack" / "manifest.yml").read_text())
+    settings = manifest["settings"]
+    assert {c["command"] for c in manifest["features"]["slash_commands"]} == {"/ask", "/kb"}
+    assert set(settings["event_subscriptions"]["bot_events"]) >= {
+        "app_mention", "app_home_opened", "message.channels", "message.im", "reaction_added", "reaction_removed"}
+    assert settings["interactivity"]["is_enabled"] and manifest["features"]["app_home"]["home_tab_enabled"]
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) >= {
+        "app_mentions:read", "chat:write", "commands", "im:history", "reactions:read", "users:read"}
