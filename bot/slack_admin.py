@@ -129,7 +129,10 @@ class Admin:
         try:
             lines = []
             summary: dict = {}
-            for collection, paths in chosen.items():
+            for done, (collection, paths) in enumerate(chosen.items()):
+                if 0 < done <= 3:  # a response_url takes five messages: start, up to three of these, summary
+                    respond(text=f"… {done}/{len(chosen)} sources done, now {escape(collection)}",
+                            response_type="ephemeral")
                 report = self._indexer().index_paths([Path(p) for p in paths], collection)
                 summary[collection] = report.counts()
                 counts = ", ".join(f"{n} {label}" for label, n in report.counts().items())

@@ -12,6 +12,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from answering.pipeline import Pipeline
 from bot import blocks, slack_store
+from bot.mrkdwn import escape
 from bot.settings import Settings
 from bot.slack_admin import Admin
 from bot.slack_answers import SlackAnswerer, SlackQuestion, Workers, strip_mentions
@@ -146,7 +147,7 @@ def _register(bot: SlackBot, engine) -> None:
         channel = body.get("channel", {}).get("id") if body.get("channel") else None
         if not channel:  # from the App Home tab: ask in the DM with the bot
             channel = client.conversations_open(users=user)["channel"]["id"]
-        posted = client.chat_postMessage(channel=channel, text=f"<@{user}> asked: {question}"[:3000])
+        posted = client.chat_postMessage(channel=channel, text=f"<@{user}> asked: {escape(question)}"[:3000])
         answerer.ask(client, SlackQuestion(text=question, user=user, channel=channel, message_ts=posted["ts"],
                                            thread_ts=posted["ts"], is_dm=channel.startswith("D")))
 
