@@ -1,0 +1,35 @@
+"""The bounded answer pool: at most size + limit questions accepted; shutdown finishes them all."""
+
+from __future__ import annotations
+
+import threading
+
+from bot.slack_answers import Workers
+
+
+def test_pool_refuses_work_beyond_its_bound_and_drains_on_shutdown():
+    release = threading.Event()
+    done: list[int] = []
+    workers = Workers(size=2, limit=1)
+
+    def job(i: int):
+        return lambda: (release.wait(30), done.append(i))
+
+    assert all(workers.submit(job(i)) for i in range(3))
+    assert workers.submit(job(99)) is False  # 2 running + 1 waiting: full
+    stopper = threading.Thread(target=workers.shutdown, kwargs={"wait": True})
+    stopper.start()
+    stopper.join(0.2)
+    assert stopper.is_alive()  # shutdown waits for the accepted questions …
+    assert workers.submit(job(100)) is False  # … and takes no new ones
+    release.set()
+    stopper.join(30)
+    assert not stopper.is_alive() and sorted(done) == [0, 1, 2]
+
+
+def test_a_failing_job_frees_its_slot():
+    workers = Workers(size=1, limit=0)
+    assert workers.submit(lambda: 1 / 0)
+    assert workers.wait_idle(10)
+    assert workers.submit(lambda: None)
+    workers.shutdown()
