@@ -21,7 +21,7 @@ from answering.language import detect_language
 from answering.pipeline import Answer, Pipeline, Question
 from bot import blocks, slack_store
 from bot.settings import Settings
-from retrieval.store import collection_summaries
+from retrieval.store import collection_names
 
 log = logging.getLogger(__name__)
 MAX_HISTORY_MESSAGES = 20
@@ -152,7 +152,7 @@ class SlackAnswerer:
 
     def question(self, client: WebClient | None, q: SlackQuestion) -> Question:
         history = self.history(client, q) if client is not None and q.in_thread else ()
-        known = [c["name"] for c in collection_summaries(self.engine)]
+        known = collection_names(self.engine)
         scope = self.settings.collections_for_channel(None if q.is_dm else q.channel, known)
         return Question(q.text, history=history, collections=scope, origin="slack", asker=q.user,
                         channel=q.channel, thread_ts=q.thread_ts, message_ts=q.message_ts)

@@ -164,3 +164,8 @@ def collection_summaries(engine) -> list[dict]:
             )
         ).mappings()
         return [dict(r) for r in rows]
+
+
+def collection_names(engine) -> list[str]:
+    with engine.connect() as conn:
+        return list(conn.execute(text("SELECT name FROM collections ORDER BY name")).scalars())
