@@ -21,9 +21,13 @@ class Source:
     chunk_ids: tuple[int, ...]
     score: float
 
+    @property
+    def heading(self) -> str:
+        """``Title › Section`` (or the title alone), as sources are shown everywhere."""
+        return f"{self.title} › {self.section}" if self.section else self.title
+
     def render(self) -> str:
-        head = f"{self.title} › {self.section}" if self.section else self.title
-        return f"[{self.number}] {head}\n{self.text}"
+        return f"[{self.number}] {self.heading}\n{self.text}"
 
 
 @dataclass

@@ -68,7 +68,7 @@ class PipelineConfig:
         if self.policy not in POLICIES:
             raise ValueError(f"MODEL_POLICY must be one of {', '.join(POLICIES)}, not {self.policy!r}")
         if self.policy == "hosted" and not self.hosted_configured:
-            raise ValueError("MODEL_POLICY=hosted needs HOSTED_MODEL")
+            raise ValueError("MODEL_POLICY=hosted needs HOSTED_MODEL (and HOSTED_BASE_URL or AZURE_OPENAI_ENDPOINT)")
         if not 0 <= self.relevance_threshold <= 1:
             raise ValueError("RELEVANCE_THRESHOLD is a cosine similarity between 0 and 1")
 
@@ -252,10 +252,9 @@ class Pipeline:
             previous = next((t for role, t in reversed(history) if role == "user"), "")
             fallback = f"{previous} {s.text}".strip()[:MAX_QUERY_CHARS]
             scope = set(s.question.collections) if s.question.collections else None
-            backend = self._backend(scope, s.question.model)
+            backend = self.backend_for(scope, s.question.model)
             try:
-                reply, _ = self._call(backend, prompts.rewrite_messages(history, s.text), config, s,
-                                      max_tokens=96)
+                reply = self._call(backend, prompts.rewrite_messages(history, s.text), config, s, max_tokens=96)
                 s.search_text = _usable_rewrite(str(reply.content), s.text) or fallback
             except Exception as exc:  # a failed rewrite must not lose the question
                 log.warning("query rewrite failed (%s); searching with the thread's last question", exc)
@@ -291,7 +290,7 @@ class Pipeline:
 
     def _generate(self, s: _State, config: RunnableConfig) -> _State:
         t0 = time.perf_counter()
-        backend = self._backend({h.collection for h in s.hits}, s.question.model)
+        backend = self.backend_for({h.collection for h in s.hits}, s.question.model)
         question = s.search_text  # the standalone form when there was a thread
         s.log.prompt_version = prompts.ANSWER_PROMPT_VERSION
         sources, reply, backend = self._ask_model(backend, question, s, config)
@@ -302,7 +301,7 @@ class Pipeline:
         if retried:  # regenerate once, then mark
             messages = prompts.answer_messages(question, _render(sources), s.language, retry=True)
             try:
-                retry, _ = self._call(backend, messages, config, s, fallback=False)
+                retry = self._call(backend, messages, config, s, fallback=False)
             except ModelUnavailable as exc:
                 log.warning("language retry failed, keeping the first answer: %s", exc)
             else:
@@ -330,7 +329,7 @@ class Pipeline:
 
     # -- models -----------------------------------------------------------------------------
 
-    def _backend(self, collections: set[str] | None, requested: str | None) -> str:
+    def backend_for(self, collections: set[str] | None, requested: str | None) -> str:
         """Confidential collections always stay local; otherwise the question's model, then MODEL_POLICY.
 
         ``collections`` None means "could be any collection" (the rewrite step, before retrieval).
@@ -348,16 +347,16 @@ class Pipeline:
         """Fit sources to ``backend``'s window and ask it; on a hosted outage under auto, ask local instead."""
         try:
             sources = self._fit_sources(backend, question, s)
-            reply, _ = self._call(backend, prompts.answer_messages(question, _render(sources), s.language),
-                                  config, s, fallback=False)
+            reply = self._call(backend, prompts.answer_messages(question, _render(sources), s.language),
+                               config, s, fallback=False)
             return sources, reply, backend
         except ModelUnavailable as exc:
             if not self._may_fall_back(backend, s):
                 raise
             self._note_fallback(s, exc, tell_user=True)
             sources = self._fit_sources("local", question, s)
-            reply, _ = self._call("local", prompts.answer_messages(question, _render(sources), s.language),
-                                  config, s, fallback=False)
+            reply = self._call("local", prompts.answer_messages(question, _render(sources), s.language),
+                               config, s, fallback=False)
             return sources, reply, "local"
 
     def _fit_sources(self, backend: str, question: str, s: _State) -> list[Source]:
@@ -369,19 +368,18 @@ class Pipeline:
         return build_sources(s.hits, budget, lambda t: self.models.count_tokens(backend, t))
 
     def _call(self, backend: str, messages, config: RunnableConfig, s: _State, fallback: bool = True,
-              **kwargs: Any) -> tuple[AIMessage, str]:
+              **kwargs: Any) -> AIMessage:
         try:
             reply = invoke_chat(self.models.get(backend), messages, config=config, **kwargs)
         except ModelUnavailable as exc:
             if not (fallback and self._may_fall_back(backend, s)):
                 raise
             self._note_fallback(s, exc, tell_user=False)
-            backend = "local"
-            reply = invoke_chat(self.models.get(backend), messages, config=config, **kwargs)
+            reply = invoke_chat(self.models.get("local"), messages, config=config, **kwargs)
         usage = reply.usage_metadata or {}
         s.log.input_tokens = (s.log.input_tokens or 0) + int(usage.get("input_tokens", 0))
         s.log.output_tokens = (s.log.output_tokens or 0) + int(usage.get("output_tokens", 0))
-        return reply, backend
+        return reply
 
     def _may_fall_back(self, backend: str, s: _State) -> bool:
         return backend == "hosted" and self.config.policy == "auto" and s.question.model is None

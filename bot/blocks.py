@@ -57,9 +57,8 @@ def _context(mrkdwn: str) -> dict:
 
 def source_line(source: Source) -> str:
     """``[1] Title › Section`` linked to the document when it has a web address."""
-    label = f"{source.title} › {source.section}" if source.section else source.title
     url = source.url or (source.source if source.source.startswith(("http://", "https://")) else None)
-    shown = link(url, label) if url else escape(label)
+    shown = link(url, source.heading) if url else escape(source.heading)
     return f"[{source.number}] {shown}"
 
 

@@ -215,7 +215,7 @@ def _ask(args, services) -> int:
 def answer_as_dict(answer) -> dict:
     import dataclasses
 
-    return {k: v for k, v in dataclasses.asdict(answer).items()}
+    return dataclasses.asdict(answer)
 
 
 def _print_answer(answer) -> None:
@@ -229,13 +229,11 @@ def _print_answer(answer) -> None:
         if answer.route == "dont_know":
             console.print(CLOSEST[answer.language], highlight=False)
         for src in answer.sources:
-            head = f"{src.title} › {src.section}" if src.section else src.title
-            console.print(f"[bold][{src.number}][/bold] [cyan]{head}[/cyan] [dim]{src.url or src.source}[/dim]",
+            console.print(f"[bold][{src.number}][/bold] [cyan]{src.heading}[/cyan] [dim]{src.url or src.source}[/dim]",
                           highlight=False)
     if answer.route == "answer" and not answer.verified and answer.uncited:
         for src in answer.uncited:
-            head = f"{src.title} › {src.section}" if src.section else src.title
-            console.print(f"[dim]({src.number}) {head} {src.url or src.source}[/dim]", highlight=False)
+            console.print(f"[dim]({src.number}) {src.heading} {src.url or src.source}[/dim]", highlight=False)
     timing = "  ".join(f"{k} {v:.0f} ms" for k, v in answer.latency_ms.items())
     model = f"model {answer.model}" if answer.model else "no model call"
     console.print(f"\n[dim]route {answer.route} · {model} · {timing} · log #{answer.interaction_id}[/dim]",
@@ -250,8 +248,7 @@ def _serve(args, services) -> int:
     socket = args.socket or (app_token and not args.http)
     if socket and not app_token:
         raise ValueError("Socket Mode needs SLACK_APP_TOKEN (an xapp- token with connections:write)")
-    bot = services.slack_bot
-    services.pipeline.answer  # build the pipeline now, not on the first question
+    bot = services.slack_bot  # builds the pipeline too, before the first question
     if socket:
         serve_socket_mode(bot, app_token)
     else:

@@ -114,9 +114,7 @@ class Settings(BaseSettings):
             raise ValueError("CHUNK_OVERLAP must be smaller than CHUNK_SIZE")
         self.embedder_config  # validate the backend choice now, not on first use
         self.retrieval_params
-        self.pipeline_config
-        if self.model_policy == "hosted" and not self.hosted_model:
-            raise ValueError("MODEL_POLICY=hosted needs HOSTED_MODEL (and HOSTED_BASE_URL or AZURE_OPENAI_ENDPOINT)")
+        self.pipeline_config  # checks the model policy against the hosted settings
         return self
 
     @cached_property

@@ -119,13 +119,13 @@ class SlackAnswerer:
         ts = placeholder["ts"]
         try:
             answer = self.pipeline.answer(self.question(client, q))
-            if answer.route == "help" or first_dm:
-                self._post_welcome(client, q, answer, replace_ts=ts if answer.route == "help" else None)
-                if answer.route == "help":
-                    self._remember(answer, ts)
-                    return
-            text, built = blocks.answer_message(answer)
-            client.chat_update(channel=q.channel, ts=ts, text=text, blocks=built)
+            if answer.route == "help":  # the welcome takes the placeholder's place
+                self._post_welcome(client, q, answer.language, replace_ts=ts)
+            else:
+                if first_dm:
+                    self._post_welcome(client, q, answer.language, replace_ts=None)
+                text, built = blocks.answer_message(answer)
+                client.chat_update(channel=q.channel, ts=ts, text=text, blocks=built)
             self._remember(answer, ts)
         except Exception:
             ref = time.strftime("%Y%m%d-%H%M%S")
@@ -173,8 +173,8 @@ class SlackAnswerer:
     def examples(self) -> list[str]:
         return list(dict.fromkeys(slack_store.popular_questions(self.engine) + list(self.settings.example_questions)))
 
-    def _post_welcome(self, client: WebClient, q: SlackQuestion, answer: Answer, replace_ts: str | None) -> None:
-        welcome = answer if answer.route == "help" else Answer("", route="help", language=answer.language)
+    def _post_welcome(self, client: WebClient, q: SlackQuestion, language: str, replace_ts: str | None) -> None:
+        welcome = Answer("", route="help", language=language)
         text, built = blocks.help_message(welcome, self.examples(), welcome=True)
         if replace_ts:
             client.chat_update(channel=q.channel, ts=replace_ts, text=text, blocks=built)

@@ -21,7 +21,6 @@ from retrieval.store import collection_summaries
 log = logging.getLogger(__name__)
 UP = {"+1", "thumbsup"}
 DOWN = {"-1", "thumbsdown"}
-IGNORED_SUBTYPES = {"message_changed", "message_deleted", "bot_message", "channel_join", "channel_leave"}
 
 
 @dataclass
@@ -71,7 +70,7 @@ def _register(bot: SlackBot, engine) -> None:
 
     @app.event("app_mention")
     def on_mention(event, client):
-        if event.get("bot_id") or event.get("subtype") in IGNORED_SUBTYPES:
+        if event.get("bot_id") or event.get("subtype"):
             return
         answerer.ask(client, SlackQuestion(
             text=strip_mentions(event.get("text", ""), answerer.bot_user_id), user=event["user"],
@@ -80,7 +79,7 @@ def _register(bot: SlackBot, engine) -> None:
 
     @app.event("message")
     def on_message(event, client):
-        if event.get("bot_id") or event.get("subtype") in IGNORED_SUBTYPES or event.get("subtype"):
+        if event.get("bot_id") or event.get("subtype"):
             return  # our own messages, other bots, edits, joins …
         if not event.get("user") or event.get("user") == answerer.bot_user_id:
             return

@@ -74,7 +74,7 @@ def run_answer_eval(services, cases_path: Path | None = None, model: str | None 
         log("indexing the sample handbook (unchanged files are skipped) …")
     collection = ensure_indexed(services)
     pipeline = services.pipeline
-    backend = model or pipeline._backend({collection}, None)
+    backend = model or pipeline.backend_for({collection}, None)
     model_name = services.chat_models.config(backend).name
     rows = []
     started = time.perf_counter()
