@@ -20,6 +20,7 @@ class Source:
     document_id: int
     chunk_ids: tuple[int, ...]
     score: float
+    content_hash: str | None = None  # the document's hash when the answer was made (cached answers)
 
     @property
     def heading(self) -> str:

@@ -33,9 +33,12 @@ class Interaction:
     output_tokens: int | None = None
     latency_ms: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    context: str | None = None  # the sources exactly as rendered into the prompt
+    sources: list[dict] = field(default_factory=list)  # every source given, with "cited" and "content_hash"
+    cached_answer_id: int | None = None
 
 
-_JSON = ("retrieved", "citations", "latency_ms")
+_JSON = ("retrieved", "citations", "latency_ms", "sources")
 
 
 def record(engine: Engine, interaction: Interaction) -> int:

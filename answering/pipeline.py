@@ -35,6 +35,7 @@ from answering.relevance import best_similarity
 from models.chat import ChatModels, ModelUnavailable, invoke_chat
 from retrieval.loaders import clean_text
 from retrieval.search import MAX_QUERY_CHARS, RetrievalParams, Searcher, SearchHit
+from retrieval.store import document_hashes
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ class Question:
     channel: str | None = None
     thread_ts: str | None = None
     message_ts: str | None = None
+    use_cache: bool = True  # False: "ask the model instead" of a cached answer
 
 
 @dataclass
@@ -105,10 +107,13 @@ class Answer:
     latency_ms: dict[str, float] = field(default_factory=dict)
     interaction_id: int | None = None
     error: str | None = None
+    cached_answer_id: int | None = None  # route "cached": the entry served
+    approvals: int = 0  # route "cached": people who approved it
+    curated: bool = False  # route "cached": written by an admin
 
 
 class AnswerCache(Protocol):
-    """Approved answers served without a model call (filled in by the feedback flywheel)."""
+    """Approved answers served without a model call (``answering.cache.ApprovedAnswers``)."""
 
     def lookup(self, question: Question, language: str) -> Answer | None: ...
 
@@ -235,12 +240,18 @@ class Pipeline:
         return s
 
     def _lookup_cache(self, s: _State) -> _State:
+        # A thread follow-up means something only with its thread, so it is never looked up.
+        if not s.question.use_cache or s.question.history:
+            return s
         t0 = time.perf_counter()
         cached = self.cache.lookup(s.question, s.language)
         s.log.latency_ms["cache"] = _ms(t0)
         if cached is not None:
             cached.route = "cached"
             s.answer = cached
+            s.log.cached_answer_id = cached.cached_answer_id
+            s.log.sources = [{**_source_record(src), "cited": True} for src in cached.sources]
+            s.log.citations = [_source_record(src) for src in cached.sources]
         return s
 
     def _rewrite(self, s: _State, config: RunnableConfig) -> _State:
@@ -319,6 +330,10 @@ class Pipeline:
         s.log.answer_language = answer_language
         s.log.verified = check.verified
         s.log.citations = [_source_record(src) for src in cited]
+        s.log.context = _render(sources)
+        hashes = document_hashes(self.engine, sorted({src.document_id for src in sources}))
+        s.log.sources = [{**_source_record(src), "cited": src.number in check.cited,
+                          "content_hash": hashes.get(src.document_id)} for src in sources]
         s.log.latency_ms["generate"] = _ms(t0)
         s.answer = Answer(
             text=check.text or prompts.DONT_KNOW[s.language], route="answer", language=s.language, sources=cited,
@@ -419,7 +434,7 @@ def _hit_record(hit: SearchHit) -> dict:
 def _source_record(source: Source) -> dict:
     return {"number": source.number, "title": source.title, "section": source.section, "source": source.source,
             "url": source.url, "collection": source.collection, "document_id": source.document_id,
-            "chunk_ids": list(source.chunk_ids)}
+            "chunk_ids": list(source.chunk_ids), "content_hash": source.content_hash}
 
 
 def _ms(t0: float) -> float:

@@ -6,10 +6,12 @@ from functools import cached_property
 
 from sqlalchemy import Engine
 
+from answering.cache import ApprovedAnswers
 from answering.pipeline import AnswerCache, Pipeline
 from bot.settings import Settings
 from models import Embedder, make_embedder
 from models.chat import ChatModels
+from retrieval.answer_cache import AnswerCacheStore
 from retrieval.db import open_database
 from retrieval.ingest import Indexer
 from retrieval.search import Searcher
@@ -49,9 +51,15 @@ class Services:
     def slack_bot(self):
         from bot.slack_app import build_slack_bot
 
-        return build_slack_bot(self.settings, self.pipeline, self.engine, lambda: self.indexer)
+        return build_slack_bot(self.settings, self.pipeline, self.engine, lambda: self.indexer, self.answer_cache)
 
-    cache: AnswerCache | None = None  # the approved-answer cache, once there is one
+    @cached_property
+    def answer_cache(self) -> AnswerCacheStore:
+        return AnswerCacheStore(self.engine, self.embedder, self.settings.cache_params)
+
+    @cached_property
+    def cache(self) -> AnswerCache | None:
+        return ApprovedAnswers(self.answer_cache) if self.settings.cache_enabled else None
 
     def close(self) -> None:
         if "engine" in self.__dict__:

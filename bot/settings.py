@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from answering.pipeline import PipelineConfig
 from models import EmbedderConfig
 from models.chat import ChatConfig, default_local_model_path
+from retrieval.answer_cache import CacheParams
 from retrieval.chunking import ChunkingParams
 from retrieval.search import RetrievalParams
 
@@ -61,6 +62,12 @@ class Settings(BaseSettings):
     answer_source_tokens: int = Field(default=PipelineConfig.source_tokens, ge=200)
     answer_temperature: float = Field(default=0.1, ge=0, le=2)
     example_questions: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(PipelineConfig.examples))
+
+    # Approved-answer cache (answers people 👍'd, served without a model)
+    cache_enabled: bool = True
+    cache_similarity: float = Field(default=CacheParams.similarity, gt=0, le=1)
+    cache_min_approvals: int = Field(default=CacheParams.min_approvals, ge=1)
+    cache_allow_downvoted: bool = CacheParams.allow_downvoted
 
     # Hosted chat model (any OpenAI-compatible API; Azure OpenAI when AZURE_OPENAI_ENDPOINT is set)
     hosted_model: str = ""
@@ -114,6 +121,7 @@ class Settings(BaseSettings):
             raise ValueError("CHUNK_OVERLAP must be smaller than CHUNK_SIZE")
         self.embedder_config  # validate the backend choice now, not on first use
         self.retrieval_params
+        self.cache_params
         self.pipeline_config  # checks the model policy against the hosted settings
         return self
 
@@ -141,6 +149,11 @@ class Settings(BaseSettings):
             vector_weight=self.retrieval_vector_weight,
             keyword_weight=self.retrieval_keyword_weight,
         )
+
+    @cached_property
+    def cache_params(self) -> CacheParams:
+        return CacheParams(similarity=self.cache_similarity, min_approvals=self.cache_min_approvals,
+                           allow_downvoted=self.cache_allow_downvoted)
 
     @cached_property
     def chunking_params(self) -> ChunkingParams:

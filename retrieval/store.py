@@ -169,3 +169,12 @@ def collection_summaries(engine) -> list[dict]:
 def collection_names(engine) -> list[str]:
     with engine.connect() as conn:
         return list(conn.execute(text("SELECT name FROM collections ORDER BY name")).scalars())
+
+
+def document_hashes(engine, ids: list[int]) -> dict[int, str]:
+    """The current content hash of each document id that still exists."""
+    if not ids:
+        return {}
+    with engine.connect() as conn:
+        return dict(conn.execute(text("SELECT id, content_hash FROM documents WHERE id = ANY(:ids)"),
+                                 {"ids": list(ids)}).all())
