@@ -107,3 +107,24 @@ def run_cache_benchmark(services, questions: int = 5, log: Callable[[str], None]
     result = {"calibration": calibrate(services.answer_cache, pairs, (EVAL_COLLECTION,))}
     result["latency"] = measure_latency(services, questions, log)
     return result
+
+
+def render_cache_benchmark(result: dict) -> str:
+    lat, cal = result["latency"], result["calibration"]
+    chosen = cal["chosen"]
+    lines = [
+        f"Latency ({lat['questions']} questions, local model {lat['model']}):",
+        f"  full pipeline median {lat['full_pipeline_ms_median']:.0f} ms · cached median "
+        f"{lat['cached_ms_median']:.1f} ms · ratio {lat['ratio']}× ({lat['served_from_cache']} served from cache)"
+        if lat["cached_ms_median"] else "  no answer was served from the cache",
+        f"Calibration ({cal['pairs']} pairs: {cal['paraphrases']} paraphrases, {cal['near_misses']} near-misses):",
+        f"  at CACHE_SIMILARITY={chosen['threshold']}: precision {chosen['precision']} recall {chosen['recall']} "
+        f"(served {chosen['served']}, correct {chosen['correct']}); embeddings alone: precision "
+        f"{chosen['without_near_miss_check']['precision']} recall {chosen['without_near_miss_check']['recall']}",
+        "  threshold  precision  recall  | embeddings alone: precision  recall",
+    ]
+    for g in cal["grid"]:
+        e = g["embedding_only"]
+        lines.append(f"  {g['threshold']:.2f}       {g['precision'] if g['precision'] is not None else '-':<9}  "
+                     f"{g['recall']:<6}  | {e['precision'] if e['precision'] is not None else '-':<9}  {e['recall']}")
+    return "\n".join(lines)

@@ -17,6 +17,8 @@ MAX_FALLBACK_CHARS = 3000
 VOTE_UP, VOTE_DOWN = "vote_up", "vote_down"
 ASK_EXAMPLE = "ask_example"
 VOTE_COMMENT = "vote_comment"
+ASK_MODEL = "ask_model"
+CURATE, CURATE_SUBMIT = "curate", "curate_answer"
 
 THINKING = {"en": "⏳ Looking through the documents…", "ko": "⏳ 문서를 찾아보는 중입니다…"}
 SOURCES = {"en": "Sources", "ko": "출처"}
@@ -67,10 +69,24 @@ def _source_sections(title: str, sources: list[Source]) -> list[dict]:
     return [_section(piece) for piece in split_text(f"*{escape(title)}*\n{lines}")]
 
 
+CACHED = {
+    "en": ("curated by an admin · cached", "approved by 1 person · cached", "approved by {n} people · cached"),
+    "ko": ("관리자가 작성한 답변 · 캐시", "1명이 승인한 답변 · 캐시", "{n}명이 승인한 답변 · 캐시"),
+}
+ASK_MODEL_LABEL = {"en": "Ask the model instead", "ko": "모델에게 다시 묻기"}
+
+
+def cached_label(answer: Answer) -> str:
+    curated, one, many = CACHED.get(answer.language, CACHED["en"])
+    if answer.curated:
+        return curated
+    return one if answer.approvals == 1 else many.format(n=answer.approvals)
+
+
 def footer(answer: Answer) -> str:
     seconds = answer.latency_ms.get("total", 0) / 1000
     if answer.route == "cached":
-        who = "cached"
+        who = cached_label(answer)
     elif answer.model:
         who = escape(answer.model)
     else:
@@ -81,12 +97,17 @@ def footer(answer: Answer) -> str:
     return " · ".join(parts)
 
 
-def vote_buttons(interaction_id: int) -> dict:
+def vote_buttons(interaction_id: int, ask_model: str | None = None) -> dict:
+    """👍 / 👎, and for a cached answer a button that asks the model instead (label ``ask_model``)."""
     value = str(interaction_id)
-    return {"type": "actions", "block_id": f"votes-{value}", "elements": [
+    elements = [
         {"type": "button", "action_id": VOTE_UP, "value": value, "text": {"type": "plain_text", "text": "👍"}},
         {"type": "button", "action_id": VOTE_DOWN, "value": value, "text": {"type": "plain_text", "text": "👎"}},
-    ]}
+    ]
+    if ask_model:
+        elements.append({"type": "button", "action_id": ASK_MODEL, "value": value,
+                         "text": {"type": "plain_text", "text": ask_model}})
+    return {"type": "actions", "block_id": f"votes-{value}", "elements": elements}
 
 
 def example_buttons(examples: list[str]) -> dict:
@@ -112,7 +133,8 @@ def answer_message(answer: Answer) -> tuple[str, list[dict]]:
         tail += _source_sections(UNCITED[lang], answer.uncited)
     tail.append(_context(footer(answer)))
     if answer.interaction_id and answer.route in ("answer", "cached", "dont_know"):
-        tail.append(vote_buttons(answer.interaction_id))
+        ask_model = ASK_MODEL_LABEL[lang] if answer.route == "cached" else None
+        tail.append(vote_buttons(answer.interaction_id, ask_model))
     tail = tail[-(MAX_BLOCKS - 1):]
     room = MAX_BLOCKS - len(tail)
     sections = [_section(piece) for piece in body]
@@ -182,3 +204,49 @@ def home_view(collections: list[dict], examples: list[str], popular: list[str]) 
         blocks.append(example_buttons(questions))
     blocks.append(_context("Mention me in a channel, DM me, or use `/ask`. 👍/👎 on an answer helps me improve."))
     return {"type": "home", "blocks": blocks[:100]}
+
+
+def feedback_review(items: list[dict]) -> tuple[str, list[dict]]:
+    """/kb feedback: recent 👎 answers with question, answer, sources, votes and comments."""
+    if not items:
+        text = "No 👎 answers yet."
+        return text, [_section(text)]
+    blocks: list[dict] = [_section(f"*Recent 👎 answers* ({len(items)}, newest first)")]
+    for item in items[: (MAX_BLOCKS - 1) // 2]:
+        sources = "; ".join(escape(_citation_heading(c)) for c in item.get("citations") or []) or "none cited"
+        answer = (item.get("answer") or "").strip()
+        answer = answer if len(answer) <= 700 else answer[:699] + "…"
+        lines = [f"*Q:* {escape(item['question'][:500])}",
+                 f"*A:* {to_mrkdwn(answer) if answer else '_(no answer)_'}",
+                 f"*Sources:* {sources}",
+                 f"👍 {item['up']} · 👎 {item['down']} · {escape(item['route'])} · ref #{item['id']}"
+                 + (" · ✅ corrected" if item.get("curated_by") else "")]
+        lines += [f"> {escape(' '.join(c.split())[:300])}" for c in (item.get("comments") or [])[:3]]
+        blocks.append({**_section("\n".join(lines)[:MAX_SECTION_CHARS]), "block_id": f"review-{item['id']}"})
+        label = "Edit the correction" if item.get("curated_by") else "Write the correct answer"
+        blocks.append({"type": "actions", "elements": [
+            {"type": "button", "action_id": CURATE, "value": str(item["id"]),
+             "text": {"type": "plain_text", "text": label}}]})
+    return f"{len(items)} recent 👎 answers", blocks
+
+
+def _citation_heading(citation: dict) -> str:
+    title, section = citation.get("title") or "", citation.get("section") or ""
+    return f"{title} › {section}" if section else title
+
+
+def curate_modal(interaction_id: int, question: str, answer: str) -> dict:
+    """The admin's corrected answer for ``interaction_id``; it is served from the cache afterwards."""
+    return {
+        "type": "modal", "callback_id": CURATE_SUBMIT, "private_metadata": str(interaction_id),
+        "title": {"type": "plain_text", "text": "Correct the answer"},
+        "submit": {"type": "plain_text", "text": "Save"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {"type": "section", "text": {"type": "plain_text", "text": f"Q: {question}"[:3000]}},
+            {"type": "input", "block_id": "answer",
+             "label": {"type": "plain_text", "text": "Correct answer (served to this question from now on)"},
+             "element": {"type": "plain_text_input", "action_id": "answer", "multiline": True,
+                         "max_length": 3000, "initial_value": (answer or "")[:3000]}},
+        ],
+    }

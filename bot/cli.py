@@ -64,6 +64,20 @@ def _parser() -> argparse.ArgumentParser:
     answers.add_argument("--json", action="store_true")
     relevance = ev_sub.add_parser("relevance", help="calibrate RELEVANCE_THRESHOLD on in/out-of-scope questions")
     relevance.add_argument("--json", action="store_true")
+    ret = ev_sub.add_parser("retrieval", help="score the live index on a set written by `export eval`")
+    ret.add_argument("--from", dest="source", type=Path, required=True, metavar="FILE")
+    ret.add_argument("--k", type=int, default=5, help="recall@k (default 5)")
+    ret.add_argument("--json", action="store_true")
+
+    export = sub.add_parser("export", help="approved/rejected answers as fine-tuning or evaluation data (JSONL)")
+    export_sub = export.add_subparsers(dest="export_command", required=True)
+    training = export_sub.add_parser("training", help="fine-tuning data from approved, curated and 👎 answers")
+    training.add_argument("--format", choices=["chat", "preference"], required=True,
+                          help="chat: OpenAI fine-tuning messages; preference: prompt/chosen/rejected pairs")
+    eval_export = export_sub.add_parser("eval", help="questions with their approved source documents")
+    for p in (training, eval_export):
+        p.add_argument("--since", type=_date, help="only answers from this day on (YYYY-MM-DD)")
+        p.add_argument("--out", type=Path, help="write to FILE (default: standard output)")
 
     bench = sub.add_parser("bench", help="benchmarks (not tests)")
     bench_sub = bench.add_subparsers(dest="bench_command", required=True)
@@ -78,10 +92,22 @@ def _parser() -> argparse.ArgumentParser:
     slack_bench.add_argument("--mentions", type=int, default=50, help="concurrent mentions with the stub model")
     slack_bench.add_argument("--local-mentions", type=int, default=10,
                              help="concurrent mentions with the local model (0 = skip)")
+    cache_bench = bench_sub.add_parser("cache", help="cached vs full-pipeline latency; cache calibration precision")
+    cache_bench.add_argument("--questions", type=int, default=5, help="questions answered by the local model")
+    cache_bench.add_argument("--json", action="store_true")
     embedders = bench_sub.add_parser("embedders", help="compare embedding models (English and Korean)")
     embedders.add_argument("--squad-json", type=Path, required=True)
     embedders.add_argument("--paragraphs", type=int, default=300)
     return parser
+
+
+def _date(value: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, not {value!r}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,10 +169,13 @@ def _index(args, services) -> int:
     collection = args.collection or services.settings.default_collection
     with _progress_bar("indexing", enabled=not args.json) as progress:
         report = services.indexer.index_paths(args.paths, collection, progress)
+    retired = services.answer_cache.sweep()
     if args.json:
-        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        print(json.dumps({**report.as_dict(), "cached_answers_retired": retired}, ensure_ascii=False, indent=2))
     else:
         _print_report(report)
+        if retired:
+            console.print(f"{retired} cached answers retired: a document they rest on changed or was removed")
     return 1 if report.failed and not (report.added or report.updated or report.unchanged) else 0
 
 
@@ -257,6 +286,12 @@ def _serve(args, services) -> int:
 
 
 def _eval(args, services) -> int:
+    if args.eval_command == "retrieval":
+        from evals.retrieval import load_set, render, score
+
+        result = score(services.searcher, load_set(args.source), services.settings.retrieval_params, k=args.k)
+        print(json.dumps(result, ensure_ascii=False, indent=2)) if args.json else console.print(render(result))
+        return 0
     if args.eval_command == "relevance":
         from evals.relevance import render_relevance, run_relevance_calibration
 
@@ -274,7 +309,33 @@ def _eval(args, services) -> int:
     return 0 if result["gates_passed"] else 1
 
 
+def _export(args, services) -> int:
+    from evals.exports import Exporter, dumps
+
+    exporter = Exporter(services.engine, services.answer_cache)
+    if args.export_command == "eval":
+        records, report = exporter.eval_set(args.since)
+    elif args.format == "chat":
+        records, report = exporter.chat(args.since)
+    else:
+        records, report = exporter.preference(args.since)
+    body = dumps(records)
+    if args.out:
+        args.out.write_text(body, encoding="utf-8")
+    else:
+        print(body, end="")
+    errors.print(f"{args.export_command}: {report.summary()}" + (f" → {args.out}" if args.out else ""))
+    return 0
+
+
 def _bench(args, services) -> int:
+    if args.bench_command == "cache":
+        from benchmarks.cache import render_cache_benchmark, run_cache_benchmark
+
+        result = run_cache_benchmark(services, args.questions, log=errors.print)
+        print(json.dumps(result, ensure_ascii=False, indent=2)) if args.json else console.print(
+            render_cache_benchmark(result))
+        return 0
     if args.bench_command == "slack":
         from benchmarks.slack import run_slack_benchmark
 
@@ -302,4 +363,5 @@ def _bench(args, services) -> int:
 
 
 _COMMANDS = {"db": _db, "index": _index, "search": _search, "collections": _collections, "ask": _ask,
-             "eval": _eval, "serve": _serve, "bench": _bench}
+             "eval": _eval, "serve": _serve, "bench": _bench,
+             "export": _export}

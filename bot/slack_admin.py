@@ -1,4 +1,4 @@
-"""/kb status | sources | reindex [SOURCE]: admins only, every attempt logged."""
+"""/kb status | sources | feedback | reindex [SOURCE]: admins only, every attempt logged."""
 
 from __future__ import annotations
 
@@ -12,22 +12,25 @@ from typing import Callable
 from slack_sdk import WebClient
 from sqlalchemy import text
 
-from bot import slack_store
+from bot import blocks, slack_store
 from bot.mrkdwn import escape
 from bot.settings import Settings
+from retrieval.answer_cache import AnswerCacheStore
 from retrieval.ingest import Indexer
 from retrieval.store import collection_summaries
 
 log = logging.getLogger(__name__)
 ADMIN_CACHE_SECONDS = 600
-USAGE = "Usage: `/kb status`, `/kb sources`, `/kb reindex [SOURCE]`"
+USAGE = "Usage: `/kb status`, `/kb sources`, `/kb feedback`, `/kb reindex [SOURCE]`"
 REFUSAL = "Sorry, `/kb {sub}` is for knowledge-base admins. Ask one of them, or use `/ask` for questions."
 
 
 class Admin:
-    def __init__(self, settings: Settings, engine, indexer: Callable[[], Indexer]) -> None:
+    def __init__(self, settings: Settings, engine, indexer: Callable[[], Indexer],
+                 answer_cache: AnswerCacheStore | None = None) -> None:
         self.settings = settings
         self.engine = engine
+        self.answer_cache = answer_cache
         self._indexer = indexer
         self._cache: dict[str, tuple[float, bool]] = {}
         self._lock = threading.Lock()
@@ -52,7 +55,7 @@ class Admin:
     def command(self, client: WebClient, user: str, text_: str, respond: Callable) -> None:
         words = text_.split()
         sub = words[0].lower() if words else ""
-        if sub not in ("status", "sources", "reindex"):
+        if sub not in ("status", "sources", "feedback", "reindex"):
             respond(text=USAGE, response_type="ephemeral")
             return
         allowed = self.is_admin(client, user)
@@ -64,6 +67,9 @@ class Admin:
             respond(text=self.status(), response_type="ephemeral")
         elif sub == "sources":
             respond(text=self.sources(), response_type="ephemeral")
+        elif sub == "feedback":
+            text_, built = blocks.feedback_review(slack_store.downvoted(self.engine, limit=10))
+            respond(text=text_, blocks=built, response_type="ephemeral")
         else:
             self.reindex(user, words[1] if len(words) > 1 else None, respond)
 
@@ -91,6 +97,11 @@ class Admin:
         votes = stats["up"] + stats["down"]
         rate = f"{stats['up'] / votes:.0%} 👍" if votes else "no votes yet"
         lines.append(f"• votes: {stats['up']} 👍, {stats['down']} 👎 ({rate})")
+        if self.answer_cache is not None:
+            c = self.answer_cache.stats()
+            lines += ["*Approved-answer cache*",
+                      f"• {c['active']} active, {c['demoted']} demoted, {c['stale']} stale · "
+                      f"{c['served']} answers served from it (`/kb feedback` reviews 👎)"]
         return "\n".join(lines)
 
     def sources(self) -> str:
@@ -107,6 +118,30 @@ class Admin:
         body = "\n".join(f"*{escape(n)}* ({len(t)}): " + escape("; ".join(t[:40])) + (" …" if len(t) > 40 else "")
                          for n, t in by.items())
         return f"{head}\n*Indexed*\n{body or 'nothing yet'}"[:3900]
+
+    def open_curation(self, client: WebClient, user: str, interaction_id: int | None, trigger_id: str | None) -> None:
+        """The "Write the correct answer" button under /kb feedback: open the modal (admins only)."""
+        allowed = self.is_admin(client, user)
+        slack_store.log_admin(self.engine, user, "kb curate open", allowed, {"interaction": interaction_id})
+        asked = slack_store.question_of(self.engine, interaction_id) if interaction_id is not None else None
+        if not allowed or asked is None or not trigger_id:
+            return
+        with self.engine.connect() as conn:
+            previous = conn.execute(text("SELECT coalesce(e.answer, i.answer) FROM interactions i "
+                                         "LEFT JOIN cached_answers e ON e.interaction_id = i.id WHERE i.id = :i"),
+                                    {"i": interaction_id}).scalar()
+        client.views_open(trigger_id=trigger_id, view=blocks.curate_modal(interaction_id, asked["question"],
+                                                                          previous or ""))
+
+    def save_curation(self, client: WebClient, user: str, interaction_id: int | None, answer: str) -> None:
+        """The modal was submitted: the admin's answer becomes a curated cached answer."""
+        allowed = self.is_admin(client, user) and self.answer_cache is not None and interaction_id is not None
+        slack_store.log_admin(self.engine, user, "kb curate", allowed,
+                              {"interaction": interaction_id, "chars": len(answer)})
+        if not allowed:
+            return
+        entry = self.answer_cache.curate(interaction_id, answer, user)
+        log.info("curated answer %s for #%s by %s", entry, interaction_id, user)
 
     def reindex(self, user: str, name: str | None, respond: Callable) -> None:
         sources = self.settings.kb_sources
@@ -134,6 +169,10 @@ class Admin:
                     respond(text=f"… {done}/{len(chosen)} sources done, now {escape(collection)}",
                             response_type="ephemeral")
                 report = self._indexer().index_paths([Path(p) for p in paths], collection)
+                if self.answer_cache is not None:
+                    retired = self.answer_cache.sweep()
+                    if retired:
+                        lines.append(f"{retired} cached answers retired: a source document changed")
                 summary[collection] = report.counts()
                 counts = ", ".join(f"{n} {label}" for label, n in report.counts().items())
                 lines.append(f"*{escape(collection)}*: {counts} ({report.seconds:.1f} s)")

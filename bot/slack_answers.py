@@ -36,6 +36,7 @@ class SlackQuestion:
     thread_ts: str | None  # the thread to answer in (None: top level of a DM)
     is_dm: bool = False
     in_thread: bool = False  # the question itself was posted inside an existing thread
+    use_cache: bool = True  # False: "ask the model instead" of a cached answer
 
 
 class Workers:
@@ -155,7 +156,7 @@ class SlackAnswerer:
         known = collection_names(self.engine)
         scope = self.settings.collections_for_channel(None if q.is_dm else q.channel, known)
         return Question(q.text, history=history, collections=scope, origin="slack", asker=q.user,
-                        channel=q.channel, thread_ts=q.thread_ts, message_ts=q.message_ts)
+                        channel=q.channel, thread_ts=q.thread_ts, message_ts=q.message_ts, use_cache=q.use_cache)
 
     def history(self, client: WebClient, q: SlackQuestion) -> tuple[tuple[str, str], ...]:
         """The thread before this message, as (role, text), oldest first."""

@@ -16,6 +16,7 @@ from bot.mrkdwn import escape
 from bot.settings import Settings
 from bot.slack_admin import Admin
 from bot.slack_answers import SlackAnswerer, SlackQuestion, Workers, strip_mentions
+from retrieval.answer_cache import AnswerCacheStore
 from retrieval.store import collection_summaries
 
 log = logging.getLogger(__name__)
@@ -43,9 +44,11 @@ def web_client(settings: Settings) -> WebClient:
     return client
 
 
-def build_slack_bot(settings: Settings, pipeline: Pipeline, engine, indexer, client: WebClient | None = None,
+def build_slack_bot(settings: Settings, pipeline: Pipeline, engine, indexer,
+                    answer_cache: AnswerCacheStore | None = None, client: WebClient | None = None,
                     **app_options) -> SlackBot:
-    """The App with every listener; ``indexer`` is a callable returning the Indexer (built lazily)."""
+    """The App with every listener; ``indexer`` is a callable returning the Indexer (built lazily);
+    ``answer_cache`` is told about every vote (None: votes are only recorded)."""
     if not settings.slack_bot_token.get_secret_value():
         raise ValueError("SLACK_BOT_TOKEN is not set (see README: Connect to your workspace)")
     if not settings.slack_signing_secret.get_secret_value() and not settings.slack_app_token.get_secret_value():
@@ -59,14 +62,22 @@ def build_slack_bot(settings: Settings, pipeline: Pipeline, engine, indexer, cli
     answerer = SlackAnswerer(settings, pipeline, engine, workers)
     auth = client.auth_test()
     answerer.bot_user_id, answerer.bot_id = auth.get("user_id"), auth.get("bot_id")
-    admin = Admin(settings, engine, indexer)
+    admin = Admin(settings, engine, indexer, answer_cache)
     bot = SlackBot(app, answerer, admin, workers)
-    _register(bot, engine)
+    _register(bot, engine, answer_cache)
     return bot
 
 
-def _register(bot: SlackBot, engine) -> None:
+def _register(bot: SlackBot, engine, answer_cache: AnswerCacheStore | None) -> None:
     app, answerer = bot.app, bot.answerer
+
+    def rated(interaction_id: int) -> None:
+        """A vote changed: the answer may now be cached, or a cached one demoted."""
+        if answer_cache is not None:
+            try:
+                answer_cache.refresh(interaction_id)
+            except Exception:
+                log.exception("could not update the answer cache after a vote on #%s", interaction_id)
 
     @app.event("app_mention")
     def on_mention(event, client):
@@ -105,6 +116,7 @@ def _register(bot: SlackBot, engine) -> None:
             return
         value = 1 if action["action_id"] == blocks.VOTE_UP else -1
         slack_store.vote(engine, interaction_id, body["user"]["id"], value, "button")
+        rated(interaction_id)
         if value == -1 and body.get("trigger_id"):
             client.views_open(trigger_id=body["trigger_id"], view=blocks.comment_modal(interaction_id))
 
@@ -115,6 +127,7 @@ def _register(bot: SlackBot, engine) -> None:
         value = (view.get("state", {}).get("values", {}).get("comment", {}).get("comment", {}) or {}).get("value")
         if interaction_id is not None and value and value.strip():
             slack_store.comment(engine, interaction_id, body["user"]["id"], value.strip()[:3000])
+            rated(interaction_id)
 
     @app.event("reaction_added")
     def on_reaction_added(event):
@@ -137,6 +150,36 @@ def _register(bot: SlackBot, engine) -> None:
             slack_store.vote(engine, interaction_id, event["user"], value, "reaction")
         else:
             slack_store.withdraw(engine, interaction_id, event["user"], value)
+        rated(interaction_id)
+
+    @app.action(blocks.ASK_MODEL)
+    def on_ask_model(ack, body, client):
+        """"Ask the model instead" under a cached answer: the same question, cache bypassed, once."""
+        ack()
+        interaction_id = _int(body["actions"][0].get("value"))
+        asked = slack_store.question_of(engine, interaction_id) if interaction_id is not None else None
+        if not asked or not asked["channel"]:
+            return
+        channel = asked["channel"]
+        answerer.ask(client, SlackQuestion(text=asked["question"], user=body["user"]["id"], channel=channel,
+                                           message_ts=f"model-{interaction_id}", thread_ts=asked["thread_ts"],
+                                           is_dm=channel.startswith("D"), use_cache=False))
+
+    @app.action(blocks.CURATE)
+    def on_curate(ack, body, client):
+        ack()
+        bot.admin.open_curation(client, body["user"]["id"], _int(body["actions"][0].get("value")),
+                                body.get("trigger_id"))
+
+    @app.view(blocks.CURATE_SUBMIT)
+    def on_curated(ack, body, view, client):
+        values = view.get("state", {}).get("values", {})
+        answer = ((values.get("answer", {}).get("answer") or {}).get("value") or "").strip()
+        if not answer:
+            ack(response_action="errors", errors={"answer": "Write the answer people should get."})
+            return
+        ack()
+        bot.admin.save_curation(client, body["user"]["id"], _int(view.get("private_metadata")), answer)
 
     @app.action(re.compile(f"^{blocks.ASK_EXAMPLE}_\\d+$"))
     def on_example(ack, body, client):

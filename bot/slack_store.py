@@ -104,3 +104,28 @@ def answer_stats(engine: Engine) -> dict:
         up, down = conn.execute(text("SELECT count(*) FILTER (WHERE vote = 1), count(*) FILTER (WHERE vote = -1) "
                                      "FROM feedback")).one()
     return {"routes": routes, "up": up, "down": down}
+
+
+def question_of(engine: Engine, interaction_id: int) -> dict | None:
+    """Where and what was asked, for re-asking an answered question."""
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT id, question, channel, thread_ts, language FROM interactions WHERE id = :i"),
+                           {"i": interaction_id}).mappings().first()
+    return dict(row) if row else None
+
+
+def downvoted(engine: Engine, limit: int = 10) -> list[dict]:
+    """The most recent answers with an open 👎: question, answer, sources, votes, comments."""
+    with engine.connect() as conn:
+        rows = conn.execute(text("""
+            SELECT i.id, i.created_at, i.question, i.answer, i.route, i.citations, i.language,
+                   count(*) FILTER (WHERE f.vote = 1) AS up, count(*) FILTER (WHERE f.vote = -1) AS down,
+                   coalesce(array_agg(f.comment ORDER BY f.updated_at) FILTER (WHERE f.comment IS NOT NULL),
+                            '{}') AS comments,
+                   max(f.updated_at) FILTER (WHERE f.vote = -1) AS last_down,
+                   (SELECT e.curated_by FROM cached_answers e WHERE e.interaction_id = i.id) AS curated_by
+            FROM interactions i JOIN feedback f ON f.interaction_id = i.id
+            GROUP BY i.id HAVING count(*) FILTER (WHERE f.vote = -1) > 0
+            ORDER BY last_down DESC, i.id DESC LIMIT :n
+        """), {"n": limit}).mappings().all()
+    return [dict(r) for r in rows]

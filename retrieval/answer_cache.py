@@ -295,6 +295,24 @@ class AnswerCacheStore:
                               "WHERE id = :e AND (status <> :s OR status_reason IS DISTINCT FROM :r)"),
                          {"s": status, "r": reason, "e": entry_id})
 
+    def sweep(self) -> int:
+        """Mark every active entry whose source documents changed or vanished as stale (after a reindex)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(text("SELECT id, sources FROM cached_answers WHERE status = 'active'")).all()
+            changed = [(entry_id, reason) for entry_id, sources in rows
+                       if (reason := _changed_sources(conn, sources))]
+        for entry_id, reason in changed:
+            self._mark_stale(entry_id, reason)
+        return len(changed)
+
+    def stats(self) -> dict[str, int]:
+        """Entries by status, and answers served from the cache."""
+        with self.engine.connect() as conn:
+            counts = dict(conn.execute(text("SELECT status, count(*) FROM cached_answers GROUP BY status")).all())
+            served = conn.execute(text("SELECT count(*) FROM interactions WHERE route = 'cached'")).scalar_one()
+        return {"active": counts.get("active", 0), "demoted": counts.get("demoted", 0),
+                "stale": counts.get("stale", 0), "served": served}
+
     def entries(self) -> list[dict]:
         """Every entry with its vote counts, newest first (for status pages and tests)."""
         with self.engine.connect() as conn:
