@@ -1,8 +1,9 @@
 """`python -m bot bench cache`: what the approved-answer cache saves, and how often it is wrong.
 
-1. Latency, in one run: questions from the handbook evaluation are answered by the full pipeline
-   with the local default model (cache bypassed), approved with a 👍, and asked again; the cached
-   answer's latency is reported next to the full pipeline's (ratio of medians).
+1. Latency, in one run: the first question of calibration paraphrase pairs is answered by the
+   full pipeline with the local default model (cache bypassed), approved with a 👍, then asked
+   again word for word and as its paraphrase; the cached answers' latency is reported next to
+   the full pipeline's (ratio of medians).
 2. Calibration: every pair in ``samples/cache-calibration.json`` (paraphrases: the cached answer
    is right; near-misses: it is wrong) is judged as the cache judges a candidate, and precision
    and recall are reported at the configured threshold and across a range of thresholds, with
@@ -22,7 +23,6 @@ from answering.pipeline import Question
 from evals.handbook import EVAL_COLLECTION, ROOT, ensure_indexed
 
 CALIBRATION = ROOT / "samples" / "cache-calibration.json"
-CASES = ROOT / "samples" / "handbook-eval.json"
 ORIGIN = "bench-cache"
 
 
@@ -54,47 +54,59 @@ def calibrate(store, pairs: list[dict], collections: tuple[str, ...]) -> dict:
     }
 
 
-def measure_latency(services, questions: int, log: Callable[[str], None]) -> dict:
-    """Full pipeline (local model) vs the cached answer for the same questions, in one run."""
+def measure_latency(services, pairs: list[dict], questions: int, log: Callable[[str], None]) -> dict:
+    """Full pipeline (local model) vs the cached answer, in one run: each calibration paraphrase pair's
+    first question is answered by the model and approved, then asked again word for word (exact
+    match) and as the paraphrase (embedding match)."""
     from bot import slack_store
 
-    cases = [c for c in json.loads(CASES.read_text(encoding="utf-8"))
-             if c.get("in_scope", True) and not c.get("history")][:questions]
+    chosen = [p for p in pairs if p["kind"] == "paraphrase"][:questions]
     pipeline, store = services.pipeline, services.answer_cache
     scope = (EVAL_COLLECTION,)
+
+    def ask(question: str, use_cache: bool):
+        return pipeline.answer(Question(question, collections=scope, model="local", origin=ORIGIN,
+                                        use_cache=use_cache))
+
     log("loading the local model (one warm-up question, not counted)")
-    pipeline.answer(Question("What does VPN-ERR-619 mean?", collections=scope, model="local", origin=ORIGIN,
-                             use_cache=False))
-    full, cached, ids, rows = [], [], [], []
+    ask("What does VPN-ERR-619 mean?", use_cache=False)
+    full, exact, similar, rows = [], [], [], []
     try:
-        for case in cases:
-            question = case["question"]
-            first = pipeline.answer(Question(question, collections=scope, model="local", origin=ORIGIN,
-                                             use_cache=False))
-            ids.append(first.interaction_id)
+        for pair in chosen:
+            first = ask(pair["approved"], use_cache=False)
+            full.append(first.latency_ms["total"])
             slack_store.vote(services.engine, first.interaction_id, "UBENCH", 1, "bench")
             store.refresh(first.interaction_id)
-            again = pipeline.answer(Question(question, collections=scope, model="local", origin=ORIGIN))
-            ids.append(again.interaction_id)
-            full.append(first.latency_ms["total"])
+            again, para = ask(pair["approved"], True), ask(pair["asked"], True)
             if again.route == "cached":
-                cached.append(again.latency_ms["total"])
-            rows.append({"question": question, "full_route": first.route, "full_ms": first.latency_ms["total"],
-                         "again_route": again.route, "again_ms": again.latency_ms["total"]})
-            log(f"{first.route} {first.latency_ms['total']:.0f} ms → {again.route} "
-                f"{again.latency_ms['total']:.1f} ms  {question[:60]}")
+                exact.append(again.latency_ms["total"])
+            if para.route == "cached":
+                similar.append(para.latency_ms["total"])
+            rows.append({"id": pair["id"], "full": (first.route, first.latency_ms["total"]),
+                         "exact": (again.route, again.latency_ms["total"]),
+                         "paraphrase": (para.route, para.latency_ms["total"])})
+            log(f"{first.route} {first.latency_ms['total']:.0f} ms → same words: {again.route} "
+                f"{again.latency_ms['total']:.1f} ms, paraphrase: {para.route} {para.latency_ms['total']:.1f} ms"
+                f"  ({pair['id']})")
     finally:
         with services.engine.begin() as conn:  # leave no benchmark answers in the cache or the log
             conn.execute(text("DELETE FROM interactions WHERE origin = :o"), {"o": ORIGIN})
-    full_median = statistics.median(full) if full else None
-    cached_median = statistics.median(cached) if cached else None
+
+    def median(values):
+        return round(statistics.median(values), 1) if values else None
+
+    cached = exact + similar
+    full_median = median(full)
     return {
         "questions": len(rows),
-        "served_from_cache": len(cached),
-        "full_pipeline_ms_median": full_median,
-        "cached_ms_median": cached_median,
-        "ratio": round(full_median / cached_median, 1) if full_median and cached_median else None,
         "model": services.chat_models.config("local").name,
+        "full_pipeline_ms_median": full_median,
+        "cached_exact_ms_median": median(exact),
+        "cached_paraphrase_ms_median": median(similar),
+        "cached_ms_median": median(cached),
+        "served_from_cache": {"exact": len(exact), "paraphrase": len(similar)},
+        "ratio": round(full_median / median(cached), 1) if full and cached else None,
+        "ratio_paraphrase": round(full_median / median(similar), 1) if full and similar else None,
         "rows": rows,
     }
 
@@ -105,7 +117,7 @@ def run_cache_benchmark(services, questions: int = 5, log: Callable[[str], None]
     ensure_indexed(services)
     pairs = json.loads(calibration.read_text(encoding="utf-8"))
     result = {"calibration": calibrate(services.answer_cache, pairs, (EVAL_COLLECTION,))}
-    result["latency"] = measure_latency(services, questions, log)
+    result["latency"] = measure_latency(services, pairs, questions, log)
     return result
 
 
@@ -115,7 +127,9 @@ def render_cache_benchmark(result: dict) -> str:
     lines = [
         f"Latency ({lat['questions']} questions, local model {lat['model']}):",
         f"  full pipeline median {lat['full_pipeline_ms_median']:.0f} ms · cached median "
-        f"{lat['cached_ms_median']:.1f} ms · ratio {lat['ratio']}× ({lat['served_from_cache']} served from cache)"
+        f"{lat['cached_ms_median']} ms (same words {lat['cached_exact_ms_median']} ms, paraphrase "
+        f"{lat['cached_paraphrase_ms_median']} ms) · ratio {lat['ratio']}× (paraphrase {lat['ratio_paraphrase']}×)"
+        f" · served from cache {lat['served_from_cache']}"
         if lat["cached_ms_median"] else "  no answer was served from the cache",
         f"Calibration ({cal['pairs']} pairs: {cal['paraphrases']} paraphrases, {cal['near_misses']} near-misses):",
         f"  at CACHE_SIMILARITY={chosen['threshold']}: precision {chosen['precision']} recall {chosen['recall']} "

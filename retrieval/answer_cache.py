@@ -36,6 +36,7 @@ GENERIC_TERMS = frozenset({
     "어떻", "얼마", "몇", "며칠", "무엇", "뭐", "언제", "어디", "누구", "왜",
 })
 _DIGIT = re.compile(r"\d")
+_MENTION = re.compile(r"<[@!][^>]*>")
 
 
 @dataclass(frozen=True)
@@ -84,10 +85,15 @@ class Decision:
 
 
 def normalize(question: str) -> str:
-    """Case, width, punctuation and whitespace folded away: "What's X?" == "what s x"."""
-    folded = unicodedata.normalize("NFKC", question).casefold()
+    """Case, width, punctuation, whitespace and Slack mentions folded away: "What's X?" == "what s x"."""
+    folded = unicodedata.normalize("NFKC", strip_mentions(question)).casefold()
     kept = "".join(ch if not unicodedata.category(ch).startswith(("P", "S")) else " " for ch in folded)
     return " ".join(kept.split())
+
+
+def strip_mentions(question: str) -> str:
+    """A question without Slack user/group mentions (``<@U123>``, ``<!here>``): they name people, not topics."""
+    return " ".join(_MENTION.sub(" ", question).split())
 
 
 def scope_key(collections: Sequence[str] | None) -> str:
@@ -96,18 +102,20 @@ def scope_key(collections: Sequence[str] | None) -> str:
 
 
 def is_substitution(approved: dict[str, int], asked: dict[str, int], limit: int) -> bool:
-    """True when the two questions differ only in a few terms the knowledge base knows, on both sides.
+    """True when the two questions differ only in a few terms the knowledge base knows, on both sides,
+    or in a number or ID on both sides (ERR-555 / ERR-556, known to the knowledge base or not).
 
     ``approved`` / ``asked`` map each question's search terms to their document frequency in scope.
-    Terms unknown to the knowledge base (df 0, e.g. "receive" for "get") are wording, not
-    meaning; numbers and IDs always count.
+    Terms unknown to the knowledge base (df 0, e.g. "receive" for "get") are wording, not meaning.
     """
-    def known(terms: dict[str, int], other: dict[str, int]) -> set[str]:
-        return {t for t, df in terms.items()
-                if t not in other and t not in GENERIC_TERMS and (df > 0 or _DIGIT.search(t))}
+    def differing(terms: dict[str, int], other: dict[str, int]) -> tuple[set[str], set[str]]:
+        own = {t: df for t, df in terms.items() if t not in other and t not in GENERIC_TERMS}
+        return {t for t, df in own.items() if df > 0}, {t for t in own if _DIGIT.search(t)}
 
-    only_approved, only_asked = known(approved, asked), known(asked, approved)
-    return bool(only_approved) and bool(only_asked) and len(only_approved) + len(only_asked) <= limit
+    (known_a, ids_a), (known_b, ids_b) = differing(approved, asked), differing(asked, approved)
+    if ids_a and ids_b:
+        return True
+    return bool(known_a) and bool(known_b) and len(known_a) + len(known_b) <= limit
 
 
 class AnswerCacheStore:
@@ -140,7 +148,7 @@ class AnswerCacheStore:
             """), {"key": key, "norm": norm}).mappings().all()
             exact = bool(rows)
             if not exact:
-                vector = vector_literal(self.embedder.embed_array([question], is_query=True)[0])
+                vector = vector_literal(self.embedder.embed_array([strip_mentions(question)], is_query=True)[0])
                 rows = conn.execute(text(f"""
                     SELECT * FROM (
                         SELECT {_COLUMNS}, 1 - (embedding <=> CAST(:v AS vector)) AS similarity
@@ -178,7 +186,7 @@ class AnswerCacheStore:
 
     def compare(self, approved: str, asked: str, collections: Sequence[str] | None) -> tuple[float, bool]:
         """(cosine similarity, near-miss?) for two questions, exactly as ``find`` judges a candidate."""
-        a, b = self.embedder.embed_array([approved, asked], is_query=True)
+        a, b = self.embedder.embed_array([strip_mentions(approved), strip_mentions(asked)], is_query=True)
         similarity = float(a @ b / ((a @ a) ** 0.5 * (b @ b) ** 0.5))
         with self.engine.connect() as conn:
             terms = self._terms(conn, approved, asked, collections)
@@ -193,7 +201,7 @@ class AnswerCacheStore:
             LEFT JOIN lexeme_stats s ON s.lexeme = t.lexeme AND s.collection_id IN (
                 SELECT id FROM collections WHERE CAST(:all AS boolean) OR name = ANY(:names))
             GROUP BY q.i, t.lexeme
-        """), {"a": keyword_text(approved), "b": keyword_text(asked), "all": collections is None,
+        """), {"a": keyword_text(strip_mentions(approved)), "b": keyword_text(strip_mentions(asked)), "all": collections is None,
                "names": list(collections or [])}).all()
         terms: tuple[dict[str, int], dict[str, int]] = ({}, {})
         for i, lexeme, df in rows:
@@ -254,7 +262,7 @@ class AnswerCacheStore:
 
     def _insert(self, row, question: str, answer: str, curated_by: str | None) -> int:
         sources = _dependencies(row["sources"])
-        vector = vector_literal(self.embedder.embed_array([question], is_query=True)[0])
+        vector = vector_literal(self.embedder.embed_array([strip_mentions(question)], is_query=True)[0])
         values = {"i": row["id"], "q": question, "n": normalize(question), "lang": row["language"] or "en",
                   "key": scope_key(row["collections"]), "v": vector, "model": self.embedder.name,
                   "a": answer, "s": json.dumps(sources, ensure_ascii=False), "by": curated_by}
