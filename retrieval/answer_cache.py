@@ -201,8 +201,8 @@ class AnswerCacheStore:
             LEFT JOIN lexeme_stats s ON s.lexeme = t.lexeme AND s.collection_id IN (
                 SELECT id FROM collections WHERE CAST(:all AS boolean) OR name = ANY(:names))
             GROUP BY q.i, t.lexeme
-        """), {"a": keyword_text(strip_mentions(approved)), "b": keyword_text(strip_mentions(asked)), "all": collections is None,
-               "names": list(collections or [])}).all()
+        """), {"a": keyword_text(strip_mentions(approved)), "b": keyword_text(strip_mentions(asked)),
+               "all": collections is None, "names": list(collections or [])}).all()
         terms: tuple[dict[str, int], dict[str, int]] = ({}, {})
         for i, lexeme, df in rows:
             terms[i][lexeme] = int(df)
