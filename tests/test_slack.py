@@ -15,11 +15,13 @@ import uvicorn
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
+from answering.cache import ApprovedAnswers
 from answering.pipeline import Pipeline
 from benchmarks.fake_slack import BOT_USER, FakeSlack, event_body, payload_body, post, sign
 from bot.server import http_app
 from bot.settings import Settings
 from bot.slack_app import build_slack_bot
+from retrieval.answer_cache import AnswerCacheStore
 from retrieval.db import make_engine
 from retrieval.ingest import Indexer
 from retrieval.search import Searcher
@@ -65,8 +67,10 @@ def slack(slack_db, e5_embedder):
                         slack_api_url=fake.api_url, slack_admin_users="", channel_collections="secret=CSECRET",
                         kb_sources=json.dumps({"secret": [str(secret)]}), model_policy="local", slack_workers=2)
     chat = ScriptedChat(replies=["VPN-ERR-619 means UDP port 51820 is blocked [1]."])
-    pipeline = Pipeline(settings.pipeline_config, Searcher(engine, e5_embedder), ScriptedModels(chat), engine)
-    bot = build_slack_bot(settings, pipeline, engine, lambda: Indexer(engine, e5_embedder))
+    store = AnswerCacheStore(engine, e5_embedder, settings.cache_params)
+    pipeline = Pipeline(settings.pipeline_config, Searcher(engine, e5_embedder), ScriptedModels(chat), engine,
+                        ApprovedAnswers(store))
+    bot = build_slack_bot(settings, pipeline, engine, lambda: Indexer(engine, e5_embedder), store)
     port = servers.free_port()
     server = uvicorn.Server(uvicorn.Config(http_app(bot), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -343,6 +347,88 @@ def test_slash_ask_answers_privately(slack):
     slack.idle()
     reply = slack.replies(path)[-1]
     assert reply["response_type"] == "ephemeral" and "Privately" in blocks_text(reply)
+
+
+def _click(slack, user: str, action_id: str, value, trigger_id: str = "trig", channel: str = "CGEN") -> None:
+    payload = {"type": "block_actions", "user": {"id": user}, "team": {"id": "T0001"}, "trigger_id": trigger_id,
+               "channel": {"id": channel}, "container": {"type": "message"},
+               "actions": [{"action_id": action_id, "value": str(value), "type": "button", "block_id": "b"}]}
+    assert slack.send_payload(payload)[0] == 200
+
+
+def _submit(slack, user: str, view: dict, values: dict) -> None:
+    submission = {"type": "view_submission", "user": {"id": user}, "team": {"id": "T0001"},
+                  "view": {"id": "V1", "type": "modal", "callback_id": view["callback_id"],
+                           "private_metadata": view["private_metadata"], "state": {"values": values}}}
+    assert slack.send_payload(submission)[0] == 200
+
+
+def _opened_view(slack, trigger_id: str) -> dict:
+    modal = slack.fake.wait_for("views.open", trigger_id=trigger_id)[-1]
+    return json.loads(modal["view"]) if isinstance(modal["view"], str) else modal["view"]
+
+
+def test_an_approved_answer_is_served_from_the_cache_and_the_model_can_be_asked_instead(slack, ask):
+    _, ts, _ = ask("How many vacation days do interns get?", reply="Interns get 1.5 days a month [1].")
+    _click(slack, "UV1", "vote_up", _interaction(slack.engine, ts)["id"])
+    calls = len(slack.chat.prompts)
+    event, ts2, update = ask("how many days of paid vacation does an intern receive?", reply="From the model [1].")
+    rendered = blocks_text(update)
+    assert "Interns get 1.5 days a month [1]" in rendered and "approved by 1 person · cached" in rendered
+    assert '"action_id": "ask_model"' in rendered and len(slack.chat.prompts) == calls  # no model call
+    served = _interaction(slack.engine, ts2)
+    assert served["route"] == "cached" and served["cached_answer_id"]
+
+    _click(slack, "UASK", "ask_model", served["id"])
+    _click(slack, "UASK", "ask_model", served["id"])  # a double click asks once
+    slack.idle()
+    posted = answers_in(slack.fake, "CGEN", event["ts"])
+    assert len(posted) == 2
+    assert "From the model [1]" in blocks_text(update_for(slack.fake, posted[1]["_ts"]))
+    assert len(slack.chat.prompts) == calls + 1
+
+    reaction = {"type": "reaction_added", "user": "UV2", "reaction": "thumbsdown", "item_user": BOT_USER,
+                "item": {"type": "message", "channel": "CGEN", "ts": ts2}, "event_ts": new_ts()}
+    assert slack.send_event(reaction)[0] == 200  # 👎 on the cached answer demotes it
+    _, _, update = ask("How many vacation days do interns get?", reply="Model again [1].")
+    assert "Model again" in blocks_text(update)
+
+
+def test_kb_feedback_lists_downvoted_answers_and_a_curated_answer_is_served(slack, ask):
+    question = "How many approvals does a pull request with a database migration need?"
+    _, ts, _ = ask(question, reply="The intern approves them [1].")
+    interaction_id = _interaction(slack.engine, ts)["id"]
+    _click(slack, "UV3", "vote_down", interaction_id, trigger_id="trig-down")
+    _submit(slack, "UV3", _opened_view(slack, "trig-down"),
+            {"comment": {"comment": {"type": "plain_text_input", "value": "It's the CFO, see <@U777>."}}})
+
+    refused = slack.send_command("/kb", "feedback", user="UNOBODY")
+    slack.idle()
+    assert "for knowledge-base admins" in slack.replies(refused)[-1]["text"]
+    slack.fake.admins.add(ADMIN)
+    review = slack.send_command("/kb", "feedback", user=ADMIN)
+    slack.idle()
+    rendered = blocks_text(slack.replies(review)[-1])
+    assert question in rendered and "The intern approves them" in rendered
+    assert "It's the CFO, see &lt;@U777&gt;." in rendered and '"action_id": "curate"' in rendered
+
+    _click(slack, "UNOBODY", "curate", interaction_id, trigger_id="trig-nobody")
+    _click(slack, ADMIN, "curate", interaction_id, trigger_id="trig-curate")
+    view = _opened_view(slack, "trig-curate")
+    assert slack.fake.calls_to("views.open", trigger_id="trig-nobody") == []
+    assert view["callback_id"] == "curate_answer" and "The intern approves them" in json.dumps(view)
+    _submit(slack, ADMIN, view, {"answer": {"answer": {"type": "plain_text_input",
+                                                       "value": "Two approvals, one from Platform."}}})
+    calls = len(slack.chat.prompts)
+    _, _, update = ask(question, reply="The intern again [1].")
+    rendered = blocks_text(update)
+    assert "Two approvals, one from Platform." in rendered and "curated by an admin · cached" in rendered
+    assert len(slack.chat.prompts) == calls
+    with slack.engine.connect() as conn:
+        actions = conn.execute(text("SELECT user_id, action, allowed FROM admin_actions WHERE action LIKE 'kb curate%'"
+                                    " ORDER BY id")).all()
+    assert actions == [("UNOBODY", "kb curate open", False), (ADMIN, "kb curate open", True),
+                       (ADMIN, "kb curate", True)]
 
 
 def _interaction(engine, reply_ts: str) -> dict:
