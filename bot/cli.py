@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     services = Services(settings)
     try:
         return _COMMANDS[args.command](args, services)
-    except (DatabaseError, ModelError, ValueError) as exc:
+    except (DatabaseError, ModelError, ValueError, OSError) as exc:
         errors.print(f"[red]error:[/red] {exc}")
         return 1
     except KeyboardInterrupt:

@@ -74,3 +74,30 @@ def test_ask_prints_the_answer_sources_and_latency_breakdown(tmp_path, run):
 
     helped = json.loads(run("ask", "도움말", "--json").stdout)
     assert helped["route"] == "help" and helped["language"] == "ko"
+
+
+def test_exports_and_the_retrieval_regression_set_from_the_command_line(tmp_path, run):
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "vpn.md").write_text("# VPN\n\n## Errors\n\nError VPN-ERR-619 means your certificate expired.\n")
+    (kb / "leave.md").write_text("# Leave\n\nInterns get 1.5 vacation days per month.\n")
+    run("index", str(kb), "--collection", "it")
+    future = run("export", "training", "--format", "chat", "--since", "2999-01-01")
+    assert future.stdout == "" and "training: 0 records; personal data scrubbed in 0" in future.stderr
+    out = tmp_path / "eval.jsonl"
+    assert run("export", "eval", "--since", "2999-01-01", "--out", str(out)).returncode == 0
+    assert out.read_text() == ""
+    bad = run("export", "eval", "--since", "yesterday", ok=False)
+    assert bad.returncode == 2 and "YYYY-MM-DD" in bad.stderr
+
+    records = [{"question": "What does VPN-ERR-619 mean?", "collections": ["it"],
+                "expected": [{"collection": "it", "source": str(kb / "vpn.md"), "title": "VPN"}]},
+               {"question": "How many vacation days do interns get?", "collections": ["it"],
+                "expected": [{"collection": "it", "source": str(kb / "leave.md"), "title": "Leave"}]}]
+    out.write_text("".join(json.dumps(r) + "\n" for r in records))
+    result = json.loads(run("eval", "retrieval", "--from", str(out), "--k", "1", "--json").stdout)
+    assert (result["questions"], result["recall@1"], result["mrr@10"]) == (2, 1.0, 1.0)
+    out.write_text("not json\n")
+    broken = run("eval", "retrieval", "--from", str(out), ok=False)
+    assert broken.returncode != 0 and "eval.jsonl:1" in broken.stderr + broken.stdout
+    assert "Traceback" not in broken.stderr
