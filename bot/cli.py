@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--collection", action="append", help="only this collection (repeatable)")
     ask.add_argument("--history", action="append", default=[], metavar="TEXT",
                      help="an earlier message of the thread, oldest first; alternates user, assistant, user …")
+    ask.add_argument("--no-cache", action="store_true", help="ask the model even if an approved answer matches")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
 
     serve = sub.add_parser("serve", help="run the Slack bot (Socket Mode when SLACK_APP_TOKEN is set, else HTTP)")
@@ -231,7 +232,7 @@ def _ask(args, services) -> int:
 
     roles = ("user", "assistant")
     history = tuple((roles[i % 2], text) for i, text in enumerate(args.history))
-    question = Question(args.question, history=history, model=args.model,
+    question = Question(args.question, history=history, model=args.model, use_cache=not args.no_cache,
                         collections=tuple(args.collection) if args.collection else None)
     answer = services.pipeline.answer(question)
     if args.json:
@@ -265,6 +266,8 @@ def _print_answer(answer) -> None:
             console.print(f"[dim]({src.number}) {src.heading} {src.url or src.source}[/dim]", highlight=False)
     timing = "  ".join(f"{k} {v:.0f} ms" for k, v in answer.latency_ms.items())
     model = f"model {answer.model}" if answer.model else "no model call"
+    if answer.route == "cached":
+        model += " · curated answer" if answer.curated else f" · approved by {answer.approvals}"
     console.print(f"\n[dim]route {answer.route} · {model} · {timing} · log #{answer.interaction_id}[/dim]",
                   highlight=False)
 

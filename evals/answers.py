@@ -83,7 +83,7 @@ def run_answer_eval(services, cases_path: Path | None = None, model: str | None 
             progress(done, len(cases), case["id"])
         history = tuple((turn["role"], turn["text"]) for turn in case.get("history", []))
         answer = pipeline.answer(Question(case["question"], history=history, collections=(collection,),
-                                          model=model, origin="eval"))
+                                          model=model, origin="eval", use_cache=False))
         rows.append({"id": case["id"], "language": case["language"], "expected_route": case["route"],
                      "route": answer.route, "checks": check(case, answer), "model_calls": answer.model_calls,
                      "model": answer.model, "latency_ms": answer.latency_ms, "answer": answer.text,
