@@ -113,7 +113,7 @@ class Exporter:
         self.cache = cache
 
     def _approved(self, row: dict) -> bool:
-        return row["route"] == "answer" and bool(row["answer"]) and self.cache._qualifies(row["up"], row["down"])
+        return row["route"] == "answer" and bool(row["answer"]) and self.cache.qualifies(row["up"], row["down"])
 
     @staticmethod
     def _rejected(row: dict) -> bool:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 from sqlalchemy import Connection, Engine, text
@@ -73,17 +73,6 @@ class CachedAnswer:
     similarity: float | None = None
 
 
-@dataclass
-class Decision:
-    """Why a candidate was or was not served (for the benchmark and for debugging)."""
-
-    entry_id: int
-    similarity: float | None
-    served: bool
-    reason: str
-    differing: dict[str, list[str]] = field(default_factory=dict)
-
-
 def normalize(question: str) -> str:
     """Case, width, punctuation, whitespace and Slack mentions folded away: "What's X?" == "what s x"."""
     folded = unicodedata.normalize("NFKC", strip_mentions(question)).casefold()
@@ -130,16 +119,9 @@ class AnswerCacheStore:
 
     def find(self, question: str, collections: Sequence[str] | None, language: str) -> CachedAnswer | None:
         """The best fresh, active entry for ``question`` in this scope and language, or None."""
-        served, _ = self.explain(question, collections, language)
-        return served
-
-    def explain(self, question: str, collections: Sequence[str] | None,
-                language: str) -> tuple[CachedAnswer | None, list[Decision]]:
-        """Like ``find``, with the decision taken on every candidate."""
         norm, key = normalize(question), scope_key(collections)
-        decisions: list[Decision] = []
         if not norm:
-            return None, decisions
+            return None
         with self.engine.connect() as conn:
             rows = conn.execute(text(f"""
                 SELECT {_COLUMNS}, NULL::float8 AS similarity FROM cached_answers
@@ -160,29 +142,21 @@ class AnswerCacheStore:
                 """), {"key": key, "lang": language, "model": self.embedder.name, "dim": self.embedder.dim,
                        "v": vector, "n": self.params.candidates, "min": self.params.similarity}).mappings().all()
             for row in rows:
-                decision = Decision(row["id"], row["similarity"], served=False, reason="")
-                decisions.append(decision)
-                if not exact:
-                    approved, asked = self._terms(conn, row["question"], question, collections)
-                    if is_substitution(approved, asked, self.params.max_substitution):
-                        decision.reason = "near-miss: differs in a known term"
-                        decision.differing = {"approved": sorted(set(approved) - set(asked)),
-                                              "asked": sorted(set(asked) - set(approved))}
-                        continue
+                if not exact and is_substitution(*self._terms(conn, row["question"], question, collections),
+                                                 self.params.max_substitution):
+                    continue  # a near-miss: asks about something else
                 changed = _changed_sources(conn, row["sources"])
                 if changed:
-                    decision.reason = f"stale: {changed}"
                     self._mark_stale(row["id"], changed)
                     continue
-                decision.served, decision.reason = True, "exact" if exact else "similar"
                 return CachedAnswer(
                     id=row["id"], interaction_id=row["interaction_id"], question=row["question"],
                     answer=row["answer"], language=row["language"], sources=list(row["sources"]),
                     approvals=_approvals(conn, row["id"], row["interaction_id"]),
-                    curated=row["curated_by"] is not None, match=decision.reason,
+                    curated=row["curated_by"] is not None, match="exact" if exact else "similar",
                     similarity=row["similarity"],
-                ), decisions
-        return None, decisions
+                )
+        return None
 
     def compare(self, approved: str, asked: str, collections: Sequence[str] | None) -> tuple[float, bool]:
         """(cosine similarity, near-miss?) for two questions, exactly as ``find`` judges a candidate."""
@@ -255,9 +229,10 @@ class AnswerCacheStore:
         with self.engine.connect() as conn:
             up, down = conn.execute(text("SELECT count(*) FILTER (WHERE vote = 1), count(*) FILTER (WHERE vote = -1) "
                                          "FROM feedback WHERE interaction_id = :i"), {"i": interaction_id}).one()
-        return self._qualifies(up, down)
+        return self.qualifies(up, down)
 
-    def _qualifies(self, up: int, down: int) -> bool:
+    def qualifies(self, up: int, down: int) -> bool:
+        """Do these vote counts approve an answer?"""
         return up - down >= self.params.min_approvals and (self.params.allow_downvoted or down == 0)
 
     def _insert(self, row, question: str, answer: str, curated_by: str | None) -> int:
@@ -295,7 +270,7 @@ class AnswerCacheStore:
             """), {"own": entry["interaction_id"], "e": entry_id}).one()
             if served_down:
                 status, reason = "demoted", "👎 on an answer served from the cache"
-            elif entry["curated_by"] is not None or self._qualifies(up, down):
+            elif entry["curated_by"] is not None or self.qualifies(up, down):
                 status, reason = "active", None
             else:
                 status, reason = "demoted", f"votes {up} 👍 / {down} 👎"

@@ -242,11 +242,8 @@ def test_votes_by_button_and_reaction_are_stored_and_the_latest_wins(slack, ask)
     assert _votes(slack.engine, interaction_id) == {"UV": (-1, "button"), "UW": (1, "reaction")}
     modal = slack.fake.calls_to("views.open", trigger_id="trig2")[0]
     view = json.loads(modal["view"]) if isinstance(modal["view"], str) else modal["view"]
-    typed = {"comment": {"comment": {"type": "plain_text_input", "value": "It is port 443, not 51820."}}}
-    submission = {"type": "view_submission", "user": {"id": "UV"}, "team": {"id": "T0001"},
-                  "view": {"id": "V1", "type": "modal", "callback_id": view["callback_id"],
-                           "private_metadata": view["private_metadata"], "state": {"values": typed}}}
-    assert slack.send_payload(submission)[0] == 200
+    _submit(slack, "UV", view, {"comment": {"comment": {"type": "plain_text_input",
+                                                        "value": "It is port 443, not 51820."}}})
     with slack.engine.connect() as conn:
         comment = conn.execute(text("SELECT comment FROM feedback WHERE interaction_id = :i AND user_id = 'UV'"),
                                {"i": interaction_id}).scalar_one()
