@@ -8,6 +8,11 @@ from typing import Callable
 from retrieval.search import SearchHit
 
 
+def heading(title: str, section: str) -> str:
+    """``Title › Section`` (or the title alone), as sources are shown everywhere."""
+    return f"{title} › {section}" if section else title
+
+
 @dataclass(frozen=True)
 class Source:
     number: int
@@ -24,8 +29,7 @@ class Source:
 
     @property
     def heading(self) -> str:
-        """``Title › Section`` (or the title alone), as sources are shown everywhere."""
-        return f"{self.title} › {self.section}" if self.section else self.title
+        return heading(self.title, self.section)
 
     def render(self) -> str:
         return f"[{self.number}] {self.heading}\n{self.text}"

@@ -331,7 +331,8 @@ class Pipeline:
         s.log.verified = check.verified
         s.log.citations = [_source_record(src) for src in cited]
         s.log.context = _render(sources)
-        hashes = document_hashes(self.engine, sorted({src.document_id for src in sources}))
+        with self.engine.connect() as conn:
+            hashes = document_hashes(conn, sorted({src.document_id for src in sources}))
         s.log.sources = [{**_source_record(src), "cited": src.number in check.cited,
                           "content_hash": hashes.get(src.document_id)} for src in sources]
         s.log.latency_ms["generate"] = _ms(t0)

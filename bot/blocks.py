@@ -7,7 +7,7 @@ Slack limits: a section's text ≤ 3,000 characters, a message ≤ 50 blocks, a 
 from __future__ import annotations
 
 from answering import prompts
-from answering.context import Source
+from answering.context import Source, heading
 from answering.pipeline import Answer
 from bot.mrkdwn import escape, link, to_mrkdwn
 
@@ -213,7 +213,9 @@ def feedback_review(items: list[dict]) -> tuple[str, list[dict]]:
         return text, [_section(text)]
     blocks: list[dict] = [_section(f"*Recent 👎 answers* ({len(items)}, newest first)")]
     for item in items[: (MAX_BLOCKS - 1) // 2]:
-        sources = "; ".join(escape(_citation_heading(c)) for c in item.get("citations") or []) or "none cited"
+        cited = item.get("citations") or []
+        sources = "; ".join(escape(heading(c.get("title") or "", c.get("section") or "")) for c in cited)
+        sources = sources or "none cited"
         answer = (item.get("answer") or "").strip()
         answer = answer if len(answer) <= 700 else answer[:699] + "…"
         lines = [f"*Q:* {escape(item['question'][:500])}",
@@ -228,11 +230,6 @@ def feedback_review(items: list[dict]) -> tuple[str, list[dict]]:
             {"type": "button", "action_id": CURATE, "value": str(item["id"]),
              "text": {"type": "plain_text", "text": label}}]})
     return f"{len(items)} recent 👎 answers", blocks
-
-
-def _citation_heading(citation: dict) -> str:
-    title, section = citation.get("title") or "", citation.get("section") or ""
-    return f"{title} › {section}" if section else title
 
 
 def curate_modal(interaction_id: int, question: str, answer: str) -> dict:

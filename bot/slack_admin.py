@@ -169,15 +169,14 @@ class Admin:
                     respond(text=f"… {done}/{len(chosen)} sources done, now {escape(collection)}",
                             response_type="ephemeral")
                 report = self._indexer().index_paths([Path(p) for p in paths], collection)
-                if self.answer_cache is not None:
-                    retired = self.answer_cache.sweep()
-                    if retired:
-                        lines.append(f"{retired} cached answers retired: a source document changed")
                 summary[collection] = report.counts()
                 counts = ", ".join(f"{n} {label}" for label, n in report.counts().items())
                 lines.append(f"*{escape(collection)}*: {counts} ({report.seconds:.1f} s)")
                 for source, reason in report.failed[:20]:
                     lines.append(f"  ✗ {escape(Path(source).name)}: {escape(reason)}")
+            retired = self.answer_cache.sweep() if self.answer_cache is not None else 0
+            if retired:
+                lines.append(f"{retired} cached answers retired: a document they rest on changed or was removed")
             slack_store.log_admin(self.engine, user, "kb reindex done", True, summary)
             respond(text="Reindex finished.\n" + "\n".join(lines), response_type="ephemeral")
         except Exception as exc:

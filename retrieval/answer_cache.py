@@ -28,6 +28,7 @@ from sqlalchemy import Connection, Engine, text
 from models import Embedder
 from retrieval.keywords import keyword_text
 from retrieval.search import vector_literal
+from retrieval.store import document_hashes
 
 # Question words and fillers that say nothing about *which* thing is asked about.
 GENERIC_TERMS = frozenset({
@@ -319,8 +320,7 @@ def _changed_sources(conn: Connection, sources: list[dict]) -> str | None:
     wanted = {int(s["document_id"]): s.get("content_hash") for s in sources if s.get("document_id") is not None}
     if not wanted:
         return None
-    now = dict(conn.execute(text("SELECT id, content_hash FROM documents WHERE id = ANY(:ids)"),
-                            {"ids": list(wanted)}).all())
+    now = document_hashes(conn, list(wanted))
     for doc_id, digest in wanted.items():
         title = next((s.get("title") for s in sources if s.get("document_id") == doc_id), doc_id)
         if doc_id not in now:

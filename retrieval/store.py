@@ -171,10 +171,9 @@ def collection_names(engine) -> list[str]:
         return list(conn.execute(text("SELECT name FROM collections ORDER BY name")).scalars())
 
 
-def document_hashes(engine, ids: list[int]) -> dict[int, str]:
+def document_hashes(conn: Connection, ids: list[int]) -> dict[int, str]:
     """The current content hash of each document id that still exists."""
     if not ids:
         return {}
-    with engine.connect() as conn:
-        return dict(conn.execute(text("SELECT id, content_hash FROM documents WHERE id = ANY(:ids)"),
-                                 {"ids": list(ids)}).all())
+    return dict(conn.execute(text("SELECT id, content_hash FROM documents WHERE id = ANY(:ids)"),
+                             {"ids": list(ids)}).all())

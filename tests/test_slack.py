@@ -223,10 +223,7 @@ def test_a_model_answer_cannot_ping_the_channel(slack, ask):
 def test_votes_by_button_and_reaction_are_stored_and_the_latest_wins(slack, ask):
     _, ts, update = ask("What does VPN-ERR-619 mean?")
     interaction_id = _interaction(slack.engine, ts)["id"]
-    button = {"type": "block_actions", "user": {"id": "UV"}, "team": {"id": "T0001"}, "trigger_id": "trig1",
-              "channel": {"id": "CGEN"}, "container": {"type": "message", "message_ts": ts},
-              "actions": [{"action_id": "vote_up", "value": str(interaction_id), "type": "button", "block_id": "b"}]}
-    assert slack.send_payload(button)[0] == 200
+    _click(slack, "UV", "vote_up", interaction_id, trigger_id="trig1")
     assert _votes(slack.engine, interaction_id) == {"UV": (1, "button")}
     reaction = {"type": "reaction_added", "user": "UV", "reaction": "-1", "item_user": BOT_USER,
                 "item": {"type": "message", "channel": "CGEN", "ts": ts}, "event_ts": new_ts()}
@@ -236,13 +233,9 @@ def test_votes_by_button_and_reaction_are_stored_and_the_latest_wins(slack, ask)
     assert _votes(slack.engine, interaction_id) == {"UV": (0, "reaction")}
     other = {**reaction, "user": "UW", "reaction": "thumbsup::skin-tone-3"}
     assert slack.send_event(other)[0] == 200
-    down = {**button, "trigger_id": "trig2",
-            "actions": [{**button["actions"][0], "action_id": "vote_down"}]}
-    assert slack.send_payload(down)[0] == 200
+    _click(slack, "UV", "vote_down", interaction_id, trigger_id="trig2")
     assert _votes(slack.engine, interaction_id) == {"UV": (-1, "button"), "UW": (1, "reaction")}
-    modal = slack.fake.calls_to("views.open", trigger_id="trig2")[0]
-    view = json.loads(modal["view"]) if isinstance(modal["view"], str) else modal["view"]
-    _submit(slack, "UV", view, {"comment": {"comment": {"type": "plain_text_input",
+    _submit(slack, "UV", _opened_view(slack, "trig2"), {"comment": {"comment": {"type": "plain_text_input",
                                                         "value": "It is port 443, not 51820."}}})
     with slack.engine.connect() as conn:
         comment = conn.execute(text("SELECT comment FROM feedback WHERE interaction_id = :i AND user_id = 'UV'"),
@@ -251,9 +244,7 @@ def test_votes_by_button_and_reaction_are_stored_and_the_latest_wins(slack, ask)
 
 
 def test_kb_reindex_is_for_admins_and_posts_a_summary(slack):
-    refused = slack.send_command("/kb", "reindex", user="UNOBODY")
-    slack.idle()
-    assert "for knowledge-base admins" in slack.replies(refused)[-1]["text"]
+    assert "for knowledge-base admins" in _kb(slack, "reindex", "UNOBODY")["text"]
     slack.fake.admins.add(ADMIN)
     done = slack.send_command("/kb", "reindex secret", user=ADMIN)
     slack.idle()
@@ -264,9 +255,7 @@ def test_kb_reindex_is_for_admins_and_posts_a_summary(slack):
     with slack.engine.connect() as conn:
         logged = conn.execute(text("SELECT user_id, action, allowed FROM admin_actions ORDER BY id")).all()
     assert ("UNOBODY", "kb reindex", False) in logged and ("UADMIN", "kb reindex", True) in logged
-    status = slack.send_command("/kb", "status", user=ADMIN)
-    slack.idle()
-    assert "*handbook*: 20 documents" in slack.replies(status)[-1]["text"]
+    assert "*handbook*: 20 documents" in _kb(slack, "status", ADMIN)["text"]
 
 
 def test_a_channel_never_cites_a_collection_bound_elsewhere(slack, ask):
@@ -346,6 +335,13 @@ def test_slash_ask_answers_privately(slack):
     assert reply["response_type"] == "ephemeral" and "Privately" in blocks_text(reply)
 
 
+def _kb(slack, text_: str, user: str) -> dict:
+    """``/kb TEXT`` as ``user``; the last private reply once the command has run."""
+    path = slack.send_command("/kb", text_, user=user)
+    slack.idle()
+    return slack.replies(path)[-1]
+
+
 def _click(slack, user: str, action_id: str, value, trigger_id: str = "trig", channel: str = "CGEN") -> None:
     payload = {"type": "block_actions", "user": {"id": user}, "team": {"id": "T0001"}, "trigger_id": trigger_id,
                "channel": {"id": channel}, "container": {"type": "message"},
@@ -399,13 +395,9 @@ def test_kb_feedback_lists_downvoted_answers_and_a_curated_answer_is_served(slac
     _submit(slack, "UV3", _opened_view(slack, "trig-down"),
             {"comment": {"comment": {"type": "plain_text_input", "value": "It's the CFO, see <@U777>."}}})
 
-    refused = slack.send_command("/kb", "feedback", user="UNOBODY")
-    slack.idle()
-    assert "for knowledge-base admins" in slack.replies(refused)[-1]["text"]
+    assert "for knowledge-base admins" in _kb(slack, "feedback", "UNOBODY")["text"]
     slack.fake.admins.add(ADMIN)
-    review = slack.send_command("/kb", "feedback", user=ADMIN)
-    slack.idle()
-    rendered = blocks_text(slack.replies(review)[-1])
+    rendered = blocks_text(_kb(slack, "feedback", ADMIN))
     assert question in rendered and "The intern approves them" in rendered
     assert "It's the CFO, see &lt;@U777&gt;." in rendered and '"action_id": "curate"' in rendered
 
