@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -111,9 +113,21 @@ def _date(value: str):
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, not {value!r}") from None
 
 
+def stop_on_sigterm() -> None:
+    """SIGTERM exits like Ctrl-C, so exit hooks run (the embedded PostgreSQL stops with its last user).
+    `serve` replaces this with its own graceful shutdown."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
+    stop_on_sigterm()
     from pydantic import ValidationError
 
     from bot.settings import Settings

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
+import re
+import subprocess
 import threading
 import warnings
 from pathlib import Path
@@ -11,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.pool import NullPool
 
 log = logging.getLogger(__name__)
@@ -20,6 +23,11 @@ EMBEDDED_DATABASE = "kb"
 _MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 _servers: dict[Path, object] = {}
 _servers_lock = threading.Lock()
+_vectors_checked: set[str] = set()
+# One 384-dimension L2 distance: the operation a pgvector built for a newer CPU dies on (signal 4).
+_VECTOR_PROBE = ("SELECT array_fill(0.5::real, ARRAY[384])::vector(384) <-> "
+                 "array_fill(0.25::real, ARRAY[384])::vector(384)")
+_PROBE_DISTANCE = 384 ** 0.5 / 4
 
 
 class DatabaseError(RuntimeError):
@@ -48,10 +56,95 @@ def start_embedded(data_dir: Path) -> URL:
                         f"See {pgdata / 'log'}, or set DATABASE_URL to use your own server."
                     ) from exc
             _servers[pgdata] = server
+            _forget_exited(server)
+            atexit.register(_forget_exited, server)  # runs before pgserver's own exit hook (LIFO)
     raw = make_url(server.get_uri())
     admin = raw.set(drivername="postgresql+psycopg")
     _ensure_database(admin, EMBEDDED_DATABASE)
     return admin.set(database=EMBEDDED_DATABASE)
+
+
+def _forget_exited(server) -> None:
+    """pgserver stops its server when the last process in its handle list exits; a process that was
+    killed never leaves that list, and the server would then run forever. Drop such processes."""
+    import psutil
+
+    handles = server.global_process_id_list
+    with server._lock:
+        pids = handles.get()
+        alive = [pid for pid in pids if psutil.pid_exists(pid)]
+        if alive != pids:
+            handles.put(alive)
+
+
+def _stop_embedded(pgdata: Path) -> None:
+    from pgserver import _commands
+
+    server = _servers.get(pgdata)
+    try:
+        _commands.pg_ctl(["-w", "stop", "-m", "immediate"], pgdata=pgdata,
+                         user=getattr(server, "system_user", None), timeout=30)
+    except (subprocess.SubprocessError, OSError):
+        log.warning("could not stop the embedded PostgreSQL in %s", pgdata)
+
+
+def check_vectors(engine: Engine, server_log: Path | None = None) -> None:
+    """Compute one 384-dimension distance with pgvector, once per database and process, before
+    anything else touches vectors (migrations included).
+
+    A pgvector built for CPU instructions this machine lacks kills the server process (on its
+    first vector, or as soon as the extension loads) and sends the server into crash recovery;
+    this turns that into one message that names the cause and the remedy.
+    """
+    key = engine.url.render_as_string(hide_password=True)
+    if key in _vectors_checked:
+        return
+    for attempt in (1, 2):
+        try:
+            distance = _probe(engine)
+            break
+        except IntegrityError:  # another process created the extension meanwhile: probe again
+            if attempt == 2:
+                raise
+        except OperationalError as exc:
+            raise DatabaseError(_crash_message(exc, server_log)) from exc
+        except DBAPIError as exc:
+            raise DatabaseError(f"pgvector is missing or broken on {key}: {str(exc.orig).strip()}. "
+                                "Install pgvector on that server, or unset DATABASE_URL to use the "
+                                "embedded one") from exc
+    if abs(float(distance) - _PROBE_DISTANCE) > 1e-3:
+        raise DatabaseError(f"pgvector computed a wrong distance ({distance}, expected {_PROBE_DISTANCE:.6f}) "
+                            f"on {key}; set DATABASE_URL to a PostgreSQL server with a working pgvector")
+    _vectors_checked.add(key)
+
+
+def _probe(engine: Engine) -> float:
+    """The probe distance, in a transaction that is rolled back (so a missing extension is created
+    only for the probe, and the migrations still own the schema)."""
+    with engine.connect() as conn:
+        with conn.begin() as tx:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
+            distance = conn.execute(text(_VECTOR_PROBE)).scalar_one()
+            tx.rollback()
+    return distance
+
+
+def _crash_message(exc: Exception, server_log: Path | None) -> str:
+    seen = ""
+    if server_log is not None:
+        try:
+            tail = server_log.read_text(errors="replace")[-20000:]
+        except OSError:
+            tail = ""
+        found = re.findall(r"terminated by signal \d+: [^\n]+", tail)
+        if found:
+            seen = f" (its log says: {found[-1].strip()})"
+    return ("pgvector crashed the PostgreSQL server process on its first vector operation"
+            f"{seen}: it was built for CPU instructions this machine lacks. The embedded server's "
+            "pgvector needs an x86-64 CPU with AVX2 (Intel Haswell or AMD Excavator and newer). "
+            "Set DATABASE_URL to a PostgreSQL server with pgvector built for this machine "
+            "(e.g. Debian's postgresql-16-pgvector), then run the command again. "
+            f"Details: {str(getattr(exc, 'orig', exc)).strip()[:300]}")
 
 
 def _ensure_database(admin_url: URL, name: str) -> None:
@@ -122,7 +215,16 @@ def open_database(database_url: str | None, data_dir: Path, *, pool_size: int = 
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except Exception as exc:
+        engine.dispose()
         raise DatabaseError(f"cannot connect to {url.render_as_string(hide_password=True)}: {exc}") from exc
-    if migrate:
-        upgrade(engine)
+    pgdata = None if database_url else (Path(data_dir) / "pgdata").expanduser().resolve()
+    try:
+        check_vectors(engine, server_log=pgdata / "log" if pgdata else None)
+        if migrate:
+            upgrade(engine)
+    except DatabaseError:
+        engine.dispose()
+        if pgdata is not None:  # a crashed backend leaves it in recovery; stop it rather than loop
+            _stop_embedded(pgdata)
+        raise
     return engine
