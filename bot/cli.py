@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -43,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="print a JSON list")
 
     sub.add_parser("collections", help="list collections with document and chunk counts")
+    sub.add_parser("doctor", help="check this machine and configuration: database, models, Slack, sources")
 
     ask = sub.add_parser("ask", help="answer a question with the whole pipeline (rewrite, retrieve, generate, cite)")
     ask.add_argument("question")
@@ -128,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
     stop_on_sigterm()
+    if args.command == "doctor":  # checks the settings itself, so it runs even when they are invalid
+        return _doctor()
     from pydantic import ValidationError
 
     from bot.settings import Settings
@@ -152,6 +156,22 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         services.close()
+
+
+def _doctor() -> int:
+    from bot.doctor import FAIL, OK, SKIP, Doctor
+
+    marks = {OK: "[green]✓[/green]", FAIL: "[red]✗[/red]", SKIP: "[dim]–[/dim]"}
+
+    def report(check) -> None:
+        mark = marks.get(check.status, "[yellow]![/yellow]")
+        console.print(f"{mark} [bold]{check.name:<12}[/bold] {escape(check.detail)}", highlight=False)
+        if check.fix:
+            console.print(f"  [dim]fix:[/dim] {escape(check.fix)}", highlight=False)
+
+    healthy = Doctor().run(report)
+    console.print("all checks passed" if healthy else "[red]some checks failed[/red]", highlight=False)
+    return 0 if healthy else 1
 
 
 def _db(args, services) -> int:

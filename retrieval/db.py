@@ -168,15 +168,18 @@ def resolve_url(database_url: str | None, data_dir: Path) -> URL:
     return url
 
 
-def make_engine(url: URL, *, pool_size: int = 5, ef_search: int = 100) -> Engine:
-    """An engine whose sessions scan HNSW indexes iteratively, so filtered searches still fill k."""
+def make_engine(url: URL, *, pool_size: int = 5, ef_search: int = 100, connect_timeout: int = 10) -> Engine:
+    """An engine whose sessions scan HNSW indexes iteratively, so filtered searches still fill k.
+
+    ``connect_timeout`` (seconds) bounds each new connection, so a server that is down or
+    unreachable is reported instead of waited on."""
     options = f"-c hnsw.iterative_scan=relaxed_order -c hnsw.ef_search={int(ef_search)}"
     return create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
-        connect_args={"options": options, "application_name": "team-kb"},
+        connect_args={"options": options, "application_name": "team-kb", "connect_timeout": connect_timeout},
     )
 
 
@@ -196,6 +199,15 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 def downgrade(engine: Engine, revision: str) -> None:
     """Revert Alembic migrations down to ``revision`` ("base" removes the whole schema)."""
     _alembic(engine, command.downgrade, revision)
+
+
+def head_revision() -> str:
+    """The newest migration this code knows."""
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    return ScriptDirectory.from_config(config).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
