@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     index.add_argument("--collection", help="collection name (default: DEFAULT_COLLECTION)")
     index.add_argument("--json", action="store_true", help="print the summary as JSON")
+    index.add_argument("--allow-empty", action="store_true",
+                       help="remove the documents of a folder that is now empty or unreadable (default: keep them)")
 
     search = sub.add_parser("search", help="hybrid search over the knowledge base")
     search.add_argument("query")
@@ -203,7 +205,7 @@ def _progress_bar(label: str, enabled: bool = True):
 def _index(args, services) -> int:
     collection = args.collection or services.settings.default_collection
     with _progress_bar("indexing", enabled=not args.json) as progress:
-        report = services.indexer.index_paths(args.paths, collection, progress)
+        report = services.indexer.index_paths(args.paths, collection, progress, allow_empty=args.allow_empty)
     retired = services.answer_cache.sweep()
     if args.json:
         print(json.dumps({**report.as_dict(), "cached_answers_retired": retired}, ensure_ascii=False, indent=2))
@@ -211,6 +213,11 @@ def _index(args, services) -> int:
         _print_report(report)
         if retired:
             console.print(f"{retired} cached answers retired: a document they rest on changed or was removed")
+    for folder, why, kept in report.empty_folders:
+        errors.print(f"[yellow]warning:[/yellow] {folder} {why}: kept its {kept} document{'s' * (kept != 1)}; "
+                     "pass --allow-empty to remove them", highlight=False, soft_wrap=True)
+    if report.kept:  # an unmounted share must not look like a successful run
+        return 1
     return 1 if report.failed and not (report.added or report.updated or report.unchanged) else 0
 
 

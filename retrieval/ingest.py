@@ -1,14 +1,19 @@
-"""Incremental indexing: unchanged files are skipped, changed ones replaced atomically, gone ones removed."""
+"""Incremental indexing: unchanged files are skipped, changed ones replaced atomically, gone ones removed.
+
+Nothing is removed from a folder that has become empty or cannot be listed (an unmounted
+share) unless the caller allows it, and nothing at all from a run that was cancelled.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Sequence
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
@@ -17,27 +22,14 @@ from models import Embedder, ModelError
 from retrieval import store
 from retrieval.chunking import Chunk, ChunkingParams, chunk_document
 from retrieval.keywords import keyword_text
-from retrieval.loaders import ParsedDocument, UnreadableFile, kind_of, parse
+from retrieval.loaders import ParsedDocument, UnreadableFile
+from retrieval.parse_worker import Cancelled, ParseWorker
+from retrieval.sources import SourceItem, discover, under
+
+__all__ = ["COLLECTION_NAME", "IndexReport", "Indexer", "SourceItem"]
 
 # Mirrors the CHECK constraint on collections.name.
 COLLECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
-
-
-@dataclass(frozen=True)
-class SourceItem:
-    """One thing to index: a file on disk, or text handed over in memory."""
-
-    source: str
-    kind: str | None
-    path: Path | None = None
-    data: bytes | None = None
-    title: str | None = None
-
-    def size(self) -> int:
-        return len(self.data) if self.data is not None else self.path.stat().st_size
-
-    def read(self) -> bytes:
-        return self.data if self.data is not None else self.path.read_bytes()
 
 
 @dataclass
@@ -49,9 +41,21 @@ class IndexReport:
     removed: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # not removed: their folder looks empty or unreadable
+    empty_folders: list[tuple[str, str, int]] = field(default_factory=list)  # (folder, why, documents kept)
+    stopped: bool = False  # cancelled before the last file; nothing was removed
     chunks_written: int = 0
     reembedded_chunks: int = 0
     seconds: float = 0.0
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the user should know although nothing failed."""
+        notes = [f"{folder} {why}: kept its {_documents(n)}" for folder, why, n in self.empty_folders]
+        if self.stopped:
+            notes.append("stopped before the last file: nothing was removed, files not reached keep their "
+                         "previous version")
+        return notes
 
     def counts(self) -> dict[str, int]:
         return {
@@ -67,6 +71,9 @@ class IndexReport:
             "collection": self.collection,
             **self.counts(),
             "failures": [{"source": s, "reason": r} for s, r in self.failed],
+            "kept": len(self.kept),
+            "warnings": self.warnings,
+            "stopped": self.stopped,
             "chunks_written": self.chunks_written,
             "reembedded_chunks": self.reembedded_chunks,
             "seconds": round(self.seconds, 3),
@@ -74,6 +81,22 @@ class IndexReport:
 
 
 Progress = Callable[[int, int | None, str], None]
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """Which stored documents a run may remove: those under ``roots`` (None: any), except under ``keep``."""
+
+    roots: list[str] | None
+    keep: list[tuple[str, str]] = field(default_factory=list)  # (folder, why it looks empty)
+
+    def removes(self, source: str) -> bool:
+        inside = self.roots is None or under(source, self.roots)
+        return inside and not under(source, [folder for folder, _ in self.keep])
+
+
+def _documents(n: int) -> str:
+    return f"{n} document" if n == 1 else f"{n} documents"
 
 
 @dataclass
@@ -91,102 +114,92 @@ class _Pending:
         return [c.context(self.doc.title) for c in self.chunks]
 
 
-def discover(paths: Sequence[Path], report: IndexReport) -> tuple[list[SourceItem], list[str]]:
-    """Expand files and folders into source items; returns the items and the roots they cover."""
-    items: list[SourceItem] = []
-    roots: list[str] = []
-    for raw in paths:
-        path = Path(raw).expanduser()
-        if not path.exists():
-            report.failed.append((str(raw), "no such file or folder"))
-            continue
-        path = path.resolve()
-        if path.is_dir():
-            roots.append(str(path))
-            for file in _walk(path):
-                kind = kind_of(file)
-                if kind is None:
-                    report.ignored.append(str(file))
-                else:
-                    items.append(SourceItem(str(file), kind, path=file))
-        else:
-            roots.append(str(path))
-            kind = kind_of(path)
-            if kind is None:
-                report.failed.append((str(path), f"unsupported file type {path.suffix or '(none)'}"))
-            else:
-                items.append(SourceItem(str(path), kind, path=path))
-    return items, roots
-
-
-def _walk(root: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if not name.startswith("."):
-                yield Path(dirpath) / name
-
-
-def _under(source: str, roots: Sequence[str]) -> bool:
-    return any(source == root or source.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
-
-
 class Indexer:
     """Turns sources into chunks, embeddings and rows; one transaction per document."""
 
     def __init__(self, engine: Engine, embedder: Embedder, chunking: ChunkingParams = ChunkingParams(),
-                 max_file_bytes: int = 20 * 1024 * 1024) -> None:
+                 max_file_bytes: int = 20 * 1024 * 1024, parse_seconds: float | None = 60.0) -> None:
+        """``parse_seconds`` is each file's parse budget (in a child process); None parses in this process."""
         self.engine = engine
         self.embedder = embedder
         self.chunking = chunking
         self.max_file_bytes = max_file_bytes
+        self.parse_seconds = parse_seconds
 
-    def index_paths(self, paths: Sequence[Path], collection: str, progress: Progress | None = None) -> IndexReport:
-        """Index files and folders into ``collection``; documents gone from these paths are removed."""
+    def index_paths(self, paths: Sequence[Path], collection: str, progress: Progress | None = None,
+                    allow_empty: bool = False, cancel: threading.Event | None = None) -> IndexReport:
+        """Index files and folders into ``collection``; documents gone from these paths are removed.
+
+        A folder that yields no indexable file, or cannot be listed, keeps its documents (see
+        ``IndexReport.warnings``) unless ``allow_empty``. Setting ``cancel`` stops the run between
+        files (or while one is parsed) and then nothing is removed.
+        """
         report = IndexReport(collection)
-        items, roots = discover(paths, report)
-        return self._run(items, collection, report, progress, removal_scope=roots)
+        found = discover(paths)
+        report.failed.extend(found.failed)
+        report.ignored.extend(found.ignored)
+        scope = _Scope(found.roots, [] if allow_empty else found.empty)
+        return self._run(found.items, collection, report, progress, scope, cancel)
 
     def index_items(self, items: Iterable[SourceItem], collection: str, progress: Progress | None = None,
-                    remove_missing: bool = False) -> IndexReport:
+                    remove_missing: bool = False, cancel: threading.Event | None = None) -> IndexReport:
         """Index in-memory or file items; with ``remove_missing`` every other document is removed."""
         report = IndexReport(collection)
-        return self._run(list(items), collection, report, progress, removal_scope=None if remove_missing else [])
+        return self._run(list(items), collection, report, progress, _Scope(None if remove_missing else []), cancel)
 
     def _run(self, items: list[SourceItem], collection: str, report: IndexReport, progress: Progress | None,
-             removal_scope: list[str] | None) -> IndexReport:
+             scope: _Scope, cancel: threading.Event | None) -> IndexReport:
         started = time.perf_counter()
-        if not items and removal_scope == []:
+        if not items and scope.roots == []:
             report.seconds = time.perf_counter() - started
             return report
         coll = self._collection(collection, report)
         with self.engine.connect() as conn:
             existing = store.list_documents(conn, coll.id)
-        pipeline = self.chunking.fingerprint
-        seen: set[str] = set()
-        batch: list[_Pending] = []
-        batch_chunks = 0
-        for n, item in enumerate(items, 1):
-            seen.add(item.source)
-            pending = self._prepare(item, existing, pipeline, report)
-            if pending is not None:
-                batch.append(pending)
-                batch_chunks += len(pending.chunks)
-                if batch_chunks >= self.embedder.config.batch_size:
-                    self._flush(coll, batch, pipeline, report)
-                    batch, batch_chunks = [], 0
-            if progress:
-                progress(n, len(items), item.source)
-        self._flush(coll, batch, pipeline, report)
-
-        gone = [doc for source, doc in existing.items() if source not in seen and
-                (removal_scope is None or _under(source, removal_scope))]
+        seen = self._index_all(items, coll, existing, report, progress, cancel)
+        if report.stopped:
+            report.seconds = time.perf_counter() - started
+            return report
+        gone = [doc for source, doc in existing.items() if source not in seen and scope.removes(source)]
+        for folder, why in scope.keep:
+            kept = sorted(source for source in existing if source not in seen and under(source, [folder]))
+            if kept:
+                report.kept.extend(kept)
+                report.empty_folders.append((folder, why, len(kept)))
         with self.engine.begin() as conn:
             store.delete_documents(conn, [doc.id for doc in gone])
             store.touch_collection(conn, coll.id)
         report.removed.extend(sorted(doc.source for doc in gone))
         report.seconds = time.perf_counter() - started
         return report
+
+    def _index_all(self, items: list[SourceItem], coll: store.Collection, existing: dict[str, store.StoredDocument],
+                   report: IndexReport, progress: Progress | None, cancel: threading.Event | None) -> set[str]:
+        """Prepare and write every item; returns the sources looked at (all of them unless cancelled)."""
+        pipeline = self.chunking.fingerprint
+        seen: set[str] = set()
+        batch: list[_Pending] = []
+        batch_chunks = 0
+        with ParseWorker(self.parse_seconds) as worker:
+            for n, item in enumerate(items, 1):
+                try:
+                    if cancel is not None and cancel.is_set():
+                        raise Cancelled(item.source)
+                    pending = self._prepare(item, existing, pipeline, report, worker, cancel)
+                except Cancelled:
+                    report.stopped = True
+                    return seen  # what was prepared but not written keeps its previous version
+                seen.add(item.source)
+                if pending is not None:
+                    batch.append(pending)
+                    batch_chunks += len(pending.chunks)
+                    if batch_chunks >= self.embedder.config.batch_size:
+                        self._flush(coll, batch, pipeline, report)
+                        batch, batch_chunks = [], 0
+                if progress:
+                    progress(n, len(items), item.source)
+        self._flush(coll, batch, pipeline, report)
+        return seen
 
     def _collection(self, name: str, report: IndexReport) -> store.Collection:
         if not COLLECTION_NAME.fullmatch(name):
@@ -214,20 +227,11 @@ class Indexer:
         return len(rows)
 
     def _prepare(self, item: SourceItem, existing: dict[str, store.StoredDocument], pipeline: str,
-                 report: IndexReport) -> _Pending | None:
+                 report: IndexReport, worker: ParseWorker, cancel: threading.Event | None) -> _Pending | None:
         try:
-            size = item.size()
-            if size > self.max_file_bytes:
-                raise UnreadableFile(
-                    f"too large: {size / 1048576:.1f} MB, the limit is {self.max_file_bytes / 1048576:.1f} MB "
-                    "(MAX_FILE_MB)"
-                )
-            data = item.read()
+            data = item.read(self.max_file_bytes)
         except UnreadableFile as exc:
             report.failed.append((item.source, str(exc)))
-            return None
-        except OSError as exc:
-            report.failed.append((item.source, f"cannot read: {exc.strerror or exc}"))
             return None
         digest = hashlib.sha256(data).hexdigest()
         old = existing.get(item.source)
@@ -235,7 +239,7 @@ class Indexer:
             report.unchanged.append(item.source)
             return None
         try:
-            doc = parse(data, item.kind or "text", os.path.basename(item.source))
+            doc = worker.parse(data, item.kind or "text", os.path.basename(item.source), cancel)
         except UnreadableFile as exc:
             report.failed.append((item.source, str(exc)))
             return None

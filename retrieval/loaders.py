@@ -7,6 +7,8 @@ with a short reason that the index summary shows to the user.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import io
 import re
 from dataclasses import dataclass, field
@@ -64,6 +66,8 @@ def parse(data: bytes, kind: str, name: str) -> ParsedDocument:
             raise UnreadableFile(f"unsupported file type {kind!r}")
     if not any(s.text.strip() for s in doc.sections):
         raise UnreadableFile("empty: no text to index")
+    if len(doc.title) > MAX_TITLE_CHARS:  # a title is shown in every citation
+        doc = dataclasses.replace(doc, title=doc.title[:MAX_TITLE_CHARS - 1].rstrip() + "…")
     return doc
 
 
@@ -96,6 +100,45 @@ def _title_from_name(name: str) -> str:
 
 
 _FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
+# Front matter is a few lines of metadata; anything bigger is not worth parsing as YAML.
+MAX_FRONT_MATTER_CHARS = 16_384
+MAX_TITLE_CHARS = 300
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases: nested anchors ("billion laughs") expand into gigabytes."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, f"aliases (*{event.anchor}) are not allowed",
+                                              event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def front_matter(text: str) -> tuple[dict, str]:
+    """Split YAML front matter from Markdown; returns (metadata, the rest).
+
+    Front matter that is too long, not valid YAML, not a mapping or uses aliases is
+    dropped: the document still indexes, named by its heading or file name.
+    """
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        return {}, text
+    rest = text[match.end():]
+    if len(match.group(1)) > MAX_FRONT_MATTER_CHARS:
+        return {}, rest
+    try:
+        loaded = yaml.load(match.group(1), Loader=_NoAliasLoader)
+    except yaml.YAMLError:
+        return {}, rest
+    return (loaded if isinstance(loaded, dict) else {}), rest
+
+
+def _scalar(value) -> str:
+    """A front-matter value as text, or "" when it is a list or mapping."""
+    plain = isinstance(value, (str, int, float, datetime.date)) and not isinstance(value, bool)
+    return str(value).strip() if plain else ""
 
 
 def parse_markdown(text: str, fallback_title: str, kind: str = "markdown") -> ParsedDocument:
@@ -106,15 +149,7 @@ def parse_markdown(text: str, fallback_title: str, kind: str = "markdown") -> Pa
     """
     from markdown_it import MarkdownIt
 
-    meta: dict = {}
-    match = _FRONT_MATTER.match(text)
-    if match:
-        try:
-            loaded = yaml.safe_load(match.group(1))
-            meta = loaded if isinstance(loaded, dict) else {}
-        except yaml.YAMLError:
-            meta = {}
-        text = text[match.end():]
+    meta, text = front_matter(text)
     lines = text.split("\n")
     tokens = MarkdownIt("commonmark").enable("table").parse(text)
     headings = []  # (first line, line after, level, heading text)
@@ -122,7 +157,7 @@ def parse_markdown(text: str, fallback_title: str, kind: str = "markdown") -> Pa
         if token.type == "heading_open" and token.map and int(token.tag[1]) <= 4:
             headings.append((token.map[0], token.map[1], int(token.tag[1]), tokens[i + 1].content.strip()))
     h1s = [h[3] for h in headings if h[2] == 1]
-    title = str(meta.get("title") or (h1s[0] if h1s else fallback_title)).strip()
+    title = _scalar(meta.get("title")) or (h1s[0] if h1s else fallback_title).strip()
 
     sections: list[Section] = []
     path: list[tuple[int, str]] = []
@@ -141,8 +176,8 @@ def parse_markdown(text: str, fallback_title: str, kind: str = "markdown") -> Pa
         path = [(lvl, n) for lvl, n in path if lvl < level] + [(level, name)]
         cursor = after
     add(cursor, len(lines))
-    url = meta.get("url")
-    return ParsedDocument(title=title, kind=kind, sections=sections, url=str(url) if url else None)
+    url = _scalar(meta.get("url"))
+    return ParsedDocument(title=title, kind=kind, sections=sections, url=url or None)
 
 
 def _parse_html(text: str, fallback_title: str) -> ParsedDocument:

@@ -1,0 +1,204 @@
+"""Sources that try to hang, flood or leak through the indexer, against the real PostgreSQL.
+
+Each run goes through a helper that fails the test (instead of hanging the suite) when
+the indexer does not come back in time.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from retrieval.chunking import ChunkingParams
+from retrieval.ingest import Indexer, IndexReport
+from retrieval.search import RetrievalParams, Searcher
+
+KEYWORD = RetrievalParams(mode="keyword", k=5)
+# Parsing this valid Markdown takes markdown-it about 10 s (16 µs a bracket); a budget of 1 s cuts it short.
+SLOW_MARKDOWN = "[" * 600_000 + "slow" + "]" * 600_000
+
+
+def write(path: Path, content: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, str):
+        path.write_text(content, encoding="utf-8")
+    else:
+        path.write_bytes(content)
+    return path
+
+
+def within(seconds: float, run, *args, **kwargs):
+    """``run(*args, **kwargs)`` on a daemon thread; the test fails if it is not back in ``seconds``."""
+    result: dict = {}
+
+    def target() -> None:
+        try:
+            result["value"] = run(*args, **kwargs)
+        except BaseException as exc:  # re-raised in the test's thread
+            result["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    started = time.monotonic()
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still running after {seconds} s"
+    if "error" in result:
+        raise result["error"]
+    result["seconds"] = time.monotonic() - started
+    return result["value"]
+
+
+def reasons(report: IndexReport) -> dict[str, str]:
+    return {Path(source).name: reason for source, reason in report.failed}
+
+
+@pytest.fixture
+def indexer(engine, fake_embedder):
+    return Indexer(engine, fake_embedder, ChunkingParams(size=400, overlap=40), max_file_bytes=50_000,
+                   parse_seconds=5)
+
+
+@pytest.fixture
+def searcher(engine, fake_embedder):
+    return Searcher(engine, fake_embedder)
+
+
+def test_a_named_pipe_is_reported_and_the_run_goes_on(tmp_path, indexer, searcher):
+    good = write(tmp_path / "kb" / "good.md", "# Good\n\nThe heron pond is behind building C.\n")
+    os.mkfifo(tmp_path / "kb" / "pipe.md")  # nobody ever writes to it: reading it would block forever
+    report = within(30, indexer.index_paths, [tmp_path / "kb"], "docs")
+    assert reasons(report) == {"pipe.md": "not a regular file (named pipe)"}
+    assert report.added == [str(good)]
+    assert searcher.search("heron pond", KEYWORD)[0].title == "Good"
+
+
+def test_a_symlink_to_dev_zero_is_refused_without_reading_it(tmp_path, indexer):
+    write(tmp_path / "kb" / "good.md", "# Good\n\nalpha\n")
+    (tmp_path / "kb" / "zero.txt").symlink_to("/dev/zero")
+    (tmp_path / "named.txt").symlink_to("/dev/zero")
+    report = within(30, indexer.index_paths, [tmp_path / "kb", tmp_path / "named.txt"], "docs")
+    assert reasons(report) == {"zero.txt": "symlink leads outside the source folder: /dev/zero",
+                               # named on the command line, the link is its own root: refused for what it is
+                               "zero": "not a regular file (character device)"}
+    assert len(report.added) == 1
+
+
+def test_a_symlink_out_of_the_source_folder_is_not_indexed(tmp_path, indexer, searcher):
+    secret = write(tmp_path / "srv" / "app.env", "DB_PASSWORD=zebracorn-hunter2\n")
+    write(tmp_path / "kb" / "good.md", "# Good\n\nalpha\n")
+    (tmp_path / "kb" / "x.txt").symlink_to(secret)
+    report = indexer.index_paths([tmp_path / "kb"], "docs")
+    assert reasons(report) == {"x.txt": f"symlink leads outside the source folder: {secret}"}
+    assert searcher.search("zebracorn", KEYWORD) == []
+
+
+def test_a_symlink_inside_the_source_folder_is_indexed(tmp_path, indexer, searcher):
+    write(tmp_path / "kb" / "notes" / "guide.md", "# Guide\n\nThe kiln is fired on Fridays.\n")
+    (tmp_path / "kb" / "latest.md").symlink_to(tmp_path / "kb" / "notes" / "guide.md")
+    report = indexer.index_paths([tmp_path / "kb"], "docs")
+    assert report.failed == [] and sorted(report.added) == [str(tmp_path / "kb" / "latest.md"),
+                                                            str(tmp_path / "kb" / "notes" / "guide.md")]
+    assert {hit.source for hit in searcher.search("kiln fired", KEYWORD)} == set(report.added)
+
+
+def test_a_yaml_alias_bomb_in_front_matter_is_ignored_and_the_document_indexed(tmp_path, indexer, searcher):
+    anchors = "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+        f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 9))
+    bomb = write(tmp_path / "kb" / "bomb.md", f"---\n{anchors}title: *a8\n---\n# Lunch menu\n\nSoup on Tuesdays.\n")
+    assert bomb.stat().st_size < 1000  # expanded, its title would be 9**9 strings
+    report = within(30, indexer.index_paths, [tmp_path / "kb"], "docs")
+    assert report.added == [str(bomb)]
+    hit = searcher.search("soup tuesdays", KEYWORD)[0]
+    assert hit.title == "Lunch menu" and "lol" not in hit.text
+
+
+def test_a_huge_heading_gives_a_bounded_title(tmp_path, indexer, searcher):
+    write(tmp_path / "kb" / "long.md", "# " + "very " * 5000 + "long\n\nThe walrus key is in the drawer.\n")
+    indexer.index_paths([tmp_path / "kb"], "docs")
+    assert len(searcher.search("walrus drawer", KEYWORD)[0].title) <= 300
+
+
+def test_the_size_limit_counts_bytes_read_not_what_stat_says(tmp_path, engine, fake_embedder):
+    maps = Path(f"/proc/{os.getpid()}/maps")  # a regular file whose stat size is 0, with kilobytes inside
+    assert maps.stat().st_size == 0 and len(maps.read_bytes()) > 2000
+    (tmp_path / "maps.txt").symlink_to(maps)
+    small = Indexer(engine, fake_embedder, max_file_bytes=1000)
+    report = within(30, small.index_paths, [tmp_path / "maps.txt"], "docs")
+    assert [reason for _, reason in report.failed] == ["too large: more than the limit of 0.0 MB (MAX_FILE_MB)"]
+
+
+def test_an_emptied_folder_keeps_its_documents_unless_allowed(tmp_path, indexer, searcher):
+    kb = tmp_path / "kb"
+    a = write(kb / "a.md", "# A\n\nThe otter rota is on the wiki.\n")
+    b = write(kb / "sub" / "b.md", "# B\n\nbravo\n")
+    indexer.index_paths([kb], "docs")
+    a.unlink()
+    b.unlink()
+    write(kb / "photo.png", b"\x89PNG")  # nothing indexable left: as good as empty
+
+    report = indexer.index_paths([kb], "docs")
+    assert report.removed == [] and report.kept == sorted([str(a), str(b)])
+    assert report.warnings == [f"{kb} is empty: kept its 2 documents"]
+    assert searcher.search("otter rota", KEYWORD)[0].title == "A"
+
+    allowed = indexer.index_paths([kb], "docs", allow_empty=True)
+    assert allowed.removed == sorted([str(a), str(b)]) and allowed.kept == [] and allowed.warnings == []
+    assert searcher.search("otter rota", KEYWORD) == []
+
+
+def test_a_file_over_its_parse_budget_is_reported_and_the_run_goes_on(tmp_path, engine, fake_embedder, searcher):
+    good = write(tmp_path / "kb" / "good.md", "# Good\n\nThe lemur badge opens door 4.\n")
+    write(tmp_path / "kb" / "slow.md", SLOW_MARKDOWN)
+    hasty = Indexer(engine, fake_embedder, max_file_bytes=5_000_000, parse_seconds=1)
+    started = time.monotonic()
+    report = within(60, hasty.index_paths, [tmp_path / "kb"], "docs")
+    assert reasons(report) == {"slow.md": "took longer than 1 s to parse"}
+    assert report.added == [str(good)] and time.monotonic() - started < 6
+    assert searcher.search("lemur badge", KEYWORD)[0].title == "Good"
+
+
+def test_a_cancelled_run_stops_during_a_slow_file_and_removes_nothing(tmp_path, engine, fake_embedder):
+    kb = tmp_path / "kb"
+    write(kb / "a.md", "# A\n\nalpha\n")
+    gone = write(kb / "b.md", "# B\n\nbravo\n")
+    indexer = Indexer(engine, fake_embedder, max_file_bytes=5_000_000, parse_seconds=60)
+    indexer.index_paths([kb], "docs")
+    gone.unlink()
+    write(kb / "slow.md", SLOW_MARKDOWN)
+    cancel = threading.Event()
+    threading.Timer(0.5, cancel.set).start()
+    report = within(30, indexer.index_paths, [kb], "docs", cancel=cancel)
+    assert report.stopped and report.removed == [] and report.failed == []
+    assert "nothing was removed" in report.warnings[0]
+
+
+def test_index_from_the_command_line_keeps_an_emptied_folder_unless_allow_empty(tmp_path, engine, database_url,
+                                                                                monkeypatch, capsys):
+    import json
+    import signal
+
+    from bot.cli import main
+
+    monkeypatch.chdir(tmp_path)  # no .env here
+    monkeypatch.setenv("DATABASE_URL", database_url.render_as_string(hide_password=False))
+    monkeypatch.setenv("KB_DATA_DIR", str(tmp_path / "unused"))
+    previous = signal.getsignal(signal.SIGTERM)  # main() makes SIGTERM interrupt the command
+    try:
+        kb = tmp_path / "kb"
+        write(kb / "a.md", "# A\n\nThe badger gate closes at six.\n")
+        assert main(["index", str(kb), "--collection", "team"]) == 0
+        (kb / "a.md").unlink()
+        capsys.readouterr()
+
+        assert main(["index", str(kb), "--collection", "team"]) == 1
+        assert f"{kb} is empty: kept its 1 document; pass --allow-empty to remove them" in capsys.readouterr().err
+
+        assert main(["index", str(kb), "--collection", "team", "--allow-empty", "--json"]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert (report["removed"], report["kept"], report["warnings"]) == (1, 0, [])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
