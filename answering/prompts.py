@@ -81,3 +81,13 @@ TOO_LONG = {
     "en": "Your question is too long ({n} characters; at most {limit}). Please shorten it.",
     "ko": "질문이 너무 깁니다({n}자, 최대 {limit}자). 줄여서 다시 물어봐 주세요.",
 }
+UNAVAILABLE = {
+    "en": "Sorry, I can't reach the knowledge base right now, so I can't answer. "
+          "Please ask again in a few minutes. Reference: {ref}.",
+    "ko": "죄송합니다. 지금 지식 베이스에 연결할 수 없어 답할 수 없습니다. "
+          "몇 분 후에 다시 물어봐 주세요. 참조 번호: {ref}.",
+}
+BUSY = {
+    "en": "I'm answering many questions right now; please ask again in a minute.",
+    "ko": "지금 질문이 많아 답하지 못했습니다. 잠시 후 다시 물어봐 주세요.",
+}

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import threading
 from contextlib import asynccontextmanager
 
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from slack_bolt.request.internals import parse_body
+from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -21,20 +22,38 @@ log = logging.getLogger(__name__)
 
 
 def http_app(bot: SlackBot) -> Starlette:
-    """The ASGI app. Bolt verifies each request's signature and timestamp, runs the listener,
-    then acks. Question events are dispatched on the event loop (their listeners only queue
-    work); everything else runs on a thread so a slow listener never delays other acks."""
+    """The ASGI app. Each request's signature is checked before its body is read (401), a signed
+    body bolt could not read is refused (400); then bolt verifies again, runs the listener and
+    acks. Question events are dispatched on the event loop (their listeners only queue work);
+    everything else, and questions while the queue is full (the refusal claims and posts), runs
+    on a thread so a slow listener never delays other acks."""
+    verifier = SignatureVerifier(bot.signing_secret)
+    healthy = True  # log the database going away and coming back, not every probe
 
     async def events(request: Request):
         body = await request.body()
+        if not _signed(verifier, body, request.headers):
+            return PlainTextResponse("invalid or missing signature", status_code=401)
+        payload, problem = read_payload(body, request.headers.get("content-type"))
+        if payload is None:
+            log.warning("refused a signed request: %s", problem)
+            return PlainTextResponse(problem, status_code=400)
         bolt_request = to_bolt_request(request, body)
-        if _only_queues(body):  # questions: the listener just queues, ~0.1 ms; no thread hop
+        if _only_queues(payload) and not bot.workers.full():  # the listener just queues, ~0.1 ms
             response = bot.app.dispatch(bolt_request)
         else:  # votes, modals, commands, home: listeners that write or call Slack
             response = await run_in_threadpool(bot.app.dispatch, bolt_request)
         return to_starlette_response(response)
 
     async def health(request: Request):
+        nonlocal healthy
+        problem = await run_in_threadpool(bot.database_problem)
+        if (problem is None) != healthy:
+            healthy = problem is None
+            log.log(logging.INFO if healthy else logging.WARNING, "health: %s",
+                    "the database is reachable again" if healthy else f"the database is unreachable: {problem}")
+        if problem is not None:
+            return PlainTextResponse("the database is unreachable", status_code=503)
         return PlainTextResponse("ok")
 
     @asynccontextmanager
@@ -47,15 +66,32 @@ def http_app(bot: SlackBot) -> Starlette:
                      lifespan=lifespan)
 
 
-def _only_queues(body: bytes) -> bool:
-    """True for event callbacks whose listeners only put a question on the worker queue."""
-    if not body.startswith(b"{"):
-        return False
+def _signed(verifier: SignatureVerifier, body: bytes, headers) -> bool:
     try:
-        event = json.loads(body).get("event") or {}
-    except ValueError:
+        return verifier.is_valid_request(body, headers)
+    except ValueError:  # a timestamp that is not a number, a body that is not UTF-8
         return False
-    return event.get("type") in ("app_mention", "message")
+
+
+def read_payload(body: bytes, content_type: str | None) -> tuple[dict | None, str]:
+    """The body parsed as bolt will parse it, or (None, why it cannot be handled)."""
+    media_type = content_type.split(";")[0] if content_type else None
+    try:
+        payload = parse_body(body.decode("utf-8"), media_type)
+    except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deep
+        return None, f"the body is not JSON or form data Slack would send ({type(exc).__name__})"
+    if not isinstance(payload, dict):
+        return None, f"the body is a JSON {type(payload).__name__}, not an object"
+    event = payload.get("event")
+    if payload.get("type") == "event_callback" or event is not None:
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            return None, "an event callback without an event object"
+    return payload, ""
+
+
+def _only_queues(payload: dict) -> bool:
+    """True for event callbacks whose listeners only put a question on the worker queue."""
+    return (payload.get("event") or {}).get("type") in ("app_mention", "message")
 
 
 def serve_http(bot: SlackBot, host: str, port: int) -> None:

@@ -8,23 +8,29 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import threading
 import time
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
 from slack_sdk import WebClient
+from sqlalchemy.exc import SQLAlchemyError
 
 from answering import prompts
 from answering.language import detect_language
 from answering.pipeline import Answer, Pipeline, Question
 from bot import blocks, slack_store
 from bot.settings import Settings
+from retrieval.loaders import clean_text
 from retrieval.store import collection_names
 
 log = logging.getLogger(__name__)
 MAX_HISTORY_MESSAGES = 20
+RECENT_MESSAGES = 10_000
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -44,7 +50,8 @@ class Workers:
 
     def __init__(self, size: int, limit: int) -> None:
         self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="answer")
-        self._slots = threading.BoundedSemaphore(size + limit)
+        self._capacity = size + limit
+        self._slots = threading.BoundedSemaphore(self._capacity)
         self._closed = False
         self._pending = 0
         self._idle = threading.Condition()
@@ -70,6 +77,11 @@ class Workers:
         self._pool.submit(run)
         return True
 
+    def full(self) -> bool:
+        """True when ``submit`` would refuse; a hint, as another thread may take or free a slot meanwhile."""
+        with self._idle:
+            return self._closed or self._pending >= self._capacity
+
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until every accepted job has finished (True) or ``timeout`` passes (False)."""
         with self._idle:
@@ -81,8 +93,29 @@ class Workers:
         self._pool.shutdown(wait=wait)
 
 
-BUSY = {"en": "I'm answering many questions right now; please ask again in a minute.",
-        "ko": "지금 질문이 많아 답하지 못했습니다. 잠시 후 다시 물어봐 주세요."}
+class Recent:
+    """The Slack messages this process took lately, as (channel, ts): a retry or the second event
+    for one message is dropped before it takes a queue slot or earns a busy reply.
+
+    A conditional ask (a thread reply, answered only in threads we answered) does not hide a later
+    unconditional one (the same message as a mention): the condition may turn out false."""
+
+    def __init__(self, size: int = RECENT_MESSAGES) -> None:
+        self._seen: OrderedDict[tuple[str, str], bool] = OrderedDict()  # key -> taken unconditionally
+        self._size = size
+        self._lock = threading.Lock()
+
+    def first(self, key: tuple[str, str], conditional: bool = False) -> bool:
+        """True the first time ``key`` is taken (for a conditional ask: taken in any way)."""
+        with self._lock:
+            seen = self._seen.get(key)
+            if seen or (seen is not None and conditional):
+                return False
+            self._seen[key] = not conditional
+            self._seen.move_to_end(key)
+            if len(self._seen) > self._size:
+                self._seen.popitem(last=False)
+            return True
 
 
 class SlackAnswerer:
@@ -91,6 +124,7 @@ class SlackAnswerer:
         self.pipeline = pipeline
         self.engine = engine
         self.workers = workers
+        self.recent = Recent()
         self.bot_user_id: str | None = None
         self.bot_id: str | None = None
 
@@ -98,27 +132,66 @@ class SlackAnswerer:
 
     def ask(self, client: WebClient, q: SlackQuestion, only_if: Callable[[], bool] | None = None) -> None:
         """Queue ``q``; the worker claims it in PostgreSQL (exactly once per Slack message) before
-        any work, so the ack to Slack waits for nothing but the queue."""
+        any work, so the ack to Slack waits for nothing but the queue. ``only_if``: answer only
+        if this holds (checked on the worker)."""
+        if not self.recent.first((q.channel, q.message_ts), conditional=only_if is not None):
+            log.info("duplicate delivery of %s %s ignored", q.channel, q.message_ts)
+            return
+        if not self.workers.submit(lambda: self._take(client, q, only_if)):
+            self._refuse(client, q, only_if)
 
-        def job() -> None:
-            if only_if is not None and not only_if():
-                return
+    def _take(self, client: WebClient, q: SlackQuestion, only_if: Callable[[], bool] | None) -> None:
+        if not self._ours(q, only_if):
+            return
+        try:
+            won = slack_store.claim(self.engine, q.channel, q.message_ts)
+        except SQLAlchemyError:
+            # A question always gets a reply, so apologise without a claim. The cost: while the
+            # database is down, a duplicate delivery this process has not seen (another replica,
+            # or after a restart) may apologise a second time.
+            ref = reference()
+            log.exception("database unreachable: cannot claim %s %s; apologising unclaimed (ref %s)",
+                          q.channel, q.message_ts, ref)
+            text, built = blocks.apology_message(prompts.UNAVAILABLE[_language(q.text)].format(ref=ref))
+            client.chat_postMessage(channel=q.channel, thread_ts=q.thread_ts, text=text, blocks=built)
+            return
+        if not won:
+            log.info("already claimed: %s %s", q.channel, q.message_ts)
+            return
+        self.answer(client, q)
+
+    def _refuse(self, client: WebClient, q: SlackQuestion, only_if: Callable[[], bool] | None) -> None:
+        """The queue is full: say so once, and only if no one else (another replica) took the message."""
+        if not self._ours(q, only_if):
+            return
+        try:
             if not slack_store.claim(self.engine, q.channel, q.message_ts):
-                log.info("already claimed: %s %s", q.channel, q.message_ts)
+                log.info("queue full, and %s %s is already claimed: no busy reply", q.channel, q.message_ts)
                 return
-            self.answer(client, q)
+        except SQLAlchemyError:
+            log.warning("queue full and database unreachable: busy reply for %s %s without a claim",
+                        q.channel, q.message_ts, exc_info=True)
+        log.warning("queue full: asked %s to ask again (%s %s)", q.user, q.channel, q.message_ts)
+        client.chat_postMessage(channel=q.channel, thread_ts=q.thread_ts, text=prompts.BUSY[_language(q.text)])
 
-        if not self.workers.submit(job):
-            client.chat_postMessage(channel=q.channel, thread_ts=q.thread_ts, text=BUSY[_language(q.text)])
+    def _ours(self, q: SlackQuestion, only_if: Callable[[], bool] | None) -> bool:
+        if only_if is None:
+            return True
+        try:
+            return only_if()
+        except SQLAlchemyError:  # cannot tell whether we answered this thread: stay out of it
+            log.warning("database unreachable: not answering %s %s, which may not be ours",
+                        q.channel, q.message_ts, exc_info=True)
+            return False
 
     def answer(self, client: WebClient, q: SlackQuestion) -> None:
         """Post a placeholder, run the pipeline, replace the placeholder; never leave it hanging."""
         language = _language(q.text)
-        first_dm = q.is_dm and not slack_store.has_asked_before(self.engine, q.user)
         text, built = blocks.thinking_message(language)
         placeholder = client.chat_postMessage(channel=q.channel, thread_ts=q.thread_ts, text=text, blocks=built)
         ts = placeholder["ts"]
         try:
+            first_dm = q.is_dm and not slack_store.has_asked_before(self.engine, q.user)
             answer = self.pipeline.answer(self.question(client, q))
             if answer.route == "help":  # the welcome takes the placeholder's place
                 self._post_welcome(client, q, answer.language, replace_ts=ts)
@@ -129,7 +202,7 @@ class SlackAnswerer:
                 client.chat_update(channel=q.channel, ts=ts, text=text, blocks=built)
             self._remember(answer, ts)
         except Exception:
-            ref = time.strftime("%Y%m%d-%H%M%S")
+            ref = reference()
             log.exception("answering in Slack failed (ref %s)", ref)
             text, built = blocks.apology_message(prompts.APOLOGY[language].format(ref=ref))
             client.chat_update(channel=q.channel, ts=ts, text=text, blocks=built)
@@ -145,7 +218,7 @@ class SlackAnswerer:
                 text, built = blocks.answer_message(answer)
             respond(text=text, blocks=built, response_type="ephemeral", replace_original=True)
         except Exception:
-            ref = time.strftime("%Y%m%d-%H%M%S")
+            ref = reference()
             log.exception("/ask failed (ref %s)", ref)
             respond(text=prompts.APOLOGY[language].format(ref=ref), response_type="ephemeral")
 
@@ -166,7 +239,7 @@ class SlackAnswerer:
             if message.get("ts") == q.message_ts:
                 break
             mine = message.get("user") == self.bot_user_id or (self.bot_id and message.get("bot_id") == self.bot_id)
-            text = strip_mentions(message.get("text", ""), self.bot_user_id)
+            text = strip_mentions(message.get("text"), self.bot_user_id)
             if text and not text.startswith("⏳"):
                 turns.append(("assistant" if mine else "user", text))
         return tuple(turns[-MAX_HISTORY_MESSAGES:])
@@ -187,11 +260,23 @@ class SlackAnswerer:
             slack_store.set_reply(self.engine, answer.interaction_id, ts)
 
 
-def strip_mentions(text: str, bot_user_id: str | None) -> str:
-    """Remove the mention of the bot itself (``<@UBOT>`` or ``<@UBOT|name>``)."""
+def user_text(value: object) -> str:
+    """Text a person typed, as PostgreSQL and the models can take it: NUL and the other control
+    characters (but newline and tab) and lone surrogates removed; anything but a string is ""."""
+    return _SURROGATES.sub("", clean_text(value)) if isinstance(value, str) else ""
+
+
+def strip_mentions(text: object, bot_user_id: str | None) -> str:
+    """``user_text`` without the mention of the bot itself (``<@UBOT>`` or ``<@UBOT|name>``)."""
+    text = user_text(text)
     if bot_user_id:
         text = re.sub(rf"<@{re.escape(bot_user_id)}(\|[^>]*)?>", " ", text)
     return " ".join(text.split())
+
+
+def reference() -> str:
+    """A reference for an apology, to find its log line: the time, and a tie-breaker."""
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
 
 
 def _language(text: str) -> str:

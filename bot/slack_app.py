@@ -9,19 +9,23 @@ from dataclasses import dataclass
 from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from sqlalchemy import Engine
 
 from answering.pipeline import Pipeline
 from bot import blocks, slack_store
 from bot.mrkdwn import escape
 from bot.settings import Settings
 from bot.slack_admin import Admin
-from bot.slack_answers import SlackAnswerer, SlackQuestion, Workers, strip_mentions
+from bot.slack_answers import SlackAnswerer, SlackQuestion, Workers, strip_mentions, user_text
 from retrieval.answer_cache import AnswerCacheStore
 from retrieval.store import collection_summaries
 
 log = logging.getLogger(__name__)
 UP = {"+1", "thumbsup"}
 DOWN = {"-1", "thumbsdown"}
+# Message subtypes that are still a person asking: a DM with a file attached, a thread reply
+# also sent to the channel. Every other subtype (edits, joins, bot messages …) is ignored.
+ASKING_SUBTYPES = {None, "file_share", "thread_broadcast"}
 
 
 @dataclass
@@ -30,11 +34,18 @@ class SlackBot:
     answerer: SlackAnswerer
     admin: Admin
     workers: Workers
+    signing_secret: str  # the HTTP server checks signatures itself, before it reads a body
+    probe: Engine  # /healthz: a one-connection engine that fails fast
+
+    def database_problem(self) -> str | None:
+        """None when the database answers ``SELECT 1``; else why not."""
+        return slack_store.database_problem(self.probe)
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop taking questions and finish the ones accepted (SIGTERM)."""
         self.workers.shutdown(wait=wait)
         self.admin.background.shutdown(wait=wait)
+        self.probe.dispose()
 
 
 def web_client(settings: Settings) -> WebClient:
@@ -56,19 +67,87 @@ def build_slack_bot(settings: Settings, pipeline: Pipeline, engine, indexer,
     client = client or web_client(settings)
     # Listeners only claim, queue and record, so acking after them costs milliseconds and
     # means a 200 to Slack always comes after the question was claimed.
-    app = App(client=client, signing_secret=settings.slack_signing_secret.get_secret_value() or "socket-mode",
-              process_before_response=True, **app_options)
+    signing_secret = settings.slack_signing_secret.get_secret_value() or "socket-mode"
+    app = App(client=client, signing_secret=signing_secret, process_before_response=True, **app_options)
     workers = Workers(settings.slack_workers, settings.slack_queue_limit)
     answerer = SlackAnswerer(settings, pipeline, engine, workers)
     auth = client.auth_test()
     answerer.bot_user_id, answerer.bot_id = auth.get("user_id"), auth.get("bot_id")
     admin = Admin(settings, engine, indexer, answer_cache)
-    bot = SlackBot(app, answerer, admin, workers)
-    _register(bot, engine, answer_cache)
+    bot = SlackBot(app, answerer, admin, workers, signing_secret, slack_store.probe_engine(engine))
+    _register_questions(bot, engine)
+    _register_feedback(bot, engine, answer_cache)
+    _register_admin(bot, engine)
     return bot
 
 
-def _register(bot: SlackBot, engine, answer_cache: AnswerCacheStore | None) -> None:
+def _register_questions(bot: SlackBot, engine: Engine) -> None:
+    """Mentions, DMs, thread follow-ups, example buttons, "ask the model instead", /ask."""
+    app, answerer = bot.app, bot.answerer
+
+    @app.event("app_mention")
+    def on_mention(event, client):
+        if event.get("bot_id") or event.get("subtype") not in ASKING_SUBTYPES or not (where := _where(event)):
+            return
+        user, channel, ts, thread_ts = where
+        answerer.ask(client, SlackQuestion(
+            text=strip_mentions(event.get("text"), answerer.bot_user_id), user=user, channel=channel,
+            message_ts=ts, thread_ts=thread_ts or ts, in_thread=bool(thread_ts)))
+
+    @app.event("message")
+    def on_message(event, client):
+        if event.get("bot_id") or event.get("subtype") not in ASKING_SUBTYPES:
+            return  # our own messages, other bots, edits, joins …
+        if event.get("user") == answerer.bot_user_id or not (where := _where(event)):
+            return
+        user, channel, ts, thread_ts = where
+        text = strip_mentions(event.get("text"), answerer.bot_user_id)
+        if event.get("channel_type") == "im":
+            answerer.ask(client, SlackQuestion(text=text, user=user, channel=channel, message_ts=ts,
+                                               thread_ts=thread_ts, is_dm=True, in_thread=bool(thread_ts)))
+        elif thread_ts and thread_ts != ts:  # a reply in a thread: ours only if we answered there
+            answerer.ask(client, SlackQuestion(text=text, user=user, channel=channel, message_ts=ts,
+                                               thread_ts=thread_ts, in_thread=True),
+                         only_if=lambda: slack_store.bot_answered_thread(engine, channel, thread_ts))
+
+    @app.action(blocks.ASK_MODEL)
+    def on_ask_model(ack, body, client):
+        """"Ask the model instead" under a cached answer: the same question, cache bypassed, once."""
+        ack()
+        interaction_id = _int(body["actions"][0].get("value"))
+        asked = slack_store.question_of(engine, interaction_id) if interaction_id is not None else None
+        if not asked or not asked["channel"]:
+            return
+        channel = asked["channel"]
+        answerer.ask(client, SlackQuestion(text=asked["question"], user=body["user"]["id"], channel=channel,
+                                           message_ts=f"model-{interaction_id}", thread_ts=asked["thread_ts"],
+                                           is_dm=channel.startswith("D"), use_cache=False))
+
+    @app.action(re.compile(f"^{blocks.ASK_EXAMPLE}_\\d+$"))
+    def on_example(ack, body, client):
+        ack()
+        user = body["user"]["id"]
+        question = user_text(body["actions"][0].get("value"))
+        channel = body.get("channel", {}).get("id") if body.get("channel") else None
+        if not channel:  # from the App Home tab: ask in the DM with the bot
+            channel = client.conversations_open(users=user)["channel"]["id"]
+        posted = client.chat_postMessage(channel=channel, text=f"<@{user}> asked: {escape(question)}"[:3000])
+        answerer.ask(client, SlackQuestion(text=question, user=user, channel=channel, message_ts=posted["ts"],
+                                           thread_ts=posted["ts"], is_dm=channel.startswith("D")))
+
+    @app.command("/ask")
+    def on_ask(ack, command, respond):
+        text = user_text(command.get("text")).strip()
+        ack(response_type="ephemeral", text="⏳ …")
+        q = SlackQuestion(text=text, user=command["user_id"], channel=command["channel_id"],
+                          message_ts=f"cmd-{command.get('trigger_id', '')}", thread_ts=None,
+                          is_dm=command.get("channel_name") == "directmessage")
+        if not answerer.workers.submit(lambda: answerer.answer_privately(q, respond)):
+            respond(text="Too many questions right now; please try again in a minute.", response_type="ephemeral")
+
+
+def _register_feedback(bot: SlackBot, engine: Engine, answer_cache: AnswerCacheStore | None) -> None:
+    """Votes by button and reaction, and the comment modal after a 👎."""
     app, answerer = bot.app, bot.answerer
 
     def rated(interaction_id: int) -> None:
@@ -78,33 +157,6 @@ def _register(bot: SlackBot, engine, answer_cache: AnswerCacheStore | None) -> N
                 answer_cache.refresh(interaction_id)
             except Exception:
                 log.exception("could not update the answer cache after a vote on #%s", interaction_id)
-
-    @app.event("app_mention")
-    def on_mention(event, client):
-        if event.get("bot_id") or event.get("subtype"):
-            return
-        answerer.ask(client, SlackQuestion(
-            text=strip_mentions(event.get("text", ""), answerer.bot_user_id), user=event["user"],
-            channel=event["channel"], message_ts=event["ts"], thread_ts=event.get("thread_ts") or event["ts"],
-            in_thread=bool(event.get("thread_ts"))))
-
-    @app.event("message")
-    def on_message(event, client):
-        if event.get("bot_id") or event.get("subtype"):
-            return  # our own messages, other bots, edits, joins …
-        if not event.get("user") or event.get("user") == answerer.bot_user_id:
-            return
-        text = strip_mentions(event.get("text", ""), answerer.bot_user_id)
-        thread_ts = event.get("thread_ts")
-        if event.get("channel_type") == "im":
-            answerer.ask(client, SlackQuestion(text=text, user=event["user"], channel=event["channel"],
-                                               message_ts=event["ts"], thread_ts=thread_ts, is_dm=True,
-                                               in_thread=bool(thread_ts)))
-        elif thread_ts and thread_ts != event["ts"]:  # a reply in a thread: ours only if we answered there
-            channel = event["channel"]
-            answerer.ask(client, SlackQuestion(text=text, user=event["user"], channel=channel,
-                                               message_ts=event["ts"], thread_ts=thread_ts, in_thread=True),
-                         only_if=lambda: slack_store.bot_answered_thread(engine, channel, thread_ts))
 
     @app.action(blocks.VOTE_UP)
     @app.action(blocks.VOTE_DOWN)
@@ -125,8 +177,9 @@ def _register(bot: SlackBot, engine, answer_cache: AnswerCacheStore | None) -> N
         ack()
         interaction_id = _int(view.get("private_metadata"))
         value = (view.get("state", {}).get("values", {}).get("comment", {}).get("comment", {}) or {}).get("value")
-        if interaction_id is not None and value and value.strip():
-            slack_store.comment(engine, interaction_id, body["user"]["id"], value.strip()[:3000])
+        value = user_text(value).strip()
+        if interaction_id is not None and value:
+            slack_store.comment(engine, interaction_id, body["user"]["id"], value[:3000])
             rated(interaction_id)
 
     @app.event("reaction_added")
@@ -138,32 +191,26 @@ def _register(bot: SlackBot, engine, answer_cache: AnswerCacheStore | None) -> N
         _reaction(event, added=False)
 
     def _reaction(event, added: bool) -> None:
-        name = event.get("reaction", "").split("::")[0]
+        name = str(event.get("reaction") or "").split("::")[0]
         value = 1 if name in UP else -1 if name in DOWN else 0
-        item = event.get("item") or {}
-        if not value or item.get("type") != "message" or event.get("user") == answerer.bot_user_id:
+        item, user = event.get("item") or {}, event.get("user")
+        if not value or not isinstance(item, dict) or item.get("type") != "message":
+            return
+        if not isinstance(user, str) or not user or user == answerer.bot_user_id:
             return
         interaction_id = slack_store.interaction_for_reply(engine, item.get("channel"), item.get("ts"))
         if interaction_id is None:
             return  # not one of our answers
         if added:
-            slack_store.vote(engine, interaction_id, event["user"], value, "reaction")
+            slack_store.vote(engine, interaction_id, user, value, "reaction")
         else:
-            slack_store.withdraw(engine, interaction_id, event["user"], value)
+            slack_store.withdraw(engine, interaction_id, user, value)
         rated(interaction_id)
 
-    @app.action(blocks.ASK_MODEL)
-    def on_ask_model(ack, body, client):
-        """"Ask the model instead" under a cached answer: the same question, cache bypassed, once."""
-        ack()
-        interaction_id = _int(body["actions"][0].get("value"))
-        asked = slack_store.question_of(engine, interaction_id) if interaction_id is not None else None
-        if not asked or not asked["channel"]:
-            return
-        channel = asked["channel"]
-        answerer.ask(client, SlackQuestion(text=asked["question"], user=body["user"]["id"], channel=channel,
-                                           message_ts=f"model-{interaction_id}", thread_ts=asked["thread_ts"],
-                                           is_dm=channel.startswith("D"), use_cache=False))
+
+def _register_admin(bot: SlackBot, engine: Engine) -> None:
+    """App Home, /kb and the curation modal; and the one place listener failures are logged."""
+    app, answerer = bot.app, bot.answerer
 
     @app.action(blocks.CURATE)
     def on_curate(ack, body, client):
@@ -174,53 +221,41 @@ def _register(bot: SlackBot, engine, answer_cache: AnswerCacheStore | None) -> N
     @app.view(blocks.CURATE_SUBMIT)
     def on_curated(ack, body, view, client):
         values = view.get("state", {}).get("values", {})
-        answer = ((values.get("answer", {}).get("answer") or {}).get("value") or "").strip()
+        answer = user_text((values.get("answer", {}).get("answer") or {}).get("value")).strip()
         if not answer:
             ack(response_action="errors", errors={"answer": "Write the answer people should get."})
             return
         ack()
         bot.admin.save_curation(client, body["user"]["id"], _int(view.get("private_metadata")), answer)
 
-    @app.action(re.compile(f"^{blocks.ASK_EXAMPLE}_\\d+$"))
-    def on_example(ack, body, client):
-        ack()
-        user = body["user"]["id"]
-        question = body["actions"][0].get("value", "")
-        channel = body.get("channel", {}).get("id") if body.get("channel") else None
-        if not channel:  # from the App Home tab: ask in the DM with the bot
-            channel = client.conversations_open(users=user)["channel"]["id"]
-        posted = client.chat_postMessage(channel=channel, text=f"<@{user}> asked: {escape(question)}"[:3000])
-        answerer.ask(client, SlackQuestion(text=question, user=user, channel=channel, message_ts=posted["ts"],
-                                           thread_ts=posted["ts"], is_dm=channel.startswith("D")))
-
     @app.event("app_home_opened")
     def on_home(event, client):
-        if event.get("tab") not in (None, "home"):
+        if event.get("tab") not in (None, "home") or not isinstance(event.get("user"), str):
             return
-        view = blocks.home_view(collection_summaries(engine), list(bot.answerer.settings.example_questions),
+        view = blocks.home_view(collection_summaries(engine), list(answerer.settings.example_questions),
                                 slack_store.popular_questions(engine))
         client.views_publish(user_id=event["user"], view=view)
-
-    @app.command("/ask")
-    def on_ask(ack, command, respond):
-        text = (command.get("text") or "").strip()
-        ack(response_type="ephemeral", text="⏳ …")
-        q = SlackQuestion(text=text, user=command["user_id"], channel=command["channel_id"],
-                          message_ts=f"cmd-{command.get('trigger_id', '')}", thread_ts=None,
-                          is_dm=command.get("channel_name") == "directmessage")
-        if not answerer.workers.submit(lambda: answerer.answer_privately(q, respond)):
-            respond(text="Too many questions right now; please try again in a minute.", response_type="ephemeral")
 
     @app.command("/kb")
     def on_kb(ack, command, client, respond):
         ack()
-        user, text = command["user_id"], command.get("text") or ""
+        user, text = command["user_id"], user_text(command.get("text"))
         if not answerer.workers.submit(lambda: bot.admin.command(client, user, text, respond)):
             respond(text="Too busy right now; please try again in a minute.", response_type="ephemeral")
 
     @app.error
     def on_error(error, body):
         log.error("Slack listener failed: %s", error, exc_info=error)
+
+
+def _where(event: dict) -> tuple[str, str, str, str | None] | None:
+    """(user, channel, ts, thread_ts) of a message event; None, logged, when Slack left one out."""
+    user, channel, ts, thread_ts = (event.get(k) for k in ("user", "channel", "ts", "thread_ts"))
+    if not all(isinstance(v, str) and v for v in (user, channel, ts)):
+        log.warning("ignored a %s event without a user, channel or ts (fields: %s)", event.get("type"),
+                    ", ".join(sorted(map(str, event))))
+        return None
+    return user, channel, ts, thread_ts if isinstance(thread_ts, str) and thread_ts else None
 
 
 def _int(value) -> int | None:

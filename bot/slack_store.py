@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+PROBE_SECONDS = 2
 
 
 def claim(engine: Engine, channel: str, message_ts: str) -> bool:
@@ -13,6 +16,24 @@ def claim(engine: Engine, channel: str, message_ts: str) -> bool:
         row = conn.execute(text("INSERT INTO slack_claims (channel, message_ts) VALUES (:c, :ts) "
                                 "ON CONFLICT DO NOTHING RETURNING 1"), {"c": channel, "ts": message_ts}).first()
     return row is not None
+
+
+def probe_engine(engine: Engine) -> Engine:
+    """A one-connection engine for health checks that gives up within seconds: the main pool's
+    connects have no timeout, so a check through it could hang as long as the network does."""
+    return create_engine(engine.url, pool_size=1, max_overflow=1, pool_timeout=PROBE_SECONDS, pool_pre_ping=True,
+                         connect_args={"connect_timeout": PROBE_SECONDS, "application_name": "team-kb-health",
+                                       "options": f"-c statement_timeout={PROBE_SECONDS * 1000}"})
+
+
+def database_problem(probe: Engine) -> str | None:
+    """None when ``SELECT 1`` works; else why not, in one line."""
+    try:
+        with probe.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        return " ".join(str(getattr(exc, "orig", None) or exc).split())[:300]
+    return None
 
 
 def bot_answered_thread(engine: Engine, channel: str, thread_ts: str) -> bool:

@@ -4,153 +4,61 @@ so each test can choose the reply (and hold it back, for the slow-model test).""
 
 from __future__ import annotations
 
-import itertools
 import json
 import threading
 import time
-import uuid
 
 import pytest
-import uvicorn
-from sqlalchemy import create_engine, text
-from sqlalchemy.pool import NullPool
+from sqlalchemy import text
 
-from answering.cache import ApprovedAnswers
-from answering.pipeline import Pipeline
-from benchmarks.fake_slack import BOT_USER, FakeSlack, event_body, payload_body, post, sign
-from bot.server import http_app
-from bot.settings import Settings
-from bot.slack_app import build_slack_bot
-from retrieval.answer_cache import AnswerCacheStore
-from retrieval.db import make_engine
+from benchmarks.fake_slack import BOT_USER, event_body, post, sign
 from retrieval.ingest import Indexer
-from retrieval.search import Searcher
-from tests import servers
-from tests.fakes import ScriptedChat, ScriptedModels
-
-SECRET = "test-signing-secret"
-ADMIN = "UADMIN"
-_ts = itertools.count(1)
-
-
-def new_ts() -> str:
-    return f"{int(time.time())}.{next(_ts):06d}"
+from tests.fakes import ScriptedChat
+from tests.slack_harness import (
+    ADMIN,
+    SECRET,
+    VPN_REPLY,
+    answers_in,
+    ask_and_wait,
+    blocks_text,
+    click,
+    database_copy,
+    interaction,
+    mention,
+    new_ts,
+    opened_view,
+    running_bot,
+    submit,
+    update_for,
+)
 
 
 @pytest.fixture(scope="module")
 def slack_db(handbook_db, server_url, e5_embedder, tmp_path_factory):
-    """A copy of the handbook database (PostgreSQL template, no re-embedding) plus a collection
-    bound to one channel."""
-    handbook_engine = handbook_db[0]
-    handbook_engine.dispose()  # a template database must have no open connections
-    name = f"kb_slack_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{handbook_engine.url.database}"'))
-    engine = make_engine(server_url.set(database=name), pool_size=8)
-    secret = tmp_path_factory.mktemp("secret")
-    (secret / "falcon.md").write_text("# Project Falcon\n\n## Budget\n\nProject Falcon's budget for 2027 is "
-                                      "2.4 million euros, approved by the board in October.\n")
-    Indexer(engine, e5_embedder).index_paths([secret], "secret")
-    yield engine, secret
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    """A copy of the handbook database plus a collection bound to one channel."""
+    with database_copy(handbook_db[0], server_url, "kb_slack") as engine:
+        secret = tmp_path_factory.mktemp("secret")
+        (secret / "falcon.md").write_text("# Project Falcon\n\n## Budget\n\nProject Falcon's budget for 2027 is "
+                                          "2.4 million euros, approved by the board in October.\n")
+        Indexer(engine, e5_embedder).index_paths([secret], "secret")
+        yield engine, secret
 
 
 @pytest.fixture(scope="module")
 def slack(slack_db, e5_embedder):
     engine, secret = slack_db
-    fake = FakeSlack()
-    settings = Settings(_env_file=None, slack_bot_token="xoxb-test", slack_signing_secret=SECRET,
-                        slack_api_url=fake.api_url, slack_admin_users="", channel_collections="secret=CSECRET",
-                        kb_sources=json.dumps({"secret": [str(secret)]}), model_policy="local", slack_workers=2)
-    chat = ScriptedChat(replies=["VPN-ERR-619 means UDP port 51820 is blocked [1]."])
-    store = AnswerCacheStore(engine, e5_embedder, settings.cache_params)
-    pipeline = Pipeline(settings.pipeline_config, Searcher(engine, e5_embedder), ScriptedModels(chat), engine,
-                        ApprovedAnswers(store))
-    bot = build_slack_bot(settings, pipeline, engine, lambda: Indexer(engine, e5_embedder), store)
-    port = servers.free_port()
-    server = uvicorn.Server(uvicorn.Config(http_app(bot), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    yield Harness(fake, bot, chat, engine, f"http://127.0.0.1:{port}/slack/events")
-    server.should_exit = True
-    thread.join(10)
-    fake.stop()
-
-
-class Harness:
-    def __init__(self, fake, bot, chat, engine, url) -> None:
-        self.fake, self.bot, self.chat, self.engine, self.url = fake, bot, chat, engine, url
-
-    def send_event(self, event: dict, retry: int | None = None, body: str | None = None,
-                   headers: dict | None = None) -> tuple[int, str]:
-        body = body or event_body(event)
-        extra = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else {}
-        return post(self.url, body, {**sign(SECRET, body), **extra, **(headers or {})}, "application/json")
-
-    def send_payload(self, payload: dict) -> tuple[int, str]:
-        body = payload_body(payload)
-        return post(self.url, body, sign(SECRET, body), "application/x-www-form-urlencoded")
-
-    def send_command(self, command: str, text_: str, user: str, channel: str = "CGEN") -> str:
-        name = uuid.uuid4().hex[:8]
-        from urllib.parse import urlencode
-
-        body = urlencode({"command": command, "text": text_, "user_id": user, "channel_id": channel,
-                          "channel_name": "general", "team_id": "T0001", "trigger_id": f"trig-{name}",
-                          "response_url": self.fake.response_url(name)})
-        status, _ = post(self.url, body, sign(SECRET, body), "application/x-www-form-urlencoded")
-        assert status == 200
-        return f"/respond/{name}"
-
-    def idle(self) -> None:
-        assert self.bot.workers.wait_idle(120)
-
-    def replies(self, path: str) -> list[dict]:
-        return [p for m, p in self.fake.calls if m == "respond" and p.get("_path") == path]
-
-
-def mention(text_: str, channel: str = "CGEN", ts: str | None = None, thread_ts: str | None = None) -> dict:
-    event = {"type": "app_mention", "user": "UASK", "text": f"<@{BOT_USER}> {text_}", "channel": channel,
-             "ts": ts or new_ts()}
-    if thread_ts:
-        event["thread_ts"] = thread_ts
-    return event
-
-
-def answers_in(fake: FakeSlack, channel: str, thread_ts: str) -> list[dict]:
-    """The bot's messages in a thread: placeholders posted there (each later replaced by an answer)."""
-    return fake.calls_to("chat.postMessage", channel=channel, thread_ts=thread_ts)
-
-
-def update_for(fake: FakeSlack, placeholder_ts: str) -> dict:
-    return fake.wait_for("chat.update", ts=placeholder_ts)[-1]
-
-
-def blocks_text(message: dict) -> str:
-    value = message.get("blocks")
-    return (value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)) + message.get("text", "")
+    chat = ScriptedChat(replies=[VPN_REPLY])
+    with running_bot(engine, e5_embedder, chat, channel_collections="secret=CSECRET",
+                     kb_sources=json.dumps({"secret": [str(secret)]}), slack_workers=2) as harness:
+        yield harness
 
 
 @pytest.fixture
 def ask(slack):
     """Mention the bot with a scripted reply; returns (event, placeholder ts, final chat.update)."""
 
-    def ask(question: str, reply: str = "VPN-ERR-619 means UDP port 51820 is blocked [1].", channel: str = "CGEN"):
-        slack.chat.replies = [reply]
-        event = mention(question, channel=channel)
-        status, _ = slack.send_event(event)
-        assert status == 200
-        slack.idle()
-        posted = answers_in(slack.fake, channel, event["ts"])
-        assert len(posted) == 1
-        ts = posted[0]["_ts"]
-        return event, ts, update_for(slack.fake, ts)
+    def ask(question: str, reply: str = VPN_REPLY, channel: str = "CGEN"):
+        return ask_and_wait(slack, question, reply, channel)
 
     return ask
 
@@ -160,7 +68,7 @@ def test_mention_gets_one_threaded_answer_with_citations_and_buttons(slack, ask)
     rendered = blocks_text(update)
     assert update["channel"] == "CGEN" and "UDP port 51820 is blocked [1]" in rendered
     assert "[1] VPN and Wi-Fi Setup" in rendered and '"action_id": "vote_up"' in rendered
-    row = _interaction(slack.engine, ts)
+    row = interaction(slack.engine, ts)
     assert (row["channel"], row["thread_ts"], row["asker"], row["origin"]) == ("CGEN", event["ts"], "UASK", "slack")
 
 
@@ -222,8 +130,8 @@ def test_a_model_answer_cannot_ping_the_channel(slack, ask):
 
 def test_votes_by_button_and_reaction_are_stored_and_the_latest_wins(slack, ask):
     _, ts, update = ask("What does VPN-ERR-619 mean?")
-    interaction_id = _interaction(slack.engine, ts)["id"]
-    _click(slack, "UV", "vote_up", interaction_id, trigger_id="trig1")
+    interaction_id = interaction(slack.engine, ts)["id"]
+    click(slack, "UV", "vote_up", interaction_id, trigger_id="trig1")
     assert _votes(slack.engine, interaction_id) == {"UV": (1, "button")}
     reaction = {"type": "reaction_added", "user": "UV", "reaction": "-1", "item_user": BOT_USER,
                 "item": {"type": "message", "channel": "CGEN", "ts": ts}, "event_ts": new_ts()}
@@ -233,9 +141,9 @@ def test_votes_by_button_and_reaction_are_stored_and_the_latest_wins(slack, ask)
     assert _votes(slack.engine, interaction_id) == {"UV": (0, "reaction")}
     other = {**reaction, "user": "UW", "reaction": "thumbsup::skin-tone-3"}
     assert slack.send_event(other)[0] == 200
-    _click(slack, "UV", "vote_down", interaction_id, trigger_id="trig2")
+    click(slack, "UV", "vote_down", interaction_id, trigger_id="trig2")
     assert _votes(slack.engine, interaction_id) == {"UV": (-1, "button"), "UW": (1, "reaction")}
-    _submit(slack, "UV", _opened_view(slack, "trig2"), {"comment": {"comment": {"type": "plain_text_input",
+    submit(slack, "UV", opened_view(slack, "trig2"), {"comment": {"comment": {"type": "plain_text_input",
                                                         "value": "It is port 443, not 51820."}}})
     with slack.engine.connect() as conn:
         comment = conn.execute(text("SELECT comment FROM feedback WHERE interaction_id = :i AND user_id = 'UV'"),
@@ -342,38 +250,25 @@ def _kb(slack, text_: str, user: str) -> dict:
     return slack.replies(path)[-1]
 
 
-def _click(slack, user: str, action_id: str, value, trigger_id: str = "trig", channel: str = "CGEN") -> None:
-    payload = {"type": "block_actions", "user": {"id": user}, "team": {"id": "T0001"}, "trigger_id": trigger_id,
-               "channel": {"id": channel}, "container": {"type": "message"},
-               "actions": [{"action_id": action_id, "value": str(value), "type": "button", "block_id": "b"}]}
-    assert slack.send_payload(payload)[0] == 200
 
 
-def _submit(slack, user: str, view: dict, values: dict) -> None:
-    submission = {"type": "view_submission", "user": {"id": user}, "team": {"id": "T0001"},
-                  "view": {"id": "V1", "type": "modal", "callback_id": view["callback_id"],
-                           "private_metadata": view["private_metadata"], "state": {"values": values}}}
-    assert slack.send_payload(submission)[0] == 200
 
 
-def _opened_view(slack, trigger_id: str) -> dict:
-    modal = slack.fake.wait_for("views.open", trigger_id=trigger_id)[-1]
-    return json.loads(modal["view"]) if isinstance(modal["view"], str) else modal["view"]
 
 
 def test_an_approved_answer_is_served_from_the_cache_and_the_model_can_be_asked_instead(slack, ask):
     _, ts, _ = ask("How many vacation days do interns get?", reply="Interns get 1.5 days a month [1].")
-    _click(slack, "UV1", "vote_up", _interaction(slack.engine, ts)["id"])
+    click(slack, "UV1", "vote_up", interaction(slack.engine, ts)["id"])
     calls = len(slack.chat.prompts)
     event, ts2, update = ask("how many days of paid vacation does an intern receive?", reply="From the model [1].")
     rendered = blocks_text(update)
     assert "Interns get 1.5 days a month [1]" in rendered and "approved by 1 person · cached" in rendered
     assert '"action_id": "ask_model"' in rendered and len(slack.chat.prompts) == calls  # no model call
-    served = _interaction(slack.engine, ts2)
+    served = interaction(slack.engine, ts2)
     assert served["route"] == "cached" and served["cached_answer_id"]
 
-    _click(slack, "UASK", "ask_model", served["id"])
-    _click(slack, "UASK", "ask_model", served["id"])  # a double click asks once
+    click(slack, "UASK", "ask_model", served["id"])
+    click(slack, "UASK", "ask_model", served["id"])  # a double click asks once
     slack.idle()
     posted = answers_in(slack.fake, "CGEN", event["ts"])
     assert len(posted) == 2
@@ -390,9 +285,9 @@ def test_an_approved_answer_is_served_from_the_cache_and_the_model_can_be_asked_
 def test_kb_feedback_lists_downvoted_answers_and_a_curated_answer_is_served(slack, ask):
     question = "How many approvals does a pull request with a database migration need?"
     _, ts, _ = ask(question, reply="The intern approves them [1].")
-    interaction_id = _interaction(slack.engine, ts)["id"]
-    _click(slack, "UV3", "vote_down", interaction_id, trigger_id="trig-down")
-    _submit(slack, "UV3", _opened_view(slack, "trig-down"),
+    interaction_id = interaction(slack.engine, ts)["id"]
+    click(slack, "UV3", "vote_down", interaction_id, trigger_id="trig-down")
+    submit(slack, "UV3", opened_view(slack, "trig-down"),
             {"comment": {"comment": {"type": "plain_text_input", "value": "It's the CFO, see <@U777>."}}})
 
     assert "for knowledge-base admins" in _kb(slack, "feedback", "UNOBODY")["text"]
@@ -401,12 +296,12 @@ def test_kb_feedback_lists_downvoted_answers_and_a_curated_answer_is_served(slac
     assert question in rendered and "The intern approves them" in rendered
     assert "It's the CFO, see &lt;@U777&gt;." in rendered and '"action_id": "curate"' in rendered
 
-    _click(slack, "UNOBODY", "curate", interaction_id, trigger_id="trig-nobody")
-    _click(slack, ADMIN, "curate", interaction_id, trigger_id="trig-curate")
-    view = _opened_view(slack, "trig-curate")
+    click(slack, "UNOBODY", "curate", interaction_id, trigger_id="trig-nobody")
+    click(slack, ADMIN, "curate", interaction_id, trigger_id="trig-curate")
+    view = opened_view(slack, "trig-curate")
     assert slack.fake.calls_to("views.open", trigger_id="trig-nobody") == []
     assert view["callback_id"] == "curate_answer" and "The intern approves them" in json.dumps(view)
-    _submit(slack, ADMIN, view, {"answer": {"answer": {"type": "plain_text_input",
+    submit(slack, ADMIN, view, {"answer": {"answer": {"type": "plain_text_input",
                                                        "value": "Two approvals, one from Platform."}}})
     calls = len(slack.chat.prompts)
     _, _, update = ask(question, reply="The intern again [1].")
@@ -420,10 +315,6 @@ def test_kb_feedback_lists_downvoted_answers_and_a_curated_answer_is_served(slac
                        (ADMIN, "kb curate", True)]
 
 
-def _interaction(engine, reply_ts: str) -> dict:
-    with engine.connect() as conn:
-        return dict(conn.execute(text("SELECT * FROM interactions WHERE reply_ts = :ts"),
-                                 {"ts": reply_ts}).mappings().one())
 
 
 def _votes(engine, interaction_id: int) -> dict:

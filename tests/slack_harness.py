@@ -1,0 +1,187 @@
+"""The Slack test harness: the real bolt App in HTTP mode (uvicorn on localhost), correctly signed
+requests, the fake Slack Web API that records calls, real PostgreSQL and a scripted chat model.
+Shared by tests/test_slack.py and tests/test_slack_faults.py."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from contextlib import contextmanager
+from typing import Iterator
+from urllib.parse import urlencode
+
+import uvicorn
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import URL
+from sqlalchemy.pool import NullPool
+
+from answering.cache import ApprovedAnswers
+from answering.pipeline import Pipeline
+from benchmarks.fake_slack import BOT_USER, FakeSlack, event_body, payload_body, post, sign
+from bot.server import http_app
+from bot.settings import Settings
+from bot.slack_app import build_slack_bot
+from models import Embedder
+from retrieval.answer_cache import AnswerCacheStore
+from retrieval.db import make_engine
+from retrieval.ingest import Indexer
+from retrieval.search import Searcher
+from tests import servers
+from tests.fakes import ScriptedChat, ScriptedModels
+
+SECRET = "test-signing-secret"
+ADMIN = "UADMIN"
+VPN_REPLY = "VPN-ERR-619 means UDP port 51820 is blocked [1]."
+_ts = itertools.count(1)
+
+
+def new_ts() -> str:
+    return f"{int(time.time())}.{next(_ts):06d}"
+
+
+@contextmanager
+def database_copy(template: Engine, server_url: URL, prefix: str) -> Iterator[Engine]:
+    """A new database copied from ``template``'s (a PostgreSQL template: no re-embedding)."""
+    template.dispose()  # a template database must have no open connections
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template.url.database}"'))
+    engine = make_engine(server_url.set(database=name), pool_size=8)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+class Harness:
+    def __init__(self, fake: FakeSlack, bot, chat: ScriptedChat, engine: Engine, base: str) -> None:
+        self.fake, self.bot, self.chat, self.engine = fake, bot, chat, engine
+        self.base, self.url = base, f"{base}/slack/events"
+
+    def send_event(self, event: dict, retry: int | None = None, body: str | None = None,
+                   headers: dict | None = None) -> tuple[int, str]:
+        body = body or event_body(event)
+        extra = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else {}
+        return post(self.url, body, {**sign(SECRET, body), **extra, **(headers or {})}, "application/json")
+
+    def send_payload(self, payload: dict) -> tuple[int, str]:
+        body = payload_body(payload)
+        return post(self.url, body, sign(SECRET, body), "application/x-www-form-urlencoded")
+
+    def send_command(self, command: str, text_: str, user: str, channel: str = "CGEN") -> str:
+        name = uuid.uuid4().hex[:8]
+        body = urlencode({"command": command, "text": text_, "user_id": user, "channel_id": channel,
+                          "channel_name": "general", "team_id": "T0001", "trigger_id": f"trig-{name}",
+                          "response_url": self.fake.response_url(name)})
+        status, _ = post(self.url, body, sign(SECRET, body), "application/x-www-form-urlencoded")
+        assert status == 200
+        return f"/respond/{name}"
+
+    def health(self) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(f"{self.base}/healthz", timeout=30) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    def idle(self) -> None:
+        assert self.bot.workers.wait_idle(120)
+
+    def replies(self, path: str) -> list[dict]:
+        return [p for m, p in self.fake.calls if m == "respond" and p.get("_path") == path]
+
+
+@contextmanager
+def running_bot(engine: Engine, embedder: Embedder, chat: ScriptedChat, **settings) -> Iterator[Harness]:
+    """The bot on ``engine``, served by uvicorn on a free port, talking to a new fake Slack."""
+    fake = FakeSlack()
+    values = {"slack_admin_users": "", "model_policy": "local", **settings}
+    config = Settings(_env_file=None, slack_bot_token="xoxb-test", slack_signing_secret=SECRET,
+                      slack_api_url=fake.api_url, **values)
+    store = AnswerCacheStore(engine, embedder, config.cache_params)
+    pipeline = Pipeline(config.pipeline_config, Searcher(engine, embedder), ScriptedModels(chat), engine,
+                        ApprovedAnswers(store))
+    bot = build_slack_bot(config, pipeline, engine, lambda: Indexer(engine, embedder), store)
+    port = servers.free_port()
+    # log_config=None: uvicorn's records (a traceback included) reach the root logger, so caplog sees them
+    server = uvicorn.Server(uvicorn.Config(http_app(bot), host="127.0.0.1", port=port, log_level="warning",
+                                           log_config=None))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        yield Harness(fake, bot, chat, engine, f"http://127.0.0.1:{port}")
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        fake.stop()
+
+
+def mention(text_: str, channel: str = "CGEN", ts: str | None = None, thread_ts: str | None = None) -> dict:
+    event = {"type": "app_mention", "user": "UASK", "text": f"<@{BOT_USER}> {text_}", "channel": channel,
+             "ts": ts or new_ts()}
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+    return event
+
+
+def answers_in(fake: FakeSlack, channel: str, thread_ts: str) -> list[dict]:
+    """The bot's messages in a thread: placeholders posted there (each later replaced by an answer)."""
+    return fake.calls_to("chat.postMessage", channel=channel, thread_ts=thread_ts)
+
+
+def update_for(fake: FakeSlack, placeholder_ts: str) -> dict:
+    return fake.wait_for("chat.update", ts=placeholder_ts)[-1]
+
+
+def blocks_text(message: dict) -> str:
+    value = message.get("blocks")
+    return (value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)) + message.get("text", "")
+
+
+def ask_and_wait(slack: Harness, question: str, reply: str = VPN_REPLY, channel: str = "CGEN"):
+    """Mention the bot with a scripted reply; returns (event, placeholder ts, final chat.update)."""
+    slack.chat.replies = [reply]
+    event = mention(question, channel=channel)
+    status, _ = slack.send_event(event)
+    assert status == 200
+    slack.idle()
+    posted = answers_in(slack.fake, channel, event["ts"])
+    assert len(posted) == 1
+    ts = posted[0]["_ts"]
+    return event, ts, update_for(slack.fake, ts)
+
+
+def click(slack: Harness, user: str, action_id: str, value, trigger_id: str = "trig", channel: str = "CGEN") -> None:
+    payload = {"type": "block_actions", "user": {"id": user}, "team": {"id": "T0001"}, "trigger_id": trigger_id,
+               "channel": {"id": channel}, "container": {"type": "message"},
+               "actions": [{"action_id": action_id, "value": str(value), "type": "button", "block_id": "b"}]}
+    assert slack.send_payload(payload)[0] == 200
+
+
+def submit(slack: Harness, user: str, view: dict, values: dict) -> None:
+    submission = {"type": "view_submission", "user": {"id": user}, "team": {"id": "T0001"},
+                  "view": {"id": "V1", "type": "modal", "callback_id": view["callback_id"],
+                           "private_metadata": view["private_metadata"], "state": {"values": values}}}
+    assert slack.send_payload(submission)[0] == 200
+
+
+def opened_view(slack: Harness, trigger_id: str) -> dict:
+    modal = slack.fake.wait_for("views.open", trigger_id=trigger_id)[-1]
+    return json.loads(modal["view"]) if isinstance(modal["view"], str) else modal["view"]
+
+
+def interaction(engine: Engine, reply_ts: str) -> dict:
+    with engine.connect() as conn:
+        return dict(conn.execute(text("SELECT * FROM interactions WHERE reply_ts = :ts"),
+                                 {"ts": reply_ts}).mappings().one())
