@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent import futures
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Callable
 
@@ -16,26 +18,135 @@ from bot import blocks, slack_store
 from bot.mrkdwn import escape
 from bot.settings import Settings
 from retrieval.answer_cache import AnswerCacheStore
-from retrieval.ingest import Indexer
+from retrieval.ingest import Indexer, IndexReport
 from retrieval.store import collection_summaries
 
 log = logging.getLogger(__name__)
 ADMIN_CACHE_SECONDS = 600
 USAGE = "Usage: `/kb status`, `/kb sources`, `/kb feedback`, `/kb reindex [SOURCE]`"
 REFUSAL = "Sorry, `/kb {sub}` is for knowledge-base admins. Ask one of them, or use `/ask` for questions."
+REINDEX_SECONDS = 30 * 60
+DRAIN_SECONDS = 10.0
+
+
+class Background:
+    """Admin jobs (reindexes), one at a time, on a daemon thread.
+
+    A ThreadPoolExecutor's threads are joined when the interpreter exits, so one stuck
+    reindex would keep a SIGTERM'd bot alive. Here ``shutdown`` waits at most
+    ``drain_seconds``, and a job given up on (``abandon``) keeps its thread while the
+    jobs after it get a new one.
+    """
+
+    def __init__(self, drain_seconds: float = DRAIN_SECONDS, on_shutdown: Callable[[], None] | None = None) -> None:
+        self.drain_seconds = drain_seconds
+        self._on_shutdown = on_shutdown
+        self._jobs: deque[tuple[Future, Callable, tuple]] = deque()
+        self._pending: set[Future] = set()  # what shutdown waits for
+        self._running: Future | None = None
+        self._worker: threading.Thread | None = None
+        self._closed = False
+        self._cond = threading.Condition()
+
+    def submit(self, fn: Callable, *args) -> Future:
+        future: Future = Future()
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("cannot schedule new work after shutdown")
+            self._jobs.append((future, fn, args))
+            self._pending.add(future)
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, name="reindex", daemon=True)
+                self._worker.start()
+            self._cond.notify_all()
+        return future
+
+    def abandon(self, future: Future) -> None:
+        """Stop waiting for ``future`` if it is running: later jobs get a new thread, shutdown ignores it."""
+        with self._cond:
+            if self._running is not future or future.done():
+                return
+            self._pending.discard(future)
+            self._running = self._worker = None
+            if self._jobs:
+                self._worker = threading.Thread(target=self._work, name="reindex", daemon=True)
+                self._worker.start()
+            self._cond.notify_all()
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Take no more jobs, tell the running one to stop, and wait at most ``drain_seconds`` for them."""
+        with self._cond:
+            self._closed = True
+            pending = list(self._pending)
+        if self._on_shutdown is not None:
+            self._on_shutdown()
+        if wait and pending:
+            _, late = futures.wait(pending, timeout=self.drain_seconds)
+            if late:
+                log.warning("shutting down with %d admin job(s) still running after %g s", len(late),
+                            self.drain_seconds)
+
+    def _work(self) -> None:
+        me = threading.current_thread()
+        while True:
+            with self._cond:
+                while self._worker is me and not self._jobs:
+                    self._cond.wait()
+                if self._worker is not me:
+                    return
+                future, fn, args = self._jobs.popleft()
+                self._running = future
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args))
+                except BaseException as exc:
+                    future.set_exception(exc)
+            with self._cond:
+                self._pending.discard(future)
+                if self._running is future:
+                    self._running = None
+                self._cond.notify_all()
+
+
+class _Reindex:
+    """One /kb reindex. The work and its deadline race to end it: the first to call ``end`` owns the
+    last message, and the "already running" lock is freed exactly once."""
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self.cancel = threading.Event()
+        self.future: Future | None = None
+        self.timer: threading.Timer | None = None
+        self._lock = lock
+        self._guard = threading.Lock()
+        self._ended = False
+
+    def end(self) -> bool:
+        with self._guard:
+            if self._ended:
+                return False
+            self._ended = True
+        if self.timer is not None:
+            self.timer.cancel()
+        self._lock.release()
+        return True
 
 
 class Admin:
     def __init__(self, settings: Settings, engine, indexer: Callable[[], Indexer],
-                 answer_cache: AnswerCacheStore | None = None) -> None:
+                 answer_cache: AnswerCacheStore | None = None, reindex_seconds: float = REINDEX_SECONDS,
+                 drain_seconds: float = DRAIN_SECONDS) -> None:
+        """``reindex_seconds``: a reindex still running after that is stopped and reported, so it cannot
+        hold the "already running" lock for ever; ``drain_seconds``: how long shutdown waits for it."""
         self.settings = settings
         self.engine = engine
         self.answer_cache = answer_cache
+        self.reindex_seconds = reindex_seconds
         self._indexer = indexer
         self._cache: dict[str, tuple[float, bool]] = {}
         self._lock = threading.Lock()
         self._reindexing = threading.Lock()
-        self.background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reindex")
+        self._current: _Reindex | None = None
+        self.background = Background(drain_seconds, on_shutdown=self._stop_reindex)
 
     def is_admin(self, client: WebClient, user: str) -> bool:
         """Listed in SLACK_ADMIN_USERS, or a workspace admin/owner (users.info, cached)."""
@@ -157,31 +268,83 @@ class Admin:
             respond(text="A reindex is already running; its summary will follow.", response_type="ephemeral")
             return
         chosen = {name: sources[name]} if name else dict(sources)
+        run = self._current = _Reindex(self._reindexing)
         respond(text=f"Reindexing {escape(', '.join(chosen))} in the background…", response_type="ephemeral")
-        self.background.submit(self._run_reindex, user, chosen, respond)
+        run.timer = threading.Timer(self.reindex_seconds, self._expire, (run, user, respond))
+        run.timer.daemon = True
+        try:
+            run.future = self.background.submit(self._run_reindex, user, chosen, respond, run)
+        except RuntimeError:  # shutting down
+            run.end()
+            respond(text="The bot is shutting down: try `/kb reindex` again in a minute.", response_type="ephemeral")
+            return
+        run.timer.start()
 
-    def _run_reindex(self, user: str, chosen: dict[str, list[str]], respond: Callable) -> None:
+    def _expire(self, run: _Reindex, user: str, respond: Callable) -> None:
+        """The deadline passed first: stop the run, free the lock, and say so."""
+        if not run.end():
+            return
+        run.cancel.set()  # the indexer stops at the next file, or within 0.1 s of a parse
+        if run.future is not None:
+            self.background.abandon(run.future)  # if it is stuck anyway, the next reindex does not queue behind it
+        limit = _span(self.reindex_seconds)
+        log.warning("reindex stopped: it exceeded %s", limit)
+        slack_store.log_admin(self.engine, user, "kb reindex stopped", True, {"seconds": self.reindex_seconds})
+        respond(text=f"Reindex stopped: it exceeded {limit}. Documents it had reindexed are updated; "
+                     "the others keep their previous version.", response_type="ephemeral")
+
+    def _stop_reindex(self) -> None:
+        """Shutting down: a running reindex stops at its next file."""
+        if self._current is not None:
+            self._current.cancel.set()
+
+    def _run_reindex(self, user: str, chosen: dict[str, list[str]], respond: Callable, run: _Reindex) -> None:
         try:
             lines = []
             summary: dict = {}
+            stopped = False
             for done, (collection, paths) in enumerate(chosen.items()):
+                if run.cancel.is_set():
+                    break
                 if 0 < done <= 3:  # a response_url takes five messages: start, up to three of these, summary
                     respond(text=f"… {done}/{len(chosen)} sources done, now {escape(collection)}",
                             response_type="ephemeral")
-                report = self._indexer().index_paths([Path(p) for p in paths], collection)
+                report = self._indexer().index_paths([Path(p) for p in paths], collection, cancel=run.cancel)
                 summary[collection] = report.counts()
-                counts = ", ".join(f"{n} {label}" for label, n in report.counts().items())
-                lines.append(f"*{escape(collection)}*: {counts} ({report.seconds:.1f} s)")
-                for source, reason in report.failed[:20]:
-                    lines.append(f"  ✗ {escape(Path(source).name)}: {escape(reason)}")
+                stopped = stopped or report.stopped
+                lines += _report_lines(collection, report)
             retired = self.answer_cache.sweep() if self.answer_cache is not None else 0
             if retired:
                 lines.append(f"{retired} cached answers retired: a document they rest on changed or was removed")
+            if not run.end():  # the deadline came first and has already answered
+                log.info("a reindex stopped at its deadline has ended: %s", summary)
+                return
             slack_store.log_admin(self.engine, user, "kb reindex done", True, summary)
-            respond(text="Reindex finished.\n" + "\n".join(lines), response_type="ephemeral")
+            head = "Reindex stopped early: the bot is shutting down." if stopped else "Reindex finished."
+            respond(text=head + "\n" + "\n".join(lines), response_type="ephemeral")
         except Exception as exc:
             log.exception("reindex failed")
-            slack_store.log_admin(self.engine, user, "kb reindex failed", True, {"error": str(exc)[:500]})
-            respond(text=f"Reindex failed: {escape(str(exc)[:500])}", response_type="ephemeral")
-        finally:
-            self._reindexing.release()
+            if run.end():
+                slack_store.log_admin(self.engine, user, "kb reindex failed", True, {"error": str(exc)[:500]})
+                respond(text=f"Reindex failed: {escape(str(exc)[:500])}", response_type="ephemeral")
+
+
+def _report_lines(collection: str, report: IndexReport) -> list[str]:
+    counts = ", ".join(f"{n} {label}" for label, n in report.counts().items())
+    lines = [f"*{escape(collection)}*: {counts} ({report.seconds:.1f} s)"]
+    for source, reason in report.failed[:20]:
+        lines.append(f"  ✗ {escape(Path(source).name)}: {escape(reason)}")
+    for folder, why, kept in report.empty_folders:
+        lines.append(f"  ⚠ `{escape(folder)}` {escape(why)}: kept its {kept} document{'s' * (kept != 1)}. "
+                     "If it is meant to be empty, remove them on the server with "
+                     f"`python -m bot index {escape(folder)} --collection {escape(collection)} --allow-empty`.")
+    if report.stopped:
+        lines.append("  ⚠ stopped before the last file: nothing was removed")
+    return lines
+
+
+def _span(seconds: float) -> str:
+    if seconds >= 60:
+        minutes = seconds / 60
+        return f"{minutes:g} minute" + ("s" if minutes != 1 else "")
+    return f"{seconds:g} second" + ("s" if seconds != 1 else "")

@@ -202,3 +202,77 @@ def test_index_from_the_command_line_keeps_an_emptied_folder_unless_allow_empty(
         assert (report["removed"], report["kept"], report["warnings"]) == (1, 0, [])
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+class Responses:
+    """The Slack response_url edge: records what the bot said."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.changed = threading.Condition()
+
+    def __call__(self, text: str, response_type: str = "ephemeral", **_) -> None:
+        with self.changed:
+            self.texts.append(text)
+            self.changed.notify_all()
+
+    def wait_for(self, count: int, seconds: float) -> list[str]:
+        with self.changed:
+            assert self.changed.wait_for(lambda: len(self.texts) >= count, seconds), self.texts
+            return list(self.texts)
+
+
+def test_a_stuck_reindex_is_stopped_at_its_deadline_and_frees_the_lock(tmp_path, engine, fake_embedder):
+    import json
+
+    from bot.settings import Settings
+    from bot.slack_admin import Admin
+
+    write(tmp_path / "kb" / "slow.md", SLOW_MARKDOWN)
+    settings = Settings(_env_file=None, kb_sources=json.dumps({"team": [str(tmp_path / "kb")]}))
+    patient = Indexer(engine, fake_embedder, max_file_bytes=5_000_000, parse_seconds=600)
+    admin = Admin(settings, engine, lambda: patient, reindex_seconds=1, drain_seconds=5)
+    said = Responses()
+    admin.reindex("UADMIN", "team", said)
+    texts = said.wait_for(2, 20)
+    assert texts[0] == "Reindexing team in the background…"
+    assert texts[1].startswith("Reindex stopped: it exceeded 1 second.")
+
+    admin.reindex("UADMIN", "team", said)  # the lock was freed: not "already running"
+    assert said.wait_for(3, 5)[2] == "Reindexing team in the background…"
+    started = time.monotonic()
+    admin.background.shutdown(wait=True)  # stops the second run at its slow file
+    assert time.monotonic() - started < 5
+    assert said.wait_for(4, 5)[3].startswith("Reindex stopped early: the bot is shutting down.")
+
+
+def test_an_emptied_source_is_kept_and_reindex_says_why(tmp_path, engine, fake_embedder):
+    import json
+
+    from bot.settings import Settings
+    from bot.slack_admin import Admin
+
+    kb = tmp_path / "kb"
+    doc = write(kb / "a.md", "# A\n\nalpha\n")
+    Indexer(engine, fake_embedder).index_paths([kb], "team")
+    doc.unlink()
+    settings = Settings(_env_file=None, kb_sources=json.dumps({"team": [str(kb)]}))
+    admin = Admin(settings, engine, lambda: Indexer(engine, fake_embedder))
+    said = Responses()
+    admin.reindex("UADMIN", None, said)
+    summary = said.wait_for(2, 30)[1]
+    assert "*team*: 0 added, 0 updated, 0 unchanged, 0 removed, 0 failed" in summary
+    assert f"`{kb}` is empty: kept its 1 document." in summary and "--allow-empty" in summary
+    admin.background.shutdown()
+
+
+def test_a_stuck_admin_job_does_not_keep_the_process_alive(tmp_path):
+    import subprocess
+    import sys
+
+    script = ("import threading\nfrom bot.slack_admin import Background\n"
+              "jobs = Background(drain_seconds=0.5)\njobs.submit(threading.Event().wait)  # never returns\n"
+              "jobs.shutdown(wait=True)\nprint('exited')\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parent.parent,
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout.strip()) == (0, "exited"), done.stderr
