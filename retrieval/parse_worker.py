@@ -118,6 +118,7 @@ def _serve(conn: Connection) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
     import markdown_it  # noqa: F401  (warm: most files are Markdown)
 
     conn.send(("ready", None))
@@ -137,6 +138,14 @@ def _serve(conn: Connection) -> None:
         except Exception as exc:  # a parser bug on one file must not end the run
             reply = ("unreadable", f"the parser failed: {type(exc).__name__}: {exc}"[:300])
         conn.send(reply)
+
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    """A parent that died cannot kill us at the budget: a stuck parse must not outlive it."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(1)
 
 
 if __name__ == "__main__":

@@ -276,3 +276,32 @@ def test_a_stuck_admin_job_does_not_keep_the_process_alive(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parent.parent,
                           capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout.strip()) == (0, "exited"), done.stderr
+
+
+def test_a_parser_stuck_on_a_file_does_not_outlive_the_process_that_started_it(tmp_path):
+    import subprocess
+    import sys
+
+    slow = write(tmp_path / "slow.md", SLOW_MARKDOWN * 5)
+    script = ("import os, sys, threading, time\nfrom pathlib import Path\n"
+              "from retrieval.parse_worker import ParseWorker\n"
+              "worker = ParseWorker(budget=600)\n"
+              f"data = Path({str(slow)!r}).read_bytes()\n"
+              "threading.Thread(target=worker.parse, args=(data, 'markdown', 'slow.md'), daemon=True).start()\n"
+              "while worker._process is None: time.sleep(0.05)\n"
+              "print(worker._process.pid, flush=True)\ntime.sleep(1)\nos._exit(0)  # dies without cleaning up\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parent.parent,
+                          capture_output=True, text=True, timeout=60)
+    child = int(done.stdout.split()[0])
+    deadline = time.monotonic() + 10
+    while _running(child) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _running(child)
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has exited; only its parent's wait() is missing
