@@ -269,15 +269,14 @@ class Admin:
             return
         chosen = {name: sources[name]} if name else dict(sources)
         run = self._current = _Reindex(self._reindexing)
-        respond(text=f"Reindexing {escape(', '.join(chosen))} in the background…", response_type="ephemeral")
         run.timer = threading.Timer(self.reindex_seconds, self._expire, (run, user, respond))
         run.timer.daemon = True
         try:
+            respond(text=f"Reindexing {escape(', '.join(chosen))} in the background…", response_type="ephemeral")
             run.future = self.background.submit(self._run_reindex, user, chosen, respond, run)
-        except RuntimeError:  # shutting down
+        except BaseException:  # Slack unreachable, or shutting down: the lock must not stay taken
             run.end()
-            respond(text="The bot is shutting down: try `/kb reindex` again in a minute.", response_type="ephemeral")
-            return
+            raise
         run.timer.start()
 
     def _expire(self, run: _Reindex, user: str, respond: Callable) -> None:
@@ -302,7 +301,6 @@ class Admin:
         try:
             lines = []
             summary: dict = {}
-            stopped = False
             for done, (collection, paths) in enumerate(chosen.items()):
                 if run.cancel.is_set():
                     break
@@ -311,7 +309,6 @@ class Admin:
                             response_type="ephemeral")
                 report = self._indexer().index_paths([Path(p) for p in paths], collection, cancel=run.cancel)
                 summary[collection] = report.counts()
-                stopped = stopped or report.stopped
                 lines += _report_lines(collection, report)
             retired = self.answer_cache.sweep() if self.answer_cache is not None else 0
             if retired:
@@ -320,7 +317,8 @@ class Admin:
                 log.info("a reindex stopped at its deadline has ended: %s", summary)
                 return
             slack_store.log_admin(self.engine, user, "kb reindex done", True, summary)
-            head = "Reindex stopped early: the bot is shutting down." if stopped else "Reindex finished."
+            # the deadline would have ended the run first, so a cancelled run that gets here is a shutdown
+            head = "Reindex stopped early: the bot is shutting down." if run.cancel.is_set() else "Reindex finished."
             respond(text=head + "\n" + "\n".join(lines), response_type="ephemeral")
         except Exception as exc:
             log.exception("reindex failed")
