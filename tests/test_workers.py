@@ -1,10 +1,11 @@
-"""The bounded answer pool: at most size + limit questions accepted; shutdown finishes them all."""
+"""The bounded answer pool (at most size + limit questions accepted; shutdown finishes them all) and
+the in-memory record of messages already taken."""
 
 from __future__ import annotations
 
 import threading
 
-from bot.slack_answers import Workers
+from bot.slack_answers import Recent, Workers
 
 
 def test_pool_refuses_work_beyond_its_bound_and_drains_on_shutdown():
@@ -33,3 +34,26 @@ def test_a_failing_job_frees_its_slot():
     assert workers.wait_idle(10)
     assert workers.submit(lambda: None)
     workers.shutdown()
+
+
+def test_full_says_when_submit_would_refuse():
+    release = threading.Event()
+    workers = Workers(size=1, limit=1)
+    assert not workers.full()
+    assert workers.submit(lambda: release.wait(30)) and not workers.full()
+    assert workers.submit(lambda: None) and workers.full()
+    assert workers.submit(lambda: None) is False
+    release.set()
+    assert workers.wait_idle(10) and not workers.full()
+    workers.shutdown()
+    assert workers.full()  # shutting down takes nothing more
+
+
+def test_recent_messages_are_taken_once_and_a_conditional_ask_never_hides_a_mention():
+    recent = Recent(size=2)
+    assert recent.first(("C", "1")) and not recent.first(("C", "1"))
+    assert not recent.first(("C", "1"), conditional=True)  # a mention taken: its message event is a duplicate
+    assert recent.first(("C", "2"), conditional=True) and not recent.first(("C", "2"), conditional=True)
+    assert recent.first(("C", "2"))  # the thread reply may not be ours; the mention of it still counts
+    assert not recent.first(("C", "2"))
+    assert recent.first(("C", "3")) and recent.first(("C", "1"))  # bounded: the oldest is forgotten
