@@ -39,6 +39,8 @@ def http_app(bot: SlackBot) -> Starlette:
             log.warning("refused a signed request: %s", problem)
             return PlainTextResponse(problem, status_code=400)
         bolt_request = to_bolt_request(request, body)
+        # A question while the queue is full is refused with a claim and a post: not on the loop.
+        # (Should the queue fill between this check and the listener, one refusal runs here.)
         if _only_queues(payload) and not bot.workers.full():  # the listener just queues, ~0.1 ms
             response = bot.app.dispatch(bolt_request)
         else:  # votes, modals, commands, home: listeners that write or call Slack

@@ -133,7 +133,8 @@ class SlackAnswerer:
     def ask(self, client: WebClient, q: SlackQuestion, only_if: Callable[[], bool] | None = None) -> None:
         """Queue ``q``; the worker claims it in PostgreSQL (exactly once per Slack message) before
         any work, so the ack to Slack waits for nothing but the queue. ``only_if``: answer only
-        if this holds (checked on the worker)."""
+        if this holds (checked on the worker). A full queue gets a busy reply, but only from the
+        delivery that wins the claim: duplicates never get one."""
         if not self.recent.first((q.channel, q.message_ts), conditional=only_if is not None):
             log.info("duplicate delivery of %s %s ignored", q.channel, q.message_ts)
             return
@@ -161,7 +162,8 @@ class SlackAnswerer:
         self.answer(client, q)
 
     def _refuse(self, client: WebClient, q: SlackQuestion, only_if: Callable[[], bool] | None) -> None:
-        """The queue is full: say so once, and only if no one else (another replica) took the message."""
+        """The queue is full: say so once, and only if no one else (another replica) took the message.
+        With the database down there is no claim to win: the busy reply goes out regardless."""
         if not self._ours(q, only_if):
             return
         try:

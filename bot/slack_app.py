@@ -25,7 +25,7 @@ UP = {"+1", "thumbsup"}
 DOWN = {"-1", "thumbsdown"}
 # Message subtypes that are still a person asking: a DM with a file attached, a thread reply
 # also sent to the channel. Every other subtype (edits, joins, bot messages …) is ignored.
-ASKING_SUBTYPES = {None, "file_share", "thread_broadcast"}
+ASKING_SUBTYPES = (None, "file_share", "thread_broadcast")
 
 
 @dataclass
