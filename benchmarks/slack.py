@@ -2,7 +2,8 @@
 
 Reports, per model, the ack latency (until Slack would get its HTTP 200) and the end-to-end latency
 (until the answer replaced the placeholder), p50/p95, next to a baseline measured in the same run:
-the same number of concurrent GET /healthz requests to the same server (HTTP + event loop cost).
+the same number of concurrent GET /livez requests to the same server (HTTP + event loop cost; /healthz
+also asks the database).
 """
 
 from __future__ import annotations

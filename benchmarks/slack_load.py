@@ -18,7 +18,7 @@ QUESTION = "What does VPN-ERR-619 mean?"
 def main(url: str, secret: str, n: int, channel: str) -> dict:
     def health(_: int) -> float:
         t0 = time.perf_counter()
-        with urllib.request.urlopen(f"{url}/healthz", timeout=30) as resp:
+        with urllib.request.urlopen(f"{url}/livez", timeout=30) as resp:
             resp.read()
         return (time.perf_counter() - t0) * 1000
 

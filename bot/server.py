@@ -58,13 +58,17 @@ def http_app(bot: SlackBot) -> Starlette:
             return PlainTextResponse("the database is unreachable", status_code=503)
         return PlainTextResponse("ok")
 
+    async def live(request: Request):  # the process answers HTTP (no database): liveness, and the
+        return PlainTextResponse("ok")  # baseline `bench slack` measures acks against
+
     @asynccontextmanager
     async def lifespan(app):
         yield
         log.info("shutting down: finishing accepted questions")
         await run_in_threadpool(bot.shutdown, True)
 
-    return Starlette(routes=[Route("/slack/events", events, methods=["POST"]), Route("/healthz", health)],
+    return Starlette(routes=[Route("/slack/events", events, methods=["POST"]), Route("/healthz", health),
+                             Route("/livez", live)],
                      lifespan=lifespan)
 
 
