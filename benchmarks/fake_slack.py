@@ -26,6 +26,7 @@ class FakeSlack:
         self.threads: dict[tuple[str, str], list[dict]] = {}
         self.admins: set[str] = set()
         self.rate_limited: dict[str, int] = {}  # method -> how many 429s to answer first
+        self.scopes: list[str] | None = None  # granted bot scopes, sent as X-OAuth-Scopes by auth.test
         self._ts = itertools.count(1)
         self._cond = threading.Condition()
         fake = self
@@ -79,7 +80,8 @@ class FakeSlack:
             self.calls.append((method, {**params, "_path": path, "_ts": ts, "_wall": time.time()}))
             self._cond.notify_all()
         if method == "auth.test":
-            return 200, {"ok": True, "user_id": BOT_USER, "bot_id": BOT_ID, "team_id": TEAM, "user": "kb"}, {}
+            scopes = {"X-OAuth-Scopes": ",".join(self.scopes)} if self.scopes is not None else {}
+            return 200, {"ok": True, "user_id": BOT_USER, "bot_id": BOT_ID, "team_id": TEAM, "user": "kb"}, scopes
         if method == "chat.postMessage":
             return 200, {"ok": True, "channel": params.get("channel"), "ts": ts,
                          "message": {"text": params.get("text"), "ts": ts}}, {}

@@ -210,7 +210,10 @@ class Doctor:
         if not s.slack_signing_secret.get_secret_value() and not s.slack_app_token.get_secret_value():
             return Check("slack", FAIL, who + ", but neither SLACK_SIGNING_SECRET nor SLACK_APP_TOKEN is set",
                          "set SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode)")
-        granted = {x.strip() for x in (auth.headers.get("x-oauth-scopes") or "").split(",") if x.strip()}
+        headers = {k.lower(): v for k, v in (auth.headers or {}).items()}
+        scopes = headers.get("x-oauth-scopes") or ""
+        granted = {x.strip() for x in (scopes if isinstance(scopes, str) else ",".join(scopes)).split(",")
+                   if x.strip()}
         wanted = manifest_scopes()
         if not granted or not wanted:
             return Check("slack", OK, who + " (scopes not reported; compare with slack/manifest.yml)")

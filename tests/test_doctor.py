@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from benchmarks.fake_slack import FakeSlack
+from bot.doctor import manifest_scopes
 from tests import servers
 
 
@@ -41,6 +42,7 @@ def lines(proc: subprocess.CompletedProcess) -> dict[str, str]:
 
 def test_a_healthy_setup_passes_every_check(doctor, tmp_path):
     fake = FakeSlack()
+    fake.scopes = sorted(manifest_scopes()) + ["team:read"]
     try:
         (tmp_path / "docs").mkdir()
         (tmp_path / "docs" / "a.md").write_text("# A\n\nText.\n")
@@ -55,6 +57,7 @@ def test_a_healthy_setup_passes_every_check(doctor, tmp_path):
         assert checks[name].startswith("✓"), checks[name]
     assert "pgvector 0.8" in checks["pgvector"] and "head" in checks["migrations"]
     assert checks["hosted model"].startswith("–") and "bot @kb" in checks["slack"]
+    assert "all 9 scopes of slack/manifest.yml granted" in checks["slack"]
     assert proc.stdout.rstrip().endswith("all checks passed")
 
 
@@ -81,3 +84,15 @@ def test_invalid_settings_are_a_failed_check_not_a_crash(doctor):
     assert proc.returncode == 1 and checks["settings"].startswith("✗ settings")
     assert "CHUNK_SIZE" in checks["settings"] and "fix: fix it in .env" in checks["settings"]
     assert checks["database"].startswith("–") and checks["python"].startswith("✓")
+
+
+def test_a_token_without_the_scopes_the_manifest_asks_for_fails(doctor):
+    fake = FakeSlack()
+    fake.scopes = sorted(manifest_scopes() - {"reactions:read", "im:history"})
+    try:
+        proc = doctor(SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET="s", SLACK_API_URL=fake.api_url)
+    finally:
+        fake.stop()
+    slack = lines(proc)["slack"]
+    assert proc.returncode == 1 and slack.startswith("✗ slack")
+    assert "missing scopes: im:history, reactions:read" in slack and "fix: add them under OAuth" in slack
