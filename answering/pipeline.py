@@ -361,6 +361,9 @@ class Pipeline:
 
     def _ask_model(self, backend: str, question: str, s: _State, config: RunnableConfig):
         """Fit sources to ``backend``'s window and ask it; on a hosted outage under auto, ask local instead."""
+        if self._may_fall_back(backend, s) and s.log.fallback_reason:  # it failed the rewrite: do not wait twice
+            self._note_fallback(s, None, tell_user=True)
+            backend = "local"
         try:
             sources = self._fit_sources(backend, question, s)
             reply = self._call(backend, prompts.answer_messages(question, _render(sources), s.language),
@@ -400,9 +403,10 @@ class Pipeline:
     def _may_fall_back(self, backend: str, s: _State) -> bool:
         return backend == "hosted" and self.config.policy == "auto" and s.question.model is None
 
-    def _note_fallback(self, s: _State, exc: Exception, tell_user: bool) -> None:
-        log.warning("hosted model unavailable, using the local model: %s", exc)
-        s.log.fallback_reason = str(exc)[:1000]
+    def _note_fallback(self, s: _State, exc: Exception | None, tell_user: bool) -> None:
+        if exc is not None:
+            log.warning("hosted model unavailable, using the local model: %s", exc)
+            s.log.fallback_reason = str(exc)[:1000]
         if tell_user and prompts.FALLBACK[s.language] not in s.notices:
             s.notices.append(prompts.FALLBACK[s.language])
 

@@ -2,7 +2,8 @@
 
 Both are LangChain chat models, built by name from a ChatConfig. The local model is
 loaded once per process and shared; llama.cpp contexts are not thread-safe, so calls
-into one model are serialised.
+into one model are serialised. A hosted call has one total deadline, ``timeout_s``
+(HOSTED_TIMEOUT_S), enforced by its HTTP transport (``DeadlineTransport``).
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import httpx
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import PrivateAttr
 
-from models.errors import ModelError
+from models.deadline import DeadlinePassed, DeadlineTransport
+from models.errors import ModelError, ModelUnavailable
 
 CHAT_BACKENDS = ("local", "hosted")
 
@@ -45,10 +48,6 @@ def approx_tokens(text: str) -> int:
     syllable per token, so this over-counts a little and the context never overflows.
     """
     return len(text.encode("utf-8")) // 3 + 1
-
-
-class ModelUnavailable(ModelError):
-    """The model could not be reached or did not answer in time (worth falling back)."""
 
 
 @dataclass(frozen=True)
@@ -187,24 +186,29 @@ class LlamaCppChat(BaseChatModel):
 
 
 def make_chat_model(config: ChatConfig) -> BaseChatModel:
-    """Build the chat model named by ``config.backend``."""
+    """Build the chat model named by ``config.backend``.
+
+    A hosted model talks through an httpx client of its own whose transport is a
+    ``DeadlineTransport``: ``config.timeout_s`` bounds each call as a whole, however slowly the
+    server trickles its answer.
+    """
     if config.backend == "local":
         return LlamaCppChat(model_path=config.model_path, context_tokens=config.context_tokens,
                             threads=config.threads, temperature=config.temperature, max_tokens=config.max_tokens)
     if not config.model:
         raise ModelError("HOSTED_MODEL must name the hosted chat model (pin a dated version, e.g. gpt-4o-2024-08-06)")
+    http = httpx.Client(transport=DeadlineTransport(config.timeout_s), timeout=config.timeout_s, follow_redirects=True)
+    common = {"temperature": config.temperature, "max_tokens": config.max_tokens, "timeout": config.timeout_s,
+              "max_retries": 0, "http_client": http}
     if config.azure_endpoint:
         from langchain_openai import AzureChatOpenAI
 
         return AzureChatOpenAI(azure_deployment=config.model, azure_endpoint=config.azure_endpoint,
-                               api_version=config.azure_api_version or None, api_key=config.api_key or None,
-                               temperature=config.temperature, max_tokens=config.max_tokens,
-                               timeout=config.timeout_s, max_retries=0)
+                               api_version=config.azure_api_version or None, api_key=config.api_key or None, **common)
     from langchain_openai import ChatOpenAI
 
     return ChatOpenAI(model=config.model, base_url=config.base_url or None, api_key=config.api_key or "not-needed",
-                      temperature=config.temperature, max_tokens=config.max_tokens, timeout=config.timeout_s,
-                      max_retries=0)
+                      **common)
 
 
 def invoke_chat(model: BaseChatModel, messages: list[BaseMessage], **kwargs: Any) -> AIMessage:
@@ -214,7 +218,11 @@ def invoke_chat(model: BaseChatModel, messages: list[BaseMessage], **kwargs: Any
     try:
         return model.invoke(messages, **kwargs)
     except (openai.APIConnectionError, openai.APITimeoutError) as exc:
+        if (passed := _deadline_passed(exc)) is not None:
+            raise _past_deadline(passed) from exc
         raise ModelUnavailable(f"the hosted model did not answer: {exc}; check HOSTED_BASE_URL") from exc
+    except DeadlinePassed as exc:  # raised while reading a streamed body, after the client returned
+        raise _past_deadline(exc) from exc
     except openai.RateLimitError as exc:
         raise ModelUnavailable(f"the hosted model is rate limited: {exc}") from exc
     except openai.APIStatusError as exc:
@@ -222,6 +230,19 @@ def invoke_chat(model: BaseChatModel, messages: list[BaseMessage], **kwargs: Any
             raise ModelUnavailable(f"the hosted model failed ({exc.status_code}): {exc}") from exc
         raise ModelError(f"the hosted model refused the request ({exc.status_code}): {exc}; "
                          "check HOSTED_API_KEY and HOSTED_MODEL") from exc
+
+
+def _deadline_passed(exc: BaseException) -> DeadlinePassed | None:
+    """The DeadlinePassed behind ``exc`` (the OpenAI client and LangChain each wrap it once), if any."""
+    seen: BaseException | None = exc
+    while seen is not None and not isinstance(seen, DeadlinePassed):
+        seen = seen.__cause__
+    return seen
+
+
+def _past_deadline(exc: DeadlinePassed) -> ModelUnavailable:
+    return ModelUnavailable(f"the hosted model did not finish within its {exc.budget_s:g} s deadline "
+                            f"(HOSTED_TIMEOUT_S={exc.budget_s:g}); check HOSTED_BASE_URL or raise HOSTED_TIMEOUT_S")
 
 
 class ChatModels:

