@@ -24,6 +24,9 @@ from retrieval.loaders import ParsedDocument, UnreadableFile, parse
 _START_SECONDS = 60.0  # a cold start imports the parsers; not counted in any file's budget
 _POLL_SECONDS = 0.1  # how soon a cancelled run notices while a file is being parsed
 _PROJECT = str(Path(__file__).resolve().parent.parent)
+# The child's address space: a decompression bomb (a PDF stream, say) ends in MemoryError, which
+# fails that one file, instead of taking the machine's memory. Files are at most MAX_FILE_MB.
+_MEMORY_BYTES = 3 * 1024**3
 
 
 class Cancelled(Exception):
@@ -118,6 +121,7 @@ def _serve(conn: Connection) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _limit_memory()
     threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
     import markdown_it  # noqa: F401  (warm: most files are Markdown)
 
@@ -139,6 +143,16 @@ def _serve(conn: Connection) -> None:
             reply = ("unreadable", f"the parser failed: {type(exc).__name__}: {exc}"[:300])
         conn.send(reply)
 
+
+def _limit_memory() -> None:
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        cap = _MEMORY_BYTES if hard == resource.RLIM_INFINITY else min(_MEMORY_BYTES, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    except (ImportError, ValueError, OSError):  # not on this platform: the time budget still holds
+        pass
 
 
 def _exit_when_orphaned(parent: int) -> None:
