@@ -20,7 +20,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import PrivateAttr
 
-from models.deadline import DeadlinePassed, DeadlineTransport
+from models.deadline import DeadlinePassed, DeadlineTransport, environment_proxy
 from models.errors import ModelError, ModelUnavailable
 
 CHAT_BACKENDS = ("local", "hosted")
@@ -197,7 +197,9 @@ def make_chat_model(config: ChatConfig) -> BaseChatModel:
                             threads=config.threads, temperature=config.temperature, max_tokens=config.max_tokens)
     if not config.model:
         raise ModelError("HOSTED_MODEL must name the hosted chat model (pin a dated version, e.g. gpt-4o-2024-08-06)")
-    http = httpx.Client(transport=DeadlineTransport(config.timeout_s), timeout=config.timeout_s, follow_redirects=True)
+    endpoint = config.azure_endpoint or config.base_url or "https://api.openai.com/v1"
+    transport = DeadlineTransport(config.timeout_s, proxy=environment_proxy(endpoint))
+    http = httpx.Client(transport=transport, timeout=config.timeout_s, follow_redirects=True)
     common = {"temperature": config.temperature, "max_tokens": config.max_tokens, "timeout": config.timeout_s,
               "max_retries": 0, "http_client": http}
     if config.azure_endpoint:

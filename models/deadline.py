@@ -104,19 +104,32 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._backend.sleep(seconds)
 
 
+def environment_proxy(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY),
+    as httpx itself would use it; a client with its own transport must ask for it explicitly."""
+    import urllib.request
+
+    target = httpx.URL(url)
+    if target.host and urllib.request.proxy_bypass(target.host):
+        return None
+    proxies = urllib.request.getproxies()
+    return proxies.get(target.scheme) or proxies.get("all") or None
+
+
 class DeadlineTransport(httpx.BaseTransport):
     """An httpx transport on which a request, from connecting to the last body byte, lasts at most ``budget_s``.
 
     A redirect shares the deadline of the request that led to it.
     """
 
-    def __init__(self, budget_s: float) -> None:
+    def __init__(self, budget_s: float, proxy: str | None = None) -> None:
         self.budget_s = budget_s
         limits = httpx.Limits()  # httpx's defaults
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(), max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections, keepalive_expiry=limits.keepalive_expiry,
-            network_backend=_DeadlineBackend())
+        pool = dict(ssl_context=httpx.create_ssl_context(), max_connections=limits.max_connections,
+                    max_keepalive_connections=limits.max_keepalive_connections,
+                    keepalive_expiry=limits.keepalive_expiry, network_backend=_DeadlineBackend())
+        # Through an HTTP(S) proxy (CONNECT for https), still under the deadline.
+        self._pool = httpcore.HTTPProxy(proxy_url=proxy, **pool) if proxy else httpcore.ConnectionPool(**pool)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         # httpx hands a redirect the same extensions dict, so the deadline set here carries over.

@@ -71,6 +71,62 @@ def test_a_trickle_that_ends_within_the_deadline_is_answered(flavour):
     assert server.threads_alive() == []
 
 
+def test_the_hosted_model_is_reached_through_the_environment_proxy_under_the_deadline(monkeypatch):
+    """A client with its own transport must still honour HTTP(S)_PROXY, as httpx does by default."""
+    with TrickleServer(interval_s=0.002) as server, _RecordingProxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        reply = invoke_chat(make_chat_model(hosted(server.url, "openai", timeout_s=30)), PROMPT)
+        assert reply.content == trickle.REPLY
+        assert proxy.seen == [f"{server.url}/chat/completions"]
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        invoke_chat(make_chat_model(hosted(server.url, "openai", timeout_s=30)), PROMPT)
+        assert len(proxy.seen) == 1 and server.requests == 2  # NO_PROXY: straight to the server
+
+
+class _RecordingProxy:
+    """A forward HTTP proxy on localhost that records the absolute URLs it forwards."""
+
+    def __init__(self) -> None:
+        import threading
+        import urllib.request
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        seen: list[str] = []
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                seen.append(self.path)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                forwarded = urllib.request.Request(self.path, data=body, method="POST",
+                                                   headers={"Content-Type": self.headers.get("Content-Type", "")})
+                with direct.open(forwarded, timeout=30) as upstream:
+                    data = upstream.read()
+                self.send_response(upstream.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.seen = seen
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> "_RecordingProxy":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
 def hosted(url: str, flavour: str, timeout_s: float) -> ChatConfig:
     if flavour == "azure":
         return ChatConfig(backend="hosted", model="gpt-4o", azure_endpoint=url.removesuffix("/v1"), api_key="k",
