@@ -15,6 +15,7 @@ Every question ends in exactly one interaction-log row, including the ones that 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import time
@@ -244,7 +245,7 @@ class Pipeline:
         if not s.question.use_cache or s.question.history:
             return s
         t0 = time.perf_counter()
-        cached = self.cache.lookup(s.question, s.language)
+        cached = self.cache.lookup(dataclasses.replace(s.question, text=s.text), s.language)  # cleaned text
         s.log.latency_ms["cache"] = _ms(t0)
         if cached is not None:
             cached.route = "cached"

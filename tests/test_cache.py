@@ -114,6 +114,15 @@ def test_an_approved_answer_serves_a_paraphrase_without_a_model_but_not_a_near_m
     assert len(chat.prompts) > calls
 
 
+def test_a_question_with_control_characters_is_matched_not_refused_by_the_database(world):
+    """The cache lookup sends the question to PostgreSQL, which cannot hold NUL: it must get the cleaned text."""
+    build, _, _ = world
+    pipeline, store, _ = build()
+    approve(store, ask(pipeline, INTERNS))
+    served = ask(pipeline, INTERNS.replace(" ", "\x00 ", 2) + "\x07")
+    assert (served.route, served.text) == ("cached", INTERNS_REPLY)
+
+
 def test_a_downvote_on_a_cached_answer_demotes_it(world):
     build, _, _ = world
     pipeline, store, _ = build()
