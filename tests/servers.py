@@ -16,10 +16,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(args: list[str], health_url: str, timeout: float = 120.0) -> subprocess.Popen:
+def start(args: list[str], health_url: str, timeout: float = 120.0, **popen) -> subprocess.Popen:
+    """``python ARGS`` until ``health_url`` answers 200; ``popen`` (env, cwd) goes to Popen.
+    The process's output is kept in ``proc.log``; ``output(proc)`` reads its end."""
     # Logs go to a file: a pipe nobody reads fills up and blocks a chatty server.
     log = tempfile.TemporaryFile()
-    proc = subprocess.Popen([sys.executable, *args], stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sys.executable, *args], stdout=log, stderr=subprocess.STDOUT, **popen)
     proc.log = log
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -35,9 +37,13 @@ def start(args: list[str], health_url: str, timeout: float = 120.0) -> subproces
     raise RuntimeError(f"server did not answer {health_url} within {timeout} s: {_tail(log)}")
 
 
-def _tail(log) -> str:
+def _tail(log, chars: int = 2000) -> str:
     log.seek(0)
-    return log.read().decode(errors="replace")[-2000:]
+    return log.read().decode(errors="replace")[-chars:]
+
+
+def output(proc: subprocess.Popen, chars: int = 3000) -> str:
+    return _tail(proc.log, chars)
 
 
 def stop(proc: subprocess.Popen) -> None:

@@ -16,19 +16,11 @@ import pytest
 from retrieval.chunking import ChunkingParams
 from retrieval.ingest import Indexer, IndexReport
 from retrieval.search import RetrievalParams, Searcher
+from tests.test_ingest import write
 
 KEYWORD = RetrievalParams(mode="keyword", k=5)
 # Parsing this valid Markdown takes markdown-it about 10 s (16 µs a bracket); a budget of 1 s cuts it short.
 SLOW_MARKDOWN = "[" * 600_000 + "slow" + "]" * 600_000
-
-
-def write(path: Path, content: str | bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(content, str):
-        path.write_text(content, encoding="utf-8")
-    else:
-        path.write_bytes(content)
-    return path
 
 
 def within(seconds: float, run, *args, **kwargs):

@@ -6,10 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
-import urllib.request
 import uuid
 from urllib.parse import urlencode
 
@@ -42,12 +39,9 @@ def test_sigterm_stops_the_server_while_a_reindex_is_stuck(migrated_engine, tmp_
            "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake.api_url,
            "SLACK_ADMIN_USERS": "UADMIN", "KB_SOURCES": f"stuck{uuid.uuid4().hex[:6]}={docs}", "PORT": str(port),
            "EMBEDDING_BACKEND": "openai", "EMBEDDING_MODEL": "e", "EMBEDDING_BASE_URL": url}
-    log = tmp_path / "serve.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--http", "--host", "127.0.0.1"],
-                                cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
+    proc = servers.start(["-m", "bot", "serve", "--http", "--host", "127.0.0.1"],
+                         f"http://127.0.0.1:{port}/healthz", env=env, cwd=tmp_path)
     try:
-        _wait_healthy(f"http://127.0.0.1:{port}/healthz", proc, log)
         body = urlencode({"command": "/kb", "text": "reindex", "user_id": "UADMIN", "channel_id": "C1",
                           "team_id": "T0001", "trigger_id": "t1", "response_url": fake.response_url("r")})
         assert post(f"http://127.0.0.1:{port}/slack/events", body, sign(SECRET, body),
@@ -65,20 +59,8 @@ def test_sigterm_stops_the_server_while_a_reindex_is_stuck(migrated_engine, tmp_
             proc.kill()
             proc.wait()
         fake.stop()
-    text = log.read_text(errors="replace")
+    text = servers.output(proc)
+    proc.log.close()
     assert code == 0 and took < 30, f"exit {code} after {took:.1f} s:\n{text[-3000:]}"
     assert "Traceback" not in text, text[-3000:]
 
-
-def _wait_healthy(url: str, proc: subprocess.Popen, log, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"serve exited: {log.read_text(errors='replace')[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"serve did not become healthy: {log.read_text(errors='replace')[-3000:]}")
