@@ -25,12 +25,18 @@ from retrieval.db import DatabaseError, open_database
 QEMU = shutil.which("qemu-x86_64")
 pytestmark = [
     pytest.mark.skipif(platform.machine() != "x86_64", reason="x86-64 CPU portability"),
-    pytest.mark.skipif(QEMU is None, reason="needs qemu-x86_64 (Debian: apt-get install qemu-user)"),
+    pytest.mark.skipif(QEMU is None and not os.environ.get("REQUIRE_CPU_EMULATION"),
+                       reason="needs qemu-x86_64 (Debian: apt-get install qemu-user)"),
 ]
 VECTOR_SQL = """CREATE EXTENSION vector;
 SELECT array_fill(0.5::real, ARRAY[384])::vector(384) <-> array_fill(0.25::real, ARRAY[384])::vector(384) AS l2;
 SELECT array_fill(0.5::real, ARRAY[384])::vector(384) <=> array_fill(0.25::real, ARRAY[384])::vector(384) AS cos;
 """
+
+
+@pytest.fixture(autouse=True)
+def emulator():
+    assert QEMU, "REQUIRE_CPU_EMULATION is set but qemu-x86_64 is missing (Debian: apt-get install qemu-user)"
 
 
 def _pginstall() -> Path:
