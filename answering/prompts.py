@@ -81,6 +81,11 @@ TOO_LONG = {
     "en": "Your question is too long ({n} characters; at most {limit}). Please shorten it.",
     "ko": "질문이 너무 깁니다({n}자, 최대 {limit}자). 줄여서 다시 물어봐 주세요.",
 }
+# A click (vote, comment, curation) that could not be stored: the language of the click is unknown.
+NOT_SAVED = ("Sorry, I couldn't save that: the knowledge base is unreachable right now. "
+             "Please try again in a few minutes.\n"
+             "죄송합니다. 지금 지식 베이스에 연결할 수 없어 저장하지 못했습니다. 몇 분 후에 다시 시도해 주세요.")
+
 UNAVAILABLE = {
     "en": "Sorry, I can't reach the knowledge base right now, so I can't answer. "
           "Please ask again in a few minutes. Reference: {ref}.",

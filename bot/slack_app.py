@@ -8,9 +8,12 @@ from dataclasses import dataclass
 
 from slack_bolt import App
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
+from answering import prompts
 from answering.pipeline import Pipeline
 from bot import blocks, slack_store
 from bot.mrkdwn import escape
@@ -244,8 +247,28 @@ def _register_admin(bot: SlackBot, engine: Engine) -> None:
             respond(text="Too busy right now; please try again in a minute.", response_type="ephemeral")
 
     @app.error
-    def on_error(error, body):
+    def on_error(error, body, response, client):
+        if isinstance(error, SQLAlchemyError) and _tell_not_saved(client, body):
+            log.warning("could not store a %s: the database failed: %s", body.get("type"), error)
+            response.status = 200  # handled: the user was told, and a retry would fail the same way
+            return
         log.error("Slack listener failed: %s", error, exc_info=error)
+
+
+def _tell_not_saved(client: WebClient, body: dict) -> bool:
+    """A click or form the database could not store: say so to the one who made it (ephemeral)."""
+    user = (body.get("user") or {}).get("id")
+    channel = (body.get("channel") or {}).get("id")
+    if body.get("type") not in ("block_actions", "view_submission") or not user:
+        return False
+    try:
+        if channel:
+            client.chat_postEphemeral(channel=channel, user=user, text=prompts.NOT_SAVED)
+        else:  # a modal: no channel to answer in, so the DM with the bot
+            client.chat_postMessage(channel=user, text=prompts.NOT_SAVED)
+    except SlackApiError:
+        log.warning("could not tell %s that their input was not saved", user)
+    return True
 
 
 def _where(event: dict) -> tuple[str, str, str, str | None] | None:

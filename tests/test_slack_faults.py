@@ -264,10 +264,14 @@ def _stop(server) -> None:
 def test_with_the_database_down_a_question_gets_an_apology_and_healthz_says_so(own_server, e5_embedder):
     server, engine = own_server
     with running_bot(engine, e5_embedder, ScriptedChat(replies=[VPN_REPLY])) as slack:
-        first, _, _ = ask_and_wait(slack, QUESTION)
+        first, first_ts, _ = ask_and_wait(slack, QUESTION)
+        answered = interaction(engine, first_ts)["id"]
         assert slack.health() == (200, "ok")
         _stop(server)
         try:
+            click(slack, "UVOTE", "vote_up", answered)  # 200: the voter is told, Slack does not show an error
+            told = slack.fake.wait_for("chat.postEphemeral", user="UVOTE")[0]
+            assert told["channel"] == "CGEN" and "couldn't save that" in told["text"]
             event = mention(QUESTION)
             assert slack.send_event(event)[0] == 200
             follow_up = {"type": "message", "channel_type": "channel", "user": "UASK", "text": "and 401?",
