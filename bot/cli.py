@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -161,19 +160,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _doctor() -> int:
-    from bot.doctor import FAIL, OK, SKIP, Doctor
+    from bot.doctor import print_report
 
-    marks = {OK: "[green]✓[/green]", FAIL: "[red]✗[/red]", SKIP: "[dim]–[/dim]"}
-
-    def report(check) -> None:
-        mark = marks.get(check.status, "[yellow]![/yellow]")
-        console.print(f"{mark} [bold]{check.name:<12}[/bold] {escape(check.detail)}", highlight=False)
-        if check.fix:
-            console.print(f"  [dim]fix:[/dim] {escape(check.fix)}", highlight=False)
-
-    healthy = Doctor().run(report)
-    console.print("all checks passed" if healthy else "[red]some checks failed[/red]", highlight=False)
-    return 0 if healthy else 1
+    return print_report(console)
 
 
 def _db(args, services) -> int:

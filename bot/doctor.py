@@ -266,6 +266,24 @@ class Doctor:
         return Check("collections", OK, detail)
 
 
+def print_report(console) -> int:
+    """Run every check, printing a line each (and the fix under a failure) to a rich ``console``;
+    returns the exit status."""
+    from rich.markup import escape
+
+    marks = {OK: "[green]✓[/green]", FAIL: "[red]✗[/red]", SKIP: "[dim]–[/dim]"}
+
+    def report(check: Check) -> None:
+        mark = marks.get(check.status, "[yellow]![/yellow]")
+        console.print(f"{mark} [bold]{check.name:<12}[/bold] {escape(check.detail)}", highlight=False)
+        if check.fix:
+            console.print(f"  [dim]fix:[/dim] {escape(check.fix)}", highlight=False)
+
+    healthy = Doctor().run(report)
+    console.print("all checks passed" if healthy else "[red]some checks failed[/red]", highlight=False)
+    return 0 if healthy else 1
+
+
 def cpu_flags() -> set[str] | None:
     """The CPU's feature flags (Linux), or None where /proc/cpuinfo does not tell."""
     try:
