@@ -27,7 +27,7 @@ demo: setup
 test: setup
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
-	$(PY) -m bot eval answers
+	$(PY) -m evals answers
 
 bench: setup
-	$(PY) -m bot bench retrieval --squad-json ../shared/datasets/squad-v1.1-dev/dev-v1.1.json
+	$(PY) -m benchmarks retrieval --squad-json ../shared/datasets/squad-v1.1-dev/dev-v1.1.json

@@ -54,7 +54,7 @@ class PipelineConfig:
     confidential: frozenset[str] = frozenset()
     hosted_configured: bool = False
     # Best cosine similarity (default embedder) below which nothing counts as relevant;
-    # chosen with `python -m bot eval relevance` (see README).
+    # chosen with `python -m evals relevance` (see README).
     relevance_threshold: float = 0.845
     max_tokens: int = 400
     source_tokens: int = 1800

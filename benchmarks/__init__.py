@@ -1,1 +1,1 @@
-"""Benchmarks: run on purpose (python -m bot bench ...), never as tests."""
+"""Benchmarks: run on purpose (python -m benchmarks ...), never as tests."""

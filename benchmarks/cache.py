@@ -1,4 +1,4 @@
-"""`python -m bot bench cache`: what the approved-answer cache saves, and how often it is wrong.
+"""`python -m benchmarks cache`: what the approved-answer cache saves, and how often it is wrong.
 
 1. Latency, in one run: the first question of calibration paraphrase pairs is answered by the
    full pipeline with the local default model (cache bypassed), approved with a 👍, then asked

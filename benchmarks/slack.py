@@ -1,4 +1,4 @@
-"""`python -m bot bench slack`: N concurrent signed mentions through HTTP mode against the fake Slack API.
+"""`python -m benchmarks slack`: N concurrent signed mentions through HTTP mode against the fake Slack API.
 
 Reports, per model, the ack latency (until Slack would get its HTTP 200) and the end-to-end latency
 (until the answer replaced the placeholder), p50/p95, next to a baseline measured in the same run:
@@ -12,8 +12,6 @@ import json
 import statistics
 import subprocess
 import sys
-import threading
-import time
 import uuid
 from typing import Any, Callable
 
@@ -23,9 +21,9 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import SecretStr
 
 from answering.pipeline import Pipeline
-from benchmarks.fake_slack import FakeSlack
 from evals.handbook import ensure_indexed
 from models.chat import ChatModels
+from tests.fake_slack import FakeSlack
 
 SECRET = "bench-signing-secret"
 
@@ -55,9 +53,6 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def run_slack_benchmark(services, mentions: int = 50, local_mentions: int = 10, log: Callable | None = None) -> dict:
-    import uvicorn
-
-    from bot.server import http_app
     from bot.slack_app import build_slack_bot
 
     ensure_indexed(services)  # something to answer from
@@ -75,51 +70,39 @@ def run_slack_benchmark(services, mentions: int = 50, local_mentions: int = 10, 
                 log(f"{label}: {n} concurrent mentions …")
             pipeline = Pipeline(settings.pipeline_config, services.searcher, models, services.engine)
             bot = build_slack_bot(settings, pipeline, services.engine, lambda: services.indexer)
-            results[label] = _measure(bot, fake, n, uvicorn, http_app)
+            results[label] = _measure(bot, fake, n)
             bot.shutdown(wait=True)
     finally:
         fake.stop()
     return {"mentions": mentions, "local_mentions": local_mentions, "results": results}
 
 
-def _measure(bot, fake: FakeSlack, n: int, uvicorn, http_app) -> dict:
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(http_app(bot), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{port}"
+def _measure(bot, fake: FakeSlack, n: int) -> dict:
+    from bot.server import serve_in_thread
+
+    with serve_in_thread(bot) as url:
+        return _load(bot, fake, n, url)
+
+
+def _load(bot, fake: FakeSlack, n: int, url: str) -> dict:
     channel = f"CB{uuid.uuid4().hex[:8].upper()}"
-    try:
-        out = subprocess.run([sys.executable, "-m", "benchmarks.slack_load", url, SECRET, str(n), channel],
-                             capture_output=True, text=True, timeout=3600, check=True)
-        load = json.loads(out.stdout)
-        if any(m["status"] != 200 for m in load["mentions"]):
-            raise RuntimeError(f"some mentions were not acknowledged: {load['mentions']}")
-        bot.workers.wait_idle(3600)
-        end_to_end = []
-        for m in load["mentions"]:
-            placeholder = fake.wait_for("chat.postMessage", channel=channel, thread_ts=m["ts"])[0]
-            update = fake.wait_for("chat.update", ts=placeholder["_ts"])[-1]
-            end_to_end.append((update["_wall"] - m["sent"]) * 1000)
-        acks = [m["ack_ms"] for m in load["mentions"]]
-        baseline = load["healthz_ms"]
-        return {
-            "healthz_p50_ms": _pct(baseline, 0.5), "healthz_p95_ms": _pct(baseline, 0.95),
-            "ack_p50_ms": _pct(acks, 0.5), "ack_p95_ms": _pct(acks, 0.95),
-            "ack_p95_vs_healthz_p95": round(_pct(acks, 0.95) / max(_pct(baseline, 0.95), 0.1), 2),
-            "end_to_end_p50_ms": _pct(end_to_end, 0.5), "end_to_end_p95_ms": _pct(end_to_end, 0.95),
-            "end_to_end_mean_ms": round(statistics.mean(end_to_end), 1),
-        }
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    out = subprocess.run([sys.executable, "-m", "benchmarks.slack_load", url, SECRET, str(n), channel],
+                         capture_output=True, text=True, timeout=3600, check=True)
+    load = json.loads(out.stdout)
+    if any(m["status"] != 200 for m in load["mentions"]):
+        raise RuntimeError(f"some mentions were not acknowledged: {load['mentions']}")
+    bot.workers.wait_idle(3600)
+    end_to_end = []
+    for m in load["mentions"]:
+        placeholder = fake.wait_for("chat.postMessage", channel=channel, thread_ts=m["ts"])[0]
+        update = fake.wait_for("chat.update", ts=placeholder["_ts"])[-1]
+        end_to_end.append((update["_wall"] - m["sent"]) * 1000)
+    acks = [m["ack_ms"] for m in load["mentions"]]
+    baseline = load["healthz_ms"]
+    return {
+        "healthz_p50_ms": _pct(baseline, 0.5), "healthz_p95_ms": _pct(baseline, 0.95),
+        "ack_p50_ms": _pct(acks, 0.5), "ack_p95_ms": _pct(acks, 0.95),
+        "ack_p95_vs_healthz_p95": round(_pct(acks, 0.95) / max(_pct(baseline, 0.95), 0.1), 2),
+        "end_to_end_p50_ms": _pct(end_to_end, 0.5), "end_to_end_p95_ms": _pct(end_to_end, 0.95),
+        "end_to_end_mean_ms": round(statistics.mean(end_to_end), 1),
+    }

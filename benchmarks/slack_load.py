@@ -10,7 +10,7 @@ import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-from benchmarks.fake_slack import BOT_USER, event_body, post, sign
+from tests.fake_slack import BOT_USER, event_body, post, sign
 
 QUESTION = "What does VPN-ERR-619 mean?"
 

@@ -62,19 +62,6 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--socket", action="store_true", help="Socket Mode (needs SLACK_APP_TOKEN)")
     serve.add_argument("--host", default="0.0.0.0")
 
-    ev = sub.add_parser("eval", help="evaluations with assertions (not benchmarks)")
-    ev_sub = ev.add_subparsers(dest="eval_command", required=True)
-    answers = ev_sub.add_parser("answers", help="the answer assertion suite on the sample handbook")
-    answers.add_argument("--cases", type=Path, default=None, help="cases file (default: samples/handbook-eval.json)")
-    answers.add_argument("--model", choices=["hosted", "local"], help="override MODEL_POLICY")
-    answers.add_argument("--json", action="store_true")
-    relevance = ev_sub.add_parser("relevance", help="calibrate RELEVANCE_THRESHOLD on in/out-of-scope questions")
-    relevance.add_argument("--json", action="store_true")
-    ret = ev_sub.add_parser("retrieval", help="score the live index on a set written by `export eval`")
-    ret.add_argument("--from", dest="source", type=Path, required=True, metavar="FILE")
-    ret.add_argument("--k", type=int, default=5, help="recall@k (default 5)")
-    ret.add_argument("--json", action="store_true")
-
     export = sub.add_parser("export", help="approved/rejected answers as fine-tuning or evaluation data (JSONL)")
     export_sub = export.add_subparsers(dest="export_command", required=True)
     training = export_sub.add_parser("training", help="fine-tuning data from approved, curated and 👎 answers")
@@ -85,25 +72,6 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--since", type=_date, help="only answers from this day on (YYYY-MM-DD)")
         p.add_argument("--out", type=Path, help="write to FILE (default: standard output)")
 
-    bench = sub.add_parser("bench", help="benchmarks (not tests)")
-    bench_sub = bench.add_subparsers(dest="bench_command", required=True)
-    retrieval = bench_sub.add_parser("retrieval", help="recall/MRR/latency on a SQuAD v1.1 file")
-    retrieval.add_argument("--squad-json", type=Path, required=True)
-    retrieval.add_argument("--questions", type=int, default=2000)
-    retrieval.add_argument("--seed", type=int, default=13)
-    retrieval.add_argument("--json", action="store_true")
-    retrieval.add_argument("--reuse-index", action="store_true",
-                           help="keep the scratch collection for the next run (indexing figures then mean re-indexing)")
-    slack_bench = bench_sub.add_parser("slack", help="concurrent signed mentions through HTTP mode (fake Slack API)")
-    slack_bench.add_argument("--mentions", type=int, default=50, help="concurrent mentions with the stub model")
-    slack_bench.add_argument("--local-mentions", type=int, default=10,
-                             help="concurrent mentions with the local model (0 = skip)")
-    cache_bench = bench_sub.add_parser("cache", help="cached vs full-pipeline latency; cache calibration precision")
-    cache_bench.add_argument("--questions", type=int, default=5, help="questions answered by the local model")
-    cache_bench.add_argument("--json", action="store_true")
-    embedders = bench_sub.add_parser("embedders", help="compare embedding models (English and Korean)")
-    embedders.add_argument("--squad-json", type=Path, required=True)
-    embedders.add_argument("--paragraphs", type=int, default=300)
     return parser
 
 
@@ -128,11 +96,24 @@ def stop_on_sigterm() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
-    stop_on_sigterm()
     if args.command == "doctor":  # checks the settings itself, so it runs even when they are invalid
+        start()
         return _doctor()
+    return run(_COMMANDS[args.command], args)
+
+
+def start() -> None:
+    """What every command line of the project does first: log warnings, exit cleanly on SIGTERM."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    stop_on_sigterm()
+
+
+def run(command, args: argparse.Namespace) -> int:
+    """Run `command(args, services)` with Settings from the environment; errors become a short message and
+    an exit code (2: invalid settings, 1: a failure the message explains, 130: interrupted). The tools
+    (`python -m evals`, `python -m benchmarks`) run their commands through this too."""
+    start()
     from pydantic import ValidationError
 
     from bot.settings import Settings
@@ -148,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
 
     services = Services(settings)
     try:
-        return _COMMANDS[args.command](args, services)
+        return command(args, services)
     except (DatabaseError, ModelError, ValueError, OSError) as exc:
         errors.print(f"[red]error:[/red] {exc}")
         return 1
@@ -177,7 +158,7 @@ def _db(args, services) -> int:
 
 
 @contextmanager
-def _progress_bar(label: str, enabled: bool = True):
+def progress_bar(label: str, enabled: bool = True):
     """A rich progress bar on stderr; yields the callback the indexer reports to."""
     with Progress(
         TextColumn(f"[bold]{label}[/bold]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -193,7 +174,7 @@ def _progress_bar(label: str, enabled: bool = True):
 
 def _index(args, services) -> int:
     collection = args.collection or services.settings.default_collection
-    with _progress_bar("indexing", enabled=not args.json) as progress:
+    with progress_bar("indexing", enabled=not args.json) as progress:
         report = services.indexer.index_paths(args.paths, collection, progress, allow_empty=args.allow_empty)
     retired = services.answer_cache.sweep()
     if args.json:
@@ -318,30 +299,6 @@ def _serve(args, services) -> int:
     return 0
 
 
-def _eval(args, services) -> int:
-    if args.eval_command == "retrieval":
-        from evals.retrieval import load_set, render, score
-
-        result = score(services.searcher, load_set(args.source), services.settings.retrieval_params, k=args.k)
-        print(json.dumps(result, ensure_ascii=False, indent=2)) if args.json else console.print(render(result))
-        return 0
-    if args.eval_command == "relevance":
-        from evals.relevance import render_relevance, run_relevance_calibration
-
-        result = run_relevance_calibration(services, log=errors.print)
-        print(json.dumps(result, indent=2)) if args.json else console.print(render_relevance(result))
-        return 0
-    from evals.answers import render_answer_eval, run_answer_eval
-
-    with _progress_bar("evaluating", enabled=not args.json) as progress:
-        result = run_answer_eval(services, args.cases, model=args.model, progress=progress, log=errors.print)
-    if args.json:
-        print(json.dumps(result, ensure_ascii=False, indent=2))
-    else:
-        console.print(render_answer_eval(result))
-    return 0 if result["gates_passed"] else 1
-
-
 def _export(args, services) -> int:
     from evals.exports import Exporter, dumps
 
@@ -361,40 +318,5 @@ def _export(args, services) -> int:
     return 0
 
 
-def _bench(args, services) -> int:
-    if args.bench_command == "cache":
-        from benchmarks.cache import render_cache_benchmark, run_cache_benchmark
-
-        result = run_cache_benchmark(services, args.questions, log=errors.print)
-        print(json.dumps(result, ensure_ascii=False, indent=2)) if args.json else console.print(
-            render_cache_benchmark(result))
-        return 0
-    if args.bench_command == "slack":
-        from benchmarks.slack import run_slack_benchmark
-
-        result = run_slack_benchmark(services, args.mentions, args.local_mentions, log=errors.print)
-        print(json.dumps(result, indent=2))
-        return 0
-    if args.bench_command == "embedders":
-        from benchmarks.embedders import run_embedder_benchmark
-
-        print(json.dumps(run_embedder_benchmark(args.squad_json, args.paragraphs, log=errors.print), indent=2))
-        return 0
-    from benchmarks.retrieval import run_retrieval_benchmark
-
-    with _progress_bar("benchmark") as progress:
-        result = run_retrieval_benchmark(services, args.squad_json, questions=args.questions, seed=args.seed,
-                                         log=None if args.json else errors.print, progress=progress,
-                                         reuse_index=args.reuse_index)
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        from benchmarks.retrieval import render_table
-
-        console.print(render_table(result))
-    return 0
-
-
 _COMMANDS = {"db": _db, "index": _index, "search": _search, "collections": _collections, "ask": _ask,
-             "eval": _eval, "serve": _serve, "bench": _bench,
-             "export": _export}
+             "serve": _serve, "export": _export}

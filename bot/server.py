@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import threading
-from contextlib import asynccontextmanager
+import time
+from contextlib import asynccontextmanager, contextmanager
+from typing import Iterator
 
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from slack_bolt.request.internals import parse_body
@@ -105,6 +108,30 @@ def serve_http(bot: SlackBot, host: str, port: int) -> None:
     import uvicorn
 
     uvicorn.run(http_app(bot), host=host, port=port, log_level="info", timeout_graceful_shutdown=120)
+
+
+@contextmanager
+def serve_in_thread(bot: SlackBot, host: str = "127.0.0.1") -> Iterator[str]:
+    """HTTP mode on a free port, in a background thread, for the tests and benchmarks; yields the URL.
+    uvicorn's records (tracebacks included) go to the root logger, where a caller can read them."""
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind((host, 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(http_app(bot), host=host, port=port, log_level="warning",
+                                           log_config=None))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError(f"the HTTP server on {host}:{port} did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 def serve_socket_mode(bot: SlackBot, app_token: str) -> None:

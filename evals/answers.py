@@ -1,4 +1,4 @@
-"""`python -m bot eval answers`: assertions on answers to the sample handbook questions.
+"""`python -m evals answers`: assertions on answers to the sample handbook questions.
 
 Each case asserts the route, and for answers: an expected document is cited, facts the
 answer must and must not contain, its language and its length; for out-of-scope

@@ -1,4 +1,4 @@
-"""`python -m bot eval relevance`: choose RELEVANCE_THRESHOLD from in-scope and out-of-scope questions.
+"""`python -m evals relevance`: choose RELEVANCE_THRESHOLD from in-scope and out-of-scope questions.
 
 For each calibration question the best cosine similarity of a retrieved chunk is
 measured; the report gives, at the configured threshold and at every useful cut, how

@@ -1,4 +1,4 @@
-"""`python -m bot eval retrieval --from FILE`: a retrieval regression set scored against the live index.
+"""`python -m evals retrieval --from FILE`: a retrieval regression set scored against the live index.
 
 The file is what ``python -m bot export eval`` writes: one JSON object per line with a question,
 its collection scope and the documents its approved answer rests on. For each question the

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -15,15 +14,13 @@ from contextlib import contextmanager
 from typing import Iterator
 from urllib.parse import urlencode
 
-import uvicorn
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
 from answering.cache import ApprovedAnswers
 from answering.pipeline import Pipeline
-from benchmarks.fake_slack import BOT_USER, FakeSlack, event_body, payload_body, post, sign
-from bot.server import http_app
+from bot.server import serve_in_thread
 from bot.settings import Settings
 from bot.slack_app import build_slack_bot
 from models import Embedder
@@ -31,7 +28,7 @@ from retrieval.answer_cache import AnswerCacheStore
 from retrieval.db import make_engine
 from retrieval.ingest import Indexer
 from retrieval.search import Searcher
-from tests import servers
+from tests.fake_slack import BOT_USER, FakeSlack, event_body, payload_body, post, sign
 from tests.fakes import ScriptedChat, ScriptedModels
 
 SECRET = "test-signing-secret"
@@ -111,19 +108,10 @@ def running_bot(engine: Engine, embedder: Embedder, chat: ScriptedChat, **settin
     pipeline = Pipeline(config.pipeline_config, Searcher(engine, embedder), ScriptedModels(chat), engine,
                         ApprovedAnswers(store))
     bot = build_slack_bot(config, pipeline, engine, lambda: Indexer(engine, embedder), store)
-    port = servers.free_port()
-    # log_config=None: uvicorn's records (a traceback included) reach the root logger, so caplog sees them
-    server = uvicorn.Server(uvicorn.Config(http_app(bot), host="127.0.0.1", port=port, log_level="warning",
-                                           log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
     try:
-        yield Harness(fake, bot, chat, engine, f"http://127.0.0.1:{port}")
+        with serve_in_thread(bot) as url:
+            yield Harness(fake, bot, chat, engine, url)
     finally:
-        server.should_exit = True
-        thread.join(10)
         fake.stop()
 
 

@@ -15,8 +15,8 @@ def run(engine, database_url, tmp_path):
     env = {**os.environ, "DATABASE_URL": database_url.render_as_string(hide_password=False),
            "KB_DATA_DIR": str(tmp_path / "unused")}
 
-    def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run([sys.executable, "-m", "bot", *args], cwd=tmp_path, env=env, capture_output=True,
+    def run(*args: str, ok: bool = True, module: str = "bot") -> subprocess.CompletedProcess:
+        proc = subprocess.run([sys.executable, "-m", module, *args], cwd=tmp_path, env=env, capture_output=True,
                               text=True, timeout=300)
         if ok:
             assert proc.returncode == 0, proc.stderr + proc.stdout
@@ -95,9 +95,9 @@ def test_exports_and_the_retrieval_regression_set_from_the_command_line(tmp_path
                {"question": "How many vacation days do interns get?", "collections": ["it"],
                 "expected": [{"collection": "it", "source": str(kb / "leave.md"), "title": "Leave"}]}]
     out.write_text("".join(json.dumps(r) + "\n" for r in records))
-    result = json.loads(run("eval", "retrieval", "--from", str(out), "--k", "1", "--json").stdout)
+    result = json.loads(run("retrieval", "--from", str(out), "--k", "1", "--json", module="evals").stdout)
     assert (result["questions"], result["recall@1"], result["mrr@10"]) == (2, 1.0, 1.0)
     out.write_text("not json\n")
-    broken = run("eval", "retrieval", "--from", str(out), ok=False)
+    broken = run("retrieval", "--from", str(out), ok=False, module="evals")
     assert broken.returncode != 0 and "eval.jsonl:1" in broken.stderr + broken.stdout
     assert "Traceback" not in broken.stderr

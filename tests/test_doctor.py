@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from benchmarks.fake_slack import FakeSlack
 from bot.doctor import manifest_scopes
 from tests import servers
+from tests.fake_slack import FakeSlack
 
 
 @pytest.fixture

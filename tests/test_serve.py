@@ -12,8 +12,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from benchmarks.fake_slack import FakeSlack, post, sign
 from tests import servers
+from tests.fake_slack import FakeSlack, post, sign
 
 SECRET = "serve-secret"
 

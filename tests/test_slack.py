@@ -11,8 +11,8 @@ import time
 import pytest
 from sqlalchemy import text
 
-from benchmarks.fake_slack import BOT_USER, event_body, post, sign
 from retrieval.ingest import Indexer
+from tests.fake_slack import BOT_USER, event_body, post, sign
 from tests.fakes import ScriptedChat
 from tests.slack_harness import (
     ADMIN,

@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import make_url, text
 
 from answering import prompts
-from benchmarks.fake_slack import event_body, post, sign
 from bot.slack_answers import user_text
 from retrieval.db import make_engine, upgrade
 from retrieval.ingest import Indexer
+from tests.fake_slack import event_body, post, sign
 from tests.fakes import ScriptedChat
 from tests.slack_harness import (
     SECRET,

@@ -1,6 +1,6 @@
 """A local stand-in for Slack's Web API that records every call (as bolt-python's own tests do),
 plus helpers to send correctly signed requests to the bot like Slack does. Used by the tests and by
-`python -m bot bench slack`."""
+`python -m benchmarks slack`."""
 
 from __future__ import annotations
 

@@ -1,0 +1,66 @@
+"""python -m evals: evaluations with assertions (not benchmarks), run on purpose and by `make test`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from bot.cli import console, errors, progress_bar, run
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m evals", description="Evaluations with assertions.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    answers = sub.add_parser("answers", help="the answer assertion suite on the sample handbook")
+    answers.add_argument("--cases", type=Path, default=None, help="cases file (default: samples/handbook-eval.json)")
+    answers.add_argument("--model", choices=["hosted", "local"], help="override MODEL_POLICY")
+    answers.add_argument("--json", action="store_true")
+    relevance = sub.add_parser("relevance", help="calibrate RELEVANCE_THRESHOLD on in/out-of-scope questions")
+    relevance.add_argument("--json", action="store_true")
+    ret = sub.add_parser("retrieval", help="score the live index on a set written by `python -m bot export eval`")
+    ret.add_argument("--from", dest="source", type=Path, required=True, metavar="FILE")
+    ret.add_argument("--k", type=int, default=5, help="recall@k (default 5)")
+    ret.add_argument("--json", action="store_true")
+    return parser
+
+
+def _retrieval(args, services) -> int:
+    from evals.retrieval import load_set, render, score
+
+    result = score(services.searcher, load_set(args.source), services.settings.retrieval_params, k=args.k)
+    print(json.dumps(result, ensure_ascii=False, indent=2)) if args.json else console.print(render(result))
+    return 0
+
+
+def _relevance(args, services) -> int:
+    from evals.relevance import render_relevance, run_relevance_calibration
+
+    result = run_relevance_calibration(services, log=errors.print)
+    print(json.dumps(result, indent=2)) if args.json else console.print(render_relevance(result))
+    return 0
+
+
+def _answers(args, services) -> int:
+    from evals.answers import render_answer_eval, run_answer_eval
+
+    with progress_bar("evaluating", enabled=not args.json) as progress:
+        result = run_answer_eval(services, args.cases, model=args.model, progress=progress, log=errors.print)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        console.print(render_answer_eval(result))
+    return 0 if result["gates_passed"] else 1
+
+
+_COMMANDS = {"answers": _answers, "relevance": _relevance, "retrieval": _retrieval}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return run(_COMMANDS[args.command], args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
