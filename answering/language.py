@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-_HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
+from retrieval.keywords import HANGUL
+
 _LATIN = re.compile(r"[A-Za-z]")
 
 
@@ -14,7 +15,7 @@ def detect_language(text: str) -> str:
     Korean text often carries English names, IDs and acronyms (VPN-ERR-619, HR), so a
     text counts as Korean once a fifth of its letters are Hangul.
     """
-    hangul = len(_HANGUL.findall(text))
+    hangul = len(HANGUL.findall(text))
     latin = len(_LATIN.findall(text))
     if hangul + latin == 0:
         return "unknown"

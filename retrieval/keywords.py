@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 import threading
 
-_HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
+# Hangul syllables, jamo and compatibility jamo; also how answering tells Korean text from English.
+HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 _WORD = re.compile(r"\S+")
 # Kiwi tags kept for search: nouns, pronouns, numerals, verb/adjective stems, roots,
 # adverbs, foreign words, Chinese characters, numbers.
@@ -36,7 +37,7 @@ def _analyser():
 
 def keyword_text(text: str) -> str:
     """Return ``text`` with each Hangul word replaced by its content morphemes."""
-    if not _HANGUL.search(text):
+    if not HANGUL.search(text):
         return text
     kiwi = _analyser()
     tokens = kiwi.tokenize(text)
@@ -44,7 +45,7 @@ def keyword_text(text: str) -> str:
     i = 0
     for word in _WORD.finditer(text):
         start, end = word.span()
-        if not _HANGUL.search(word.group()):
+        if not HANGUL.search(word.group()):
             out.append(word.group())
             continue
         morphemes = []

@@ -165,6 +165,8 @@ def build_sql(params: RetrievalParams, dim: int) -> str:
 
 
 def vector_literal(vector) -> str:
+    """The text form pgvector reads (`[x,y,...]`), for a ``CAST(:v AS vector)`` parameter, with seven
+    significant digits (about a float32's precision). The pgvector Python package is not needed for this."""
     return "[" + ",".join(f"{float(x):.7g}" for x in vector) + "]"
 
 
