@@ -19,7 +19,7 @@ from typing import Callable
 
 from sqlalchemy import text
 
-from answering.pipeline import Question
+from answering.types import Question, Route
 from evals.handbook import EVAL_COLLECTION, ROOT, ensure_indexed
 
 CALIBRATION = ROOT / "samples" / "cache-calibration.json"
@@ -78,9 +78,9 @@ def measure_latency(services, pairs: list[dict], questions: int, log: Callable[[
             slack_store.vote(services.engine, first.interaction_id, "UBENCH", 1, "bench")
             store.refresh(first.interaction_id)
             again, para = ask(pair["approved"], True), ask(pair["asked"], True)
-            if again.route == "cached":
+            if again.route == Route.CACHED:
                 exact.append(again.latency_ms["total"])
-            if para.route == "cached":
+            if para.route == Route.CACHED:
                 similar.append(para.latency_ms["total"])
             rows.append({"id": pair["id"], "full": (first.route, first.latency_ms["total"]),
                          "exact": (again.route, again.latency_ms["total"]),

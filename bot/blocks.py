@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from answering import prompts
 from answering.context import Source, heading
-from answering.pipeline import Answer
+from answering.types import Answer, Route
 from bot.mrkdwn import escape, link, to_mrkdwn
 
 MAX_SECTION_CHARS = 3000
@@ -85,7 +85,7 @@ def cached_label(answer: Answer) -> str:
 
 def footer(answer: Answer) -> str:
     seconds = answer.latency_ms.get("total", 0) / 1000
-    if answer.route == "cached":
+    if answer.route == Route.CACHED:
         who = cached_label(answer)
     elif answer.model:
         who = escape(answer.model)
@@ -125,15 +125,15 @@ def answer_message(answer: Answer) -> tuple[str, list[dict]]:
     tail: list[dict] = []
     if answer.notices:
         tail.append(_context("\n".join(f"⚠️ {escape(n)}" for n in answer.notices)))
-    if answer.route == "dont_know" and answer.sources:
+    if answer.route == Route.DONT_KNOW and answer.sources:
         tail += _source_sections(prompts.CLOSEST[lang], answer.sources)
     elif answer.sources:
         tail += _source_sections(SOURCES[lang], answer.sources)
-    elif answer.route == "answer" and answer.uncited:
+    elif answer.route == Route.ANSWER and answer.uncited:
         tail += _source_sections(UNCITED[lang], answer.uncited)
     tail.append(_context(footer(answer)))
-    if answer.interaction_id and answer.route in ("answer", "cached", "dont_know"):
-        ask_model = ASK_MODEL_LABEL[lang] if answer.route == "cached" else None
+    if answer.interaction_id and answer.route in (Route.ANSWER, Route.CACHED, Route.DONT_KNOW):
+        ask_model = ASK_MODEL_LABEL[lang] if answer.route == Route.CACHED else None
         tail.append(vote_buttons(answer.interaction_id, ask_model))
     tail = tail[-(MAX_BLOCKS - 1):]
     room = MAX_BLOCKS - len(tail)

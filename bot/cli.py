@@ -239,7 +239,7 @@ def _collections(args, services) -> int:
 
 
 def _ask(args, services) -> int:
-    from answering.pipeline import Question
+    from answering.types import Question, Route
 
     roles = ("user", "assistant")
     history = tuple((roles[i % 2], text) for i, text in enumerate(args.history))
@@ -250,7 +250,7 @@ def _ask(args, services) -> int:
         print(json.dumps(answer_as_dict(answer), ensure_ascii=False, indent=2))
     else:
         _print_answer(answer)
-    return 1 if answer.route == "error" else 0
+    return 1 if answer.route == Route.ERROR else 0
 
 
 def answer_as_dict(answer) -> dict:
@@ -261,23 +261,24 @@ def answer_as_dict(answer) -> dict:
 
 def _print_answer(answer) -> None:
     from answering.prompts import CLOSEST
+    from answering.types import Route
 
     console.print(answer.text, markup=False, highlight=False)
     for notice in answer.notices:
         console.print(f"[yellow]{notice}[/yellow]", highlight=False)
     if answer.sources:
         console.print()
-        if answer.route == "dont_know":
+        if answer.route == Route.DONT_KNOW:
             console.print(CLOSEST[answer.language], highlight=False)
         for src in answer.sources:
             console.print(f"[bold][{src.number}][/bold] [cyan]{src.heading}[/cyan] [dim]{src.url or src.source}[/dim]",
                           highlight=False)
-    if answer.route == "answer" and not answer.verified and answer.uncited:
+    if answer.route == Route.ANSWER and not answer.verified and answer.uncited:
         for src in answer.uncited:
             console.print(f"[dim]({src.number}) {src.heading} {src.url or src.source}[/dim]", highlight=False)
     timing = "  ".join(f"{k} {v:.0f} ms" for k, v in answer.latency_ms.items())
     model = f"model {answer.model}" if answer.model else "no model call"
-    if answer.route == "cached":
+    if answer.route == Route.CACHED:
         model += " · curated answer" if answer.curated else f" · approved by {answer.approvals}"
     console.print(f"\n[dim]route {answer.route} · {model} · {timing} · log #{answer.interaction_id}[/dim]",
                   highlight=False)

@@ -20,8 +20,8 @@ from typing import Callable
 from rich.table import Table
 
 from answering.language import detect_language
-from answering.pipeline import Answer, Question
 from answering.prompts import ANSWER_PROMPT_VERSION
+from answering.types import Answer, Question, Route
 from evals.handbook import ROOT, ensure_indexed
 
 CASES = ROOT / "samples" / "handbook-eval.json"
@@ -61,7 +61,7 @@ def check(case: dict, answer: Answer) -> dict[str, bool]:
     )
     results["must_not_contain"] = not any(bad.lower() in text for bad in case["must_not_contain"])
     results["language"] = detect_language(answer.text) == case["language"]
-    if answer.route == "answer":
+    if answer.route == Route.ANSWER:
         results["language_first_try"] = not answer.language_retried
     results["length"] = 0 < len(answer.text) <= case["max_chars"]
     return results
@@ -74,7 +74,7 @@ def run_answer_eval(services, cases_path: Path | None = None, model: str | None 
         log("indexing the sample handbook (unchanged files are skipped) …")
     collection = ensure_indexed(services)
     pipeline = services.pipeline
-    backend = model or pipeline.backend_for({collection}, None)
+    backend = model or pipeline.router.backend_for({collection}, None)
     model_name = services.chat_models.config(backend).name
     rows = []
     started = time.perf_counter()
@@ -119,7 +119,7 @@ def summarise(rows: list[dict], model_name: str, seconds: float) -> dict:
         if row["expected_route"] == "answer":
             by_kind[f"answer:language ({row['language']})"].append(row["checks"]["language"])
     dont_know = [r for r in rows if r["expected_route"] == "dont_know"]
-    errors = [r["id"] for r in rows if r["route"] == "error"]
+    errors = [r["id"] for r in rows if r["route"] == Route.ERROR]
     gates = {
         "out_of_scope_dont_know": all(r["checks"]["route"] for r in dont_know) and bool(dont_know),
         "out_of_scope_zero_model_calls": all(r["checks"]["zero_model_calls"] for r in dont_know) and bool(dont_know),

@@ -6,7 +6,7 @@ import json
 
 from answering import prompts
 from answering.context import Source
-from answering.pipeline import Answer
+from answering.types import Answer
 from bot import blocks
 from bot.mrkdwn import to_mrkdwn
 

@@ -11,7 +11,8 @@ from sqlalchemy import text
 
 from answering.cache import ApprovedAnswers
 from answering.log import load
-from answering.pipeline import Pipeline, Question
+from answering.pipeline import Pipeline
+from answering.types import Question
 from bot import slack_store
 from bot.settings import Settings
 from evals.exports import Exporter, dumps, scrub

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from answering.context import Source
-from answering.pipeline import Answer
+from answering.types import Answer
 from evals.answers import check, load_cases, summarise
 
 

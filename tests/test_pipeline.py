@@ -13,7 +13,8 @@ from sqlalchemy import text
 
 from answering import prompts
 from answering.log import load
-from answering.pipeline import Pipeline, Question
+from answering.pipeline import Pipeline
+from answering.types import Question
 from bot.settings import Settings
 from models.chat import ChatModels
 from retrieval.search import Searcher

@@ -1,0 +1,59 @@
+"""One run of the pipeline: the state its steps pass along, and the interaction-log record it fills."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from answering.context import Source
+from answering.log import Interaction
+from answering.types import Answer, Question, Route
+from retrieval.search import SearchHit
+
+
+@dataclass
+class Run:
+    question: Question
+    text: str  # the question, cleaned
+    language: str
+    log: Interaction
+    search_text: str = ""
+    keyword_text: str = ""
+    hits: list[SearchHit] = field(default_factory=list)
+    answer: Answer | None = None
+    notices: list[str] = field(default_factory=list)
+
+
+def start_record(question: Question, text: str, language: str) -> Interaction:
+    """The interaction-log row of a question, before anything ran."""
+    return Interaction(
+        question=text[:20000], origin=question.origin, asker=question.asker, channel=question.channel,
+        thread_ts=question.thread_ts, message_ts=question.message_ts, language=language,
+        collections=list(question.collections) if question.collections else None,
+    )
+
+
+def finish_record(entry: Interaction, answer: Answer, started: float, model_calls: int) -> None:
+    """Copy the outcome into the answer and its log row (route, timings, model calls, the text)."""
+    answer.model_calls = model_calls
+    answer.latency_ms = {**entry.latency_ms, "total": ms_since(started)}
+    answer.rewritten_question = entry.rewritten_question
+    entry.route = str(answer.route)
+    entry.latency_ms = answer.latency_ms
+    entry.answer = answer.text if answer.route != Route.ERROR else None
+
+
+def hit_record(hit: SearchHit) -> dict:
+    record = hit.as_dict()
+    del record["text"]
+    return record
+
+
+def source_record(source: Source) -> dict:
+    return {"number": source.number, "title": source.title, "section": source.section, "source": source.source,
+            "url": source.url, "collection": source.collection, "document_id": source.document_id,
+            "chunk_ids": list(source.chunk_ids), "content_hash": source.content_hash}
+
+
+def ms_since(t0: float) -> float:
+    return round((time.perf_counter() - t0) * 1000, 1)

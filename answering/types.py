@@ -1,0 +1,102 @@
+"""What goes into the pipeline and what comes out, as plain values: the question, the answer, the
+routes an answer can take, and how to answer (PipelineConfig)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from answering.context import Source
+from retrieval.search import RetrievalParams
+
+POLICIES = ("auto", "hosted", "local")
+
+
+class Route(StrEnum):
+    """How a question was answered; stored in the interaction log as its value."""
+
+    HELP = "help"  # onboarding text with example questions (no model)
+    CACHED = "cached"  # an approved answer (no model)
+    DONT_KNOW = "dont_know"  # nothing relevant: "I don't know" + the closest sources (no model)
+    ANSWER = "answer"  # generated from the sources, citations checked
+    REJECTED = "rejected"  # refused before anything ran (too long)
+    ERROR = "error"  # something failed: an apology with a reference
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """How to answer: model policy, the "I don't know" threshold, the token budgets, onboarding examples."""
+
+    policy: str = "auto"
+    confidential: frozenset[str] = frozenset()
+    hosted_configured: bool = False
+    # Best cosine similarity (default embedder) below which nothing counts as relevant;
+    # chosen with `python -m evals relevance` (see README).
+    relevance_threshold: float = 0.845
+    max_tokens: int = 400
+    source_tokens: int = 1800
+    examples: tuple[str, ...] = (
+        "How many vacation days do employees in Seoul get?",
+        "What does VPN-ERR-619 mean?",
+        "경비 정산은 며칠 안에 해야 하나요?",
+    )
+    retrieval: RetrievalParams = RetrievalParams()
+    closest_sources: int = 3
+
+    def __post_init__(self) -> None:
+        if self.policy not in POLICIES:
+            raise ValueError(f"MODEL_POLICY must be one of {', '.join(POLICIES)}, not {self.policy!r}")
+        if self.policy == "hosted" and not self.hosted_configured:
+            raise ValueError("MODEL_POLICY=hosted needs HOSTED_MODEL (and HOSTED_BASE_URL or AZURE_OPENAI_ENDPOINT)")
+        if not 0 <= self.relevance_threshold <= 1:
+            raise ValueError("RELEVANCE_THRESHOLD is a cosine similarity between 0 and 1")
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question as plain values; Slack details are optional and only logged."""
+
+    text: str
+    history: tuple[tuple[str, str], ...] = ()  # (role "user" | "assistant", text), oldest first
+    collections: tuple[str, ...] | None = None  # None = every collection
+    model: str | None = None  # "hosted" | "local" overrides MODEL_POLICY
+    origin: str = "cli"
+    asker: str | None = None
+    channel: str | None = None
+    thread_ts: str | None = None
+    message_ts: str | None = None
+    use_cache: bool = True  # False: "ask the model instead" of a cached answer
+
+
+@dataclass
+class Answer:
+    text: str
+    route: Route
+    language: str
+    sources: list[Source] = field(default_factory=list)  # cited ones (closest ones for DONT_KNOW)
+    uncited: list[Source] = field(default_factory=list)  # given to the model but not cited
+    verified: bool | None = None
+    language_ok: bool | None = None
+    language_retried: bool = False  # the first answer was in another language
+    notices: list[str] = field(default_factory=list)
+    model: str | None = None
+    model_calls: int = 0
+    rewritten_question: str | None = None
+    latency_ms: dict[str, float] = field(default_factory=dict)
+    interaction_id: int | None = None
+    error: str | None = None
+    cached_answer_id: int | None = None  # CACHED: the entry served
+    approvals: int = 0  # CACHED: people who approved it
+    curated: bool = False  # CACHED: written by an admin
+
+
+class AnswerCache(Protocol):
+    """Approved answers served without a model call (``answering.cache.ApprovedAnswers``)."""
+
+    def lookup(self, question: Question, language: str) -> Answer | None: ...
+
+
+class NoCache:
+    def lookup(self, question: Question, language: str) -> Answer | None:
+        return None
