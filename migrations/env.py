@@ -1,4 +1,5 @@
-"""Alembic environment. The app passes an open connection; the alembic CLI uses DATABASE_URL."""
+"""Alembic environment. The application passes an open connection (`python -m bot db upgrade`, and every
+start); the alembic command line passes a URL with `-x url=...`. Nothing here imports the application."""
 
 from alembic import context
 from sqlalchemy import create_engine, text
@@ -21,11 +22,11 @@ def _run(connection) -> None:
 connection = context.config.attributes.get("connection")
 if connection is not None:
     _run(connection)
-else:
-    from bot.settings import Settings
-    from retrieval.db import resolve_url
-
-    settings = Settings()
-    engine = create_engine(resolve_url(settings.database_url, settings.kb_data_dir))
+else:  # the alembic command line: the URL is given, not read from the application's settings
+    url = context.get_x_argument(as_dictionary=True).get("url") or context.config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise SystemExit("No database given. `python -m bot db upgrade` applies these migrations with your settings; "
+                         "with alembic itself, pass -x url=postgresql+psycopg://USER:PASSWORD@HOST/DB")
+    engine = create_engine(url)
     with engine.connect() as conn:
         _run(conn)
