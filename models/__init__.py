@@ -1,6 +1,5 @@
-"""Language-model and embedding backends. Imports none of our other packages."""
+"""Language-model and embedding backends. Imports none of our other packages but ``core``."""
 
 from models.embeddings import EMBEDDING_BACKENDS, Embedder, EmbedderConfig, make_embedder
-from models.errors import ModelError
 
-__all__ = ["EMBEDDING_BACKENDS", "Embedder", "EmbedderConfig", "ModelError", "make_embedder"]
+__all__ = ["EMBEDDING_BACKENDS", "Embedder", "EmbedderConfig", "make_embedder"]

@@ -20,8 +20,8 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import PrivateAttr
 
+from core.errors import InvalidInput, ModelError, ModelUnavailable
 from models.deadline import DeadlinePassed, DeadlineTransport, environment_proxy
-from models.errors import ModelError, ModelUnavailable
 
 CHAT_BACKENDS = ("local", "hosted")
 
@@ -72,13 +72,13 @@ class ChatConfig:
 
     def __post_init__(self) -> None:
         if self.backend not in CHAT_BACKENDS:
-            raise ValueError(f"unknown chat backend {self.backend!r}; choose one of {', '.join(CHAT_BACKENDS)}")
+            raise InvalidInput(f"unknown chat backend {self.backend!r}; choose one of {', '.join(CHAT_BACKENDS)}")
         if self.context_tokens < 512:
-            raise ValueError("the context window must be at least 512 tokens")
+            raise InvalidInput("the context window must be at least 512 tokens")
         if not 1 <= self.max_tokens < self.context_tokens:
-            raise ValueError("max_tokens must be at least 1 and smaller than the context window")
+            raise InvalidInput("max_tokens must be at least 1 and smaller than the context window")
         if self.timeout_s <= 0:
-            raise ValueError("the model timeout must be positive")
+            raise InvalidInput("the model timeout must be positive")
 
     @property
     def name(self) -> str:

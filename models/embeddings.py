@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from models.errors import ModelError
+from core.errors import InvalidInput, ModelError
 
 
 @dataclass(frozen=True)
@@ -35,13 +35,13 @@ class EmbedderConfig:
 
     def __post_init__(self) -> None:
         if self.backend not in EMBEDDING_BACKENDS:
-            raise ValueError(
+            raise InvalidInput(
                 f"unknown embedding backend {self.backend!r}; choose one of {', '.join(EMBEDDING_BACKENDS)}"
             )
         if self.batch_size < 1:
-            raise ValueError("embedding batch size must be at least 1")
+            raise InvalidInput("embedding batch size must be at least 1")
         if self.dimensions is not None and self.dimensions < 1:
-            raise ValueError("embedding dimensions must be positive")
+            raise InvalidInput("embedding dimensions must be positive")
 
 
 class Embedder(Embeddings):
