@@ -9,7 +9,8 @@ import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from core.errors import ModelUnavailable
-from models.chat import ChatConfig, LlamaCppChat, invoke_chat, make_chat_model
+from models.chat import ChatConfig, invoke_chat, make_chat_model
+from models.llamacpp_chat import LlamaCppChat
 from tests import servers, trickle
 from tests.trickle import TrickleServer
 
