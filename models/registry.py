@@ -1,4 +1,4 @@
-"""The backends of each kind by name: the one list that configs, settings and the doctor check names against.
+"""The backends of each kind by name: the one list of names. Configs and settings check a name against it.
 
 A backend is registered as ``"module:attribute"`` and imported on first use, so a backend's
 libraries load only when it is picked. The built-ins register through ``register`` like any other
