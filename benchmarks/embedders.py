@@ -15,7 +15,8 @@ from typing import Callable
 
 import numpy as np
 
-from models import EmbedderConfig, ModelError, make_embedder
+from core.errors import InvalidInput, ModelError
+from models import EmbedderConfig, make_embedder
 from retrieval.chunking import ChunkingParams, chunk_document
 from retrieval.loaders import parse
 
@@ -60,7 +61,10 @@ def _handbook(embedder) -> dict:
 
 
 def _squad(embedder, squad_json: Path, paragraphs: int) -> tuple[dict, float]:
-    data = json.loads(squad_json.read_text(encoding="utf-8"))
+    try:
+        data = json.loads(squad_json.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:  # a file named on the command line
+        raise InvalidInput(str(exc)) from exc
     texts, owners, questions, gold = [], [], [], []
     for article in data["data"]:
         for p in article["paragraphs"]:

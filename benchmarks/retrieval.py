@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from core.errors import InvalidInput
 from retrieval import store
 from retrieval.ingest import SourceItem
 from retrieval.search import MODES
@@ -25,7 +26,10 @@ DEPTH = 10
 
 def load_squad(path: Path) -> tuple[list[SourceItem], list[tuple[str, str]]]:
     """Distinct paragraphs as items, and (question, paragraph source) pairs."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:  # a file named on the command line
+        raise InvalidInput(str(exc)) from exc
     by_text: dict[str, SourceItem] = {}
     questions: list[tuple[str, str]] = []
     for article in data["data"]:

@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from core.errors import InvalidInput, KBError
+
 console = Console(soft_wrap=True)
 errors = Console(stderr=True)
 
@@ -124,13 +126,11 @@ def run(command, args: argparse.Namespace) -> int:
         errors.print(f"[red]Invalid settings:[/red]\n{exc}")
         return 2
     from bot.services import Services
-    from models import ModelError
-    from retrieval.db import DatabaseError
 
     services = Services(settings)
     try:
         return command(args, services)
-    except (DatabaseError, ModelError, ValueError, OSError) as exc:
+    except (KBError, OSError) as exc:  # OSError: a path named on the command line
         errors.print(f"[red]error:[/red] {exc}")
         return 1
     except KeyboardInterrupt:
@@ -291,7 +291,7 @@ def _serve(args, services) -> int:
     app_token = settings.slack_app_token.get_secret_value()
     socket = args.socket or (app_token and not args.http)
     if socket and not app_token:
-        raise ValueError("Socket Mode needs SLACK_APP_TOKEN (an xapp- token with connections:write)")
+        raise InvalidInput("Socket Mode needs SLACK_APP_TOKEN (an xapp- token with connections:write)")
     bot = services.slack_bot  # builds the pipeline too, before the first question
     if socket:
         serve_socket_mode(bot, app_token)

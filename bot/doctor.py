@@ -98,7 +98,8 @@ class Doctor:
             return Check("database", SKIP, "settings are invalid")
         from sqlalchemy import text
 
-        from retrieval.db import DatabaseError, make_engine, resolve_url
+        from core.errors import DatabaseError
+        from retrieval.db import make_engine, resolve_url
 
         s = self.settings
         try:
@@ -122,7 +123,8 @@ class Doctor:
             return Check("pgvector", SKIP, "no database")
         from sqlalchemy import text
 
-        from retrieval.db import DatabaseError, check_vectors
+        from core.errors import DatabaseError
+        from retrieval.db import check_vectors
 
         try:
             check_vectors(self.engine)
@@ -175,7 +177,7 @@ class Doctor:
             return Check("hosted model", SKIP, "not configured (HOSTED_MODEL is empty): the local model answers")
         from langchain_core.messages import HumanMessage
 
-        from models import ModelError
+        from core.errors import ModelError
         from models.chat import ChatModels, invoke_chat
 
         models = ChatModels(self.settings.chat_config)

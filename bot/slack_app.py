@@ -20,6 +20,7 @@ from bot.mrkdwn import escape
 from bot.settings import Settings
 from bot.slack_admin import Admin
 from bot.slack_answers import SlackAnswerer, SlackQuestion, Workers, strip_mentions, user_text
+from core.errors import InvalidInput
 from retrieval.answer_cache import AnswerCacheStore
 from retrieval.store import collection_summaries
 
@@ -64,9 +65,9 @@ def build_slack_bot(settings: Settings, pipeline: Pipeline, engine, indexer,
     """The App with every listener; ``indexer`` is a callable returning the Indexer (built lazily);
     ``answer_cache`` is told about every vote (None: votes are only recorded)."""
     if not settings.slack_bot_token.get_secret_value():
-        raise ValueError("SLACK_BOT_TOKEN is not set (see README: Connect to your workspace)")
+        raise InvalidInput("SLACK_BOT_TOKEN is not set (see README: Connect to your workspace)")
     if not settings.slack_signing_secret.get_secret_value() and not settings.slack_app_token.get_secret_value():
-        raise ValueError("SLACK_SIGNING_SECRET is needed in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)")
+        raise InvalidInput("SLACK_SIGNING_SECRET is needed in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)")
     client = client or web_client(settings)
     # Listeners only claim, queue and record, so acking after them costs milliseconds and
     # means a 200 to Slack always comes after the question was claimed.

@@ -22,6 +22,7 @@ from rich.table import Table
 from answering.language import detect_language
 from answering.prompts import ANSWER_PROMPT_VERSION
 from answering.types import Answer, Question, Route
+from core.errors import InvalidInput
 from evals.handbook import ROOT, ensure_indexed
 
 CASES = ROOT / "samples" / "handbook-eval.json"
@@ -29,18 +30,21 @@ CASES = ROOT / "samples" / "handbook-eval.json"
 
 def load_cases(path: Path | None = None) -> list[dict]:
     """Read and validate the cases file (every case needs at least three assertions)."""
-    cases = json.loads(Path(path or CASES).read_text(encoding="utf-8"))
+    try:
+        cases = json.loads(Path(path or CASES).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:  # a file named on the command line
+        raise InvalidInput(str(exc)) from exc
     seen = set()
     for case in cases:
         cid = case.get("id")
         if not cid or cid in seen:
-            raise ValueError(f"every case needs a unique id (got {cid!r})")
+            raise InvalidInput(f"every case needs a unique id (got {cid!r})")
         seen.add(cid)
         if case.get("route") not in ("answer", "dont_know") or case.get("language") not in ("en", "ko"):
-            raise ValueError(f"case {cid}: route must be answer|dont_know and language en|ko")
+            raise InvalidInput(f"case {cid}: route must be answer|dont_know and language en|ko")
         if case["route"] == "answer" and not (case.get("expect_sources") and case.get("must_contain")
                                               and case.get("must_not_contain") and case.get("max_chars")):
-            raise ValueError(f"case {cid}: an answer case needs expect_sources, must_contain, "
+            raise InvalidInput(f"case {cid}: an answer case needs expect_sources, must_contain, "
                              "must_not_contain and max_chars")
     return cases
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.errors import DocumentError
+
 ROOT = Path(__file__).resolve().parent.parent
 HANDBOOK = ROOT / "samples" / "handbook"
 EVAL_COLLECTION = "eval-handbook"
@@ -13,5 +15,5 @@ def ensure_indexed(services, progress=None) -> str:
     """Index (incrementally: unchanged files are skipped) and return the collection name."""
     report = services.indexer.index_paths([HANDBOOK], EVAL_COLLECTION, progress)
     if report.failed:
-        raise ValueError(f"the sample handbook did not index: {report.failed}")
+        raise DocumentError(f"the sample handbook did not index: {report.failed}")
     return EVAL_COLLECTION

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from core.errors import InvalidInput
 from retrieval.search import RetrievalParams, Searcher
 
 
@@ -28,10 +29,10 @@ def load_set(path: Path) -> list[dict]:
             if not record["question"] or not record["expected"]:
                 raise KeyError("question/expected")
         except (ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"{path}:{number}: not an eval record ({exc})") from exc
+            raise InvalidInput(f"{path}:{number}: not an eval record ({exc})") from exc
         records.append(record)
     if not records:
-        raise ValueError(f"{path} holds no questions")
+        raise InvalidInput(f"{path} holds no questions")
     return records
 
 

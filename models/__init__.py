@@ -1,6 +1,13 @@
-"""Language-model and embedding backends. Imports none of our other packages."""
+"""Language-model and embedding backends, each kind behind one interface and one registry.
 
-from models.embeddings import EMBEDDING_BACKENDS, Embedder, EmbedderConfig, make_embedder
-from models.errors import ModelError
+    registry.py                  backend names -> where each backend lives (imported on first use)
+    embeddings.py, chat.py       the interfaces and their configs; names are checked against the registry
+    *_embedder.py, *_chat.py     the backends; each imports only its interface module
 
-__all__ = ["EMBEDDING_BACKENDS", "Embedder", "EmbedderConfig", "ModelError", "make_embedder"]
+Imports none of our other packages but ``core``.
+"""
+
+from models.embeddings import Embedder, EmbedderConfig, make_embedder
+from models.registry import CHAT_MODELS, EMBEDDERS
+
+__all__ = ["CHAT_MODELS", "EMBEDDERS", "Embedder", "EmbedderConfig", "make_embedder"]

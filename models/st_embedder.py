@@ -4,8 +4,8 @@ import os
 
 import numpy as np
 
+from core.errors import ModelError
 from models.embeddings import Embedder
-from models.errors import ModelError
 
 
 def _default_path() -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.errors import InvalidInput
 from retrieval.loaders import ParsedDocument
 
 # Bump when chunking changes in a way that should re-chunk unchanged files.
@@ -17,9 +18,9 @@ class ChunkingParams:
 
     def __post_init__(self) -> None:
         if self.size < 100:
-            raise ValueError("chunk size must be at least 100 characters")
+            raise InvalidInput("chunk size must be at least 100 characters")
         if not 0 <= self.overlap < self.size:
-            raise ValueError("chunk overlap must be at least 0 and smaller than the chunk size")
+            raise InvalidInput("chunk overlap must be at least 0 and smaller than the chunk size")
 
     @property
     def fingerprint(self) -> str:

@@ -17,6 +17,8 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.pool import NullPool
 
+from core.errors import DatabaseError
+
 log = logging.getLogger(__name__)
 
 EMBEDDED_DATABASE = "kb"
@@ -28,10 +30,6 @@ _vectors_checked: set[str] = set()
 _VECTOR_PROBE = ("SELECT array_fill(0.5::real, ARRAY[384])::vector(384) <-> "
                  "array_fill(0.25::real, ARRAY[384])::vector(384)")
 _PROBE_DISTANCE = 384 ** 0.5 / 4
-
-
-class DatabaseError(RuntimeError):
-    """The database could not be reached or prepared; the message says how to fix it."""
 
 
 def start_embedded(data_dir: Path) -> URL:

@@ -18,12 +18,13 @@ from typing import Callable, Iterable, Sequence
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
-from models import Embedder, ModelError
+from core.errors import Cancelled, InvalidInput, ModelError, UnreadableFile
+from models import Embedder
 from retrieval import store
 from retrieval.chunking import Chunk, ChunkingParams, chunk_document
 from retrieval.keywords import keyword_text
-from retrieval.loaders import ParsedDocument, UnreadableFile
-from retrieval.parse_worker import Cancelled, ParseWorker
+from retrieval.loaders import ParsedDocument
+from retrieval.parse_worker import ParseWorker
 from retrieval.sources import SourceItem, discover, under
 
 __all__ = ["COLLECTION_NAME", "IndexReport", "Indexer", "SourceItem"]
@@ -203,7 +204,7 @@ class Indexer:
 
     def _collection(self, name: str, report: IndexReport) -> store.Collection:
         if not COLLECTION_NAME.fullmatch(name):
-            raise ValueError(f"invalid collection name {name!r}: use letters, digits, '_', '.' and '-' "
+            raise InvalidInput(f"invalid collection name {name!r}: use letters, digits, '_', '.' and '-' "
                              "(at most 63, starting with a letter or digit)")
         with self.engine.connect() as conn:
             coll = store.get_collection(conn, name)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from core.errors import UnreadableFile
+
 SUFFIXES = {
     ".md": "markdown",
     ".markdown": "markdown",
@@ -25,10 +27,6 @@ SUFFIXES = {
     ".htm": "html",
     ".pdf": "pdf",
 }
-
-
-class UnreadableFile(Exception):
-    """The file cannot be indexed; ``str(exc)`` is a short reason for the user."""
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from retrieval.loaders import ParsedDocument, UnreadableFile, parse
+from core.errors import Cancelled, InvalidInput, UnreadableFile
+from retrieval.loaders import ParsedDocument, parse
 
 _START_SECONDS = 60.0  # a cold start imports the parsers; not counted in any file's budget
 _POLL_SECONDS = 0.1  # how soon a cancelled run notices while a file is being parsed
@@ -29,16 +30,12 @@ _PROJECT = str(Path(__file__).resolve().parent.parent)
 _MEMORY_BYTES = 3 * 1024**3
 
 
-class Cancelled(Exception):
-    """The run was cancelled while a file was being parsed."""
-
-
 class ParseWorker:
     """Parses files with a per-file time budget; ``budget`` None parses in this process."""
 
     def __init__(self, budget: float | None) -> None:
         if budget is not None and budget <= 0:
-            raise ValueError("the parse time budget must be positive (seconds)")
+            raise InvalidInput("the parse time budget must be positive (seconds)")
         self.budget = budget
         self._process: subprocess.Popen | None = None
         self._conn: Connection | None = None

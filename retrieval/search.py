@@ -7,6 +7,7 @@ from typing import Literal, Sequence
 
 from sqlalchemy import Engine, text
 
+from core.errors import InvalidInput
 from models import Embedder
 from retrieval.keywords import keyword_text
 from retrieval.loaders import clean_text
@@ -33,19 +34,20 @@ class RetrievalParams:
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+            raise InvalidInput(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
         if not 1 <= self.k <= 1000:
-            raise ValueError("k must be between 1 and 1000")
+            raise InvalidInput("k must be between 1 and 1000")
         if not self.k <= self.candidates <= 10000:
-            raise ValueError(f"candidates per arm ({self.candidates}) must be at least k ({self.k}) and at most 10000")
+            raise InvalidInput(f"candidates per arm ({self.candidates}) must be at least k ({self.k}) "
+                               "and at most 10000")
         if self.rrf_k < 0:
-            raise ValueError("the RRF constant must not be negative")
+            raise InvalidInput("the RRF constant must not be negative")
         if self.vector_weight < 0 or self.keyword_weight < 0:
-            raise ValueError("arm weights must not be negative")
+            raise InvalidInput("arm weights must not be negative")
         if self.mode == "hybrid" and self.vector_weight == 0 and self.keyword_weight == 0:
-            raise ValueError("at least one arm needs a positive weight")
+            raise InvalidInput("at least one arm needs a positive weight")
         if self.bm25_k1 <= 0 or not 0 <= self.bm25_b <= 1:
-            raise ValueError("BM25 needs k1 > 0 and 0 <= b <= 1")
+            raise InvalidInput("BM25 needs k1 > 0 and 0 <= b <= 1")
 
     @property
     def uses_vector(self) -> bool:
@@ -188,9 +190,9 @@ class Searcher:
         """Rank chunks for ``query``; ``keyword_query`` (if given) replaces it for the keyword arm."""
         query = clean_text(query).strip()
         if not query:
-            raise ValueError("the search query is empty")
+            raise InvalidInput("the search query is empty")
         if len(query) > MAX_QUERY_CHARS:
-            raise ValueError(f"the search query is too long ({len(query)} characters, at most {MAX_QUERY_CHARS})")
+            raise InvalidInput(f"the search query is too long ({len(query)} characters, at most {MAX_QUERY_CHARS})")
         hybrid = params.mode == "hybrid"
         bind = {
             "collections": list(collections) if collections else None,

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from retrieval.loaders import UnreadableFile, kind_of
+from core.errors import UnreadableFile
+from retrieval.loaders import kind_of
 
 _READ_BLOCK = 1 << 20
 _FILE_TYPES = {stat.S_IFIFO: "named pipe", stat.S_IFCHR: "character device", stat.S_IFBLK: "block device",

@@ -8,7 +8,9 @@ import time
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from models.chat import ChatConfig, LlamaCppChat, ModelUnavailable, invoke_chat, make_chat_model
+from core.errors import ModelUnavailable
+from models.chat import ChatConfig, invoke_chat, make_chat_model
+from models.llamacpp_chat import LlamaCppChat
 from tests import servers, trickle
 from tests.trickle import TrickleServer
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models import EmbedderConfig, ModelError, make_embedder
+from core.errors import ModelError
+from models import EmbedderConfig, make_embedder
 from retrieval.chunking import ChunkingParams
 from retrieval.ingest import Indexer, SourceItem
 from retrieval.search import RetrievalParams, Searcher

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.db import DatabaseError, open_database
+from core.errors import DatabaseError
+from retrieval.db import open_database
 
 QEMU = shutil.which("qemu-x86_64")
 pytestmark = [

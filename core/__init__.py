@@ -1,0 +1,1 @@
+"""The bottom layer every package may import; it imports nothing of ours."""
