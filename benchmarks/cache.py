@@ -20,9 +20,10 @@ from typing import Callable
 from sqlalchemy import text
 
 from answering.types import Question, Route
-from evals.handbook import EVAL_COLLECTION, ROOT, ensure_indexed
+from core.paths import SAMPLES
+from evals.handbook import EVAL_COLLECTION, ensure_indexed
 
-CALIBRATION = ROOT / "samples" / "cache-calibration.json"
+CALIBRATION = SAMPLES / "cache-calibration.json"
 ORIGIN = "bench-cache"
 
 

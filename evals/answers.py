@@ -23,9 +23,10 @@ from answering.language import detect_language
 from answering.prompts import ANSWER_PROMPT_VERSION
 from answering.types import Answer, Question, Route
 from core.errors import InvalidInput
-from evals.handbook import ROOT, ensure_indexed
+from core.paths import SAMPLES
+from evals.handbook import ensure_indexed
 
-CASES = ROOT / "samples" / "handbook-eval.json"
+CASES = SAMPLES / "handbook-eval.json"
 
 
 def load_cases(path: Path | None = None) -> list[dict]:

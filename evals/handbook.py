@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from core.errors import DocumentError
+from core.paths import SAMPLES
 
-ROOT = Path(__file__).resolve().parent.parent
-HANDBOOK = ROOT / "samples" / "handbook"
+HANDBOOK = SAMPLES / "handbook"
 EVAL_COLLECTION = "eval-handbook"
 
 

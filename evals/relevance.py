@@ -14,10 +14,11 @@ from typing import Callable
 from rich.table import Table
 
 from answering.relevance import best_similarity
-from evals.handbook import ROOT, ensure_indexed
+from core.paths import SAMPLES
+from evals.handbook import ensure_indexed
 
-CALIBRATION = ROOT / "samples" / "relevance-calibration.json"
-QUERIES = ROOT / "samples" / "handbook-queries.json"
+CALIBRATION = SAMPLES / "relevance-calibration.json"
+QUERIES = SAMPLES / "handbook-queries.json"
 
 
 def _questions() -> tuple[list[str], list[str]]:

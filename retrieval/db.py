@@ -18,11 +18,11 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, Program
 from sqlalchemy.pool import NullPool
 
 from core.errors import DatabaseError
+from core.paths import MIGRATIONS
 
 log = logging.getLogger(__name__)
 
 EMBEDDED_DATABASE = "kb"
-_MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 _servers: dict[Path, object] = {}
 _servers_lock = threading.Lock()
 _vectors_checked: set[str] = set()
@@ -183,7 +183,7 @@ def make_engine(url: URL, *, pool_size: int = 5, ef_search: int = 100, connect_t
 
 def _alembic(engine: Engine, action, revision: str) -> None:
     config = Config()
-    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.set_main_option("script_location", str(MIGRATIONS))
     with engine.connect() as conn:
         config.attributes["connection"] = conn
         action(config, revision)
@@ -204,7 +204,7 @@ def head_revision() -> str:
     from alembic.script import ScriptDirectory
 
     config = Config()
-    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.set_main_option("script_location", str(MIGRATIONS))
     return ScriptDirectory.from_config(config).get_current_head()
 
 

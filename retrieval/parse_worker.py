@@ -17,14 +17,13 @@ import sys
 import threading
 import time
 from multiprocessing.connection import Connection
-from pathlib import Path
 
 from core.errors import Cancelled, InvalidInput, UnreadableFile
+from core.paths import ROOT
 from retrieval.loaders import ParsedDocument, parse
 
 _START_SECONDS = 60.0  # a cold start imports the parsers; not counted in any file's budget
 _POLL_SECONDS = 0.1  # how soon a cancelled run notices while a file is being parsed
-_PROJECT = str(Path(__file__).resolve().parent.parent)
 # The child's address space: a decompression bomb (a PDF stream, say) ends in MemoryError, which
 # fails that one file, instead of taking the machine's memory. Files are at most MAX_FILE_MB.
 _MEMORY_BYTES = 3 * 1024**3
@@ -86,7 +85,7 @@ class ParseWorker:
         if self._conn is not None:
             return self._conn
         mine, theirs = socket.socketpair()
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_PROJECT, os.environ.get("PYTHONPATH")]))}
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         with mine, theirs:
             process = subprocess.Popen([sys.executable, "-m", "retrieval.parse_worker", str(theirs.fileno())],
                                        pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env)

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import os
 import uuid
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
+from core.paths import ROOT
 from retrieval.db import make_engine, resolve_url, upgrade
 from tests.fakes import FakeEmbedder
 
-ROOT = Path(__file__).resolve().parent.parent
 HANDBOOK = ROOT / "samples" / "handbook"
 
 

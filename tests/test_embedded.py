@@ -12,7 +12,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from core.paths import ROOT
+
 _USE = "import os, signal, sys; from pathlib import Path; from retrieval.db import start_embedded; " \
        "start_embedded(Path(sys.argv[1])); {end}"
 

@@ -1,11 +1,8 @@
-from pathlib import Path
-
 import pytest
 from pydantic import ValidationError
 
 from bot.settings import Settings
-
-ROOT = Path(__file__).resolve().parent.parent
+from core.paths import ROOT
 
 
 def documented_variables() -> set[str]:
