@@ -31,8 +31,8 @@ from answering import prompts
 from answering.citations import check_citations
 from answering.context import Source, build_sources
 from answering.language import detect_language
-from answering.log import Interaction, record
 from answering.relevance import best_similarity
+from feedback.log import Interaction, record
 from models.chat import ChatModels, ModelUnavailable, invoke_chat
 from retrieval.loaders import clean_text
 from retrieval.search import MAX_QUERY_CHARS, RetrievalParams, Searcher, SearchHit

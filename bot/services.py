@@ -9,9 +9,9 @@ from sqlalchemy import Engine
 from answering.cache import ApprovedAnswers
 from answering.pipeline import AnswerCache, Pipeline
 from bot.settings import Settings
+from feedback.answer_cache import AnswerCacheStore
 from models import Embedder, make_embedder
 from models.chat import ChatModels
-from retrieval.answer_cache import AnswerCacheStore
 from retrieval.db import open_database
 from retrieval.ingest import Indexer
 from retrieval.search import Searcher

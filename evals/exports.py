@@ -30,10 +30,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Iterable
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from answering import prompts
-from retrieval.answer_cache import AnswerCacheStore, normalize, scope_key
+from feedback.answer_cache import AnswerCacheStore, normalize, scope_key
+from feedback.exports import rated
 
 FORMATS = ("chat", "preference")
 
@@ -88,25 +89,6 @@ def _scrubbed(record, report: ExportReport):
     return clean
 
 
-def _rated(engine: Engine, since: date | None) -> list[dict]:
-    """Every voted-on or curated interaction, oldest first, with its votes and any curated answer."""
-    with engine.connect() as conn:
-        rows = conn.execute(text("""
-            SELECT i.id, i.question, i.rewritten_question, i.language, i.collections, i.route, i.answer,
-                   i.context, i.sources,
-                   coalesce((SELECT count(*) FROM feedback f WHERE f.interaction_id = i.id AND f.vote = 1), 0) AS up,
-                   coalesce((SELECT count(*) FROM feedback f WHERE f.interaction_id = i.id AND f.vote = -1), 0)
-                       AS down,
-                   e.answer AS curated_answer, e.curated_by
-            FROM interactions i LEFT JOIN cached_answers e ON e.interaction_id = i.id AND e.curated_by IS NOT NULL
-            WHERE (EXISTS (SELECT 1 FROM feedback f WHERE f.interaction_id = i.id AND f.vote <> 0)
-                   OR e.id IS NOT NULL)
-              AND (CAST(:since AS date) IS NULL OR i.created_at >= CAST(:since AS date))
-            ORDER BY i.id
-        """), {"since": since}).mappings().all()
-    return [dict(r) for r in rows]
-
-
 class Exporter:
     def __init__(self, engine: Engine, cache: AnswerCacheStore) -> None:
         self.engine = engine
@@ -131,7 +113,7 @@ class Exporter:
 
     def chat(self, since: date | None = None) -> tuple[list[dict], ExportReport]:
         report, records = ExportReport(), []
-        for row in _rated(self.engine, since):
+        for row in rated(self.engine, since):
             if row["curated_answer"]:
                 answer = row["curated_answer"]
             elif self._approved(row):
@@ -147,7 +129,7 @@ class Exporter:
 
     def preference(self, since: date | None = None) -> tuple[list[dict], ExportReport]:
         report, records = ExportReport(), []
-        rows = _rated(self.engine, since)
+        rows = rated(self.engine, since)
         chosen = [r for r in rows if r["curated_answer"] or self._approved(r)]
         for bad in (r for r in rows if self._rejected(r)):
             for good in self._partners(bad, chosen):
@@ -181,7 +163,7 @@ class Exporter:
     def eval_set(self, since: date | None = None) -> tuple[list[dict], ExportReport]:
         report = ExportReport()
         latest: dict[tuple[str, str], dict] = {}
-        for row in _rated(self.engine, since):
+        for row in rated(self.engine, since):
             if not (row["curated_answer"] or self._approved(row)):
                 continue
             sources = row["sources"] or []

@@ -26,8 +26,8 @@ from benchmarks.fake_slack import BOT_USER, FakeSlack, event_body, payload_body,
 from bot.server import http_app
 from bot.settings import Settings
 from bot.slack_app import build_slack_bot
+from feedback.answer_cache import AnswerCacheStore
 from models import Embedder
-from retrieval.answer_cache import AnswerCacheStore
 from retrieval.db import make_engine
 from retrieval.ingest import Indexer
 from retrieval.search import Searcher

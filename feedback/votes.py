@@ -1,42 +1,27 @@
-"""What the Slack side keeps in PostgreSQL: question claims, answer messages, votes, admin actions."""
+"""Votes, comments and where each answer went in Slack: the Slack side of the interaction log.
+
+``tally`` is the one way votes are counted; the stats here, the approved-answer cache and the
+exports all use it.
+"""
 
 from __future__ import annotations
 
-import json
-
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.exc import SQLAlchemyError
-
-PROBE_SECONDS = 2
+from sqlalchemy import Engine, text
 
 
-def claim(engine: Engine, channel: str, message_ts: str) -> bool:
-    """True for the first caller only: the one that answers this Slack message."""
-    with engine.begin() as conn:
-        row = conn.execute(text("INSERT INTO slack_claims (channel, message_ts) VALUES (:c, :ts) "
-                                "ON CONFLICT DO NOTHING RETURNING 1"), {"c": channel, "ts": message_ts}).first()
-    return row is not None
+def tally(f: str = "f", *, people: bool = False) -> str:
+    """SQL select-list terms ``up, down``: the 👍 and 👎 among the ``feedback`` rows aliased ``f``.
 
-
-def probe_engine(engine: Engine) -> Engine:
-    """A one-connection engine for health checks that gives up within seconds: the main pool's
-    connects have no timeout, so a check through it could hang as long as the network does."""
-    return create_engine(engine.url, pool_size=1, max_overflow=1, pool_timeout=PROBE_SECONDS, pool_pre_ping=True,
-                         connect_args={"connect_timeout": PROBE_SECONDS, "application_name": "team-kb-health",
-                                       "options": f"-c statement_timeout={PROBE_SECONDS * 1000}"})
-
-
-def database_problem(probe: Engine) -> str | None:
-    """None when ``SELECT 1`` works; else why not, in one line."""
-    try:
-        with probe.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except SQLAlchemyError as exc:
-        return " ".join(str(getattr(exc, "orig", None) or exc).split())[:300]
-    return None
+    ``people`` counts distinct voters rather than votes: the same on one answer (a person has
+    one vote there), fewer across several answers when someone voted on more than one.
+    """
+    counted = f"DISTINCT {f}.user_id" if people else "*"
+    return (f"count({counted}) FILTER (WHERE {f}.vote = 1) AS up, "
+            f"count({counted}) FILTER (WHERE {f}.vote = -1) AS down")
 
 
 def bot_answered_thread(engine: Engine, channel: str, thread_ts: str) -> bool:
+    """Has the bot replied in this thread (so a follow-up there is meant for it)?"""
     with engine.connect() as conn:
         return conn.execute(text("SELECT EXISTS (SELECT 1 FROM interactions WHERE origin = 'slack' AND channel = :c "
                                  "AND thread_ts = :t AND reply_ts IS NOT NULL)"),
@@ -44,18 +29,21 @@ def bot_answered_thread(engine: Engine, channel: str, thread_ts: str) -> bool:
 
 
 def set_reply(engine: Engine, interaction_id: int, reply_ts: str) -> None:
+    """Remember the Slack message that carries the answer, so reactions on it find their interaction."""
     with engine.begin() as conn:
         conn.execute(text("UPDATE interactions SET reply_ts = :ts WHERE id = :i"),
                      {"ts": reply_ts, "i": interaction_id})
 
 
 def interaction_for_reply(engine: Engine, channel: str, reply_ts: str) -> int | None:
+    """The interaction whose answer is the message ``reply_ts``, if any."""
     with engine.connect() as conn:
         return conn.execute(text("SELECT id FROM interactions WHERE channel = :c AND reply_ts = :ts"),
                             {"c": channel, "ts": reply_ts}).scalar()
 
 
 def interaction_exists(engine: Engine, interaction_id: int) -> bool:
+    """Is there an interaction ``interaction_id`` (a vote button may outlive its row)?"""
     with engine.connect() as conn:
         return conn.execute(text("SELECT EXISTS (SELECT 1 FROM interactions WHERE id = :i)"),
                             {"i": interaction_id}).scalar_one()
@@ -80,6 +68,7 @@ def withdraw(engine: Engine, interaction_id: int, user: str, value: int) -> None
 
 
 def comment(engine: Engine, interaction_id: int, user: str, body: str) -> None:
+    """``user``'s comment on an answer; a comment comes with a 👎 unless the user already voted."""
     with engine.begin() as conn:
         conn.execute(text("""
             INSERT INTO feedback (interaction_id, user_id, vote, via, comment) VALUES (:i, :u, -1, 'modal', :c)
@@ -88,20 +77,15 @@ def comment(engine: Engine, interaction_id: int, user: str, body: str) -> None:
 
 
 def votes(engine: Engine, interaction_id: int) -> dict[str, dict]:
+    """Every vote on an answer, by user: vote, via, comment."""
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT user_id, vote, via, comment FROM feedback WHERE interaction_id = :i"),
                             {"i": interaction_id}).mappings().all()
     return {r["user_id"]: dict(r) for r in rows}
 
 
-def log_admin(engine: Engine, user: str, action: str, allowed: bool, detail: dict | None = None) -> None:
-    with engine.begin() as conn:
-        conn.execute(text("INSERT INTO admin_actions (user_id, action, allowed, detail) "
-                          "VALUES (:u, :a, :ok, CAST(:d AS jsonb))"),
-                     {"u": user, "a": action, "ok": allowed, "d": json.dumps(detail or {}, ensure_ascii=False)})
-
-
 def has_asked_before(engine: Engine, user: str) -> bool:
+    """Has ``user`` asked the bot anything in Slack before?"""
     with engine.connect() as conn:
         return conn.execute(text("SELECT EXISTS (SELECT 1 FROM interactions WHERE origin = 'slack' AND asker = :u)"),
                             {"u": user}).scalar_one()
@@ -122,8 +106,7 @@ def answer_stats(engine: Engine) -> dict:
     with engine.connect() as conn:
         routes = dict(conn.execute(text("SELECT route, count(*) FROM interactions WHERE origin = 'slack' "
                                         "GROUP BY route")).all())
-        up, down = conn.execute(text("SELECT count(*) FILTER (WHERE vote = 1), count(*) FILTER (WHERE vote = -1) "
-                                     "FROM feedback")).one()
+        up, down = conn.execute(text(f"SELECT {tally()} FROM feedback f")).one()
     return {"routes": routes, "up": up, "down": down}
 
 
@@ -138,15 +121,22 @@ def question_of(engine: Engine, interaction_id: int) -> dict | None:
 def downvoted(engine: Engine, limit: int = 10) -> list[dict]:
     """The most recent answers with an open 👎: question, answer, sources, votes, comments."""
     with engine.connect() as conn:
-        rows = conn.execute(text("""
-            SELECT i.id, i.created_at, i.question, i.answer, i.route, i.citations, i.language,
-                   count(*) FILTER (WHERE f.vote = 1) AS up, count(*) FILTER (WHERE f.vote = -1) AS down,
+        rows = conn.execute(text(f"""
+            SELECT i.id, i.created_at, i.question, i.answer, i.route, i.citations, i.language, {tally()},
                    coalesce(array_agg(f.comment ORDER BY f.updated_at) FILTER (WHERE f.comment IS NOT NULL),
-                            '{}') AS comments,
+                            '{{}}') AS comments,
                    max(f.updated_at) FILTER (WHERE f.vote = -1) AS last_down,
                    (SELECT e.curated_by FROM cached_answers e WHERE e.interaction_id = i.id) AS curated_by
             FROM interactions i JOIN feedback f ON f.interaction_id = i.id
-            GROUP BY i.id HAVING count(*) FILTER (WHERE f.vote = -1) > 0
+            GROUP BY i.id HAVING bool_or(f.vote = -1)
             ORDER BY last_down DESC, i.id DESC LIMIT :n
         """), {"n": limit}).mappings().all()
     return [dict(r) for r in rows]
+
+
+def answer_to_correct(engine: Engine, interaction_id: int) -> str | None:
+    """The text an admin's correction of ``interaction_id`` starts from: its curated answer, else the logged one."""
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT coalesce(e.answer, i.answer) FROM interactions i "
+                                 "LEFT JOIN cached_answers e ON e.interaction_id = i.id WHERE i.id = :i"),
+                            {"i": interaction_id}).scalar()

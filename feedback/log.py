@@ -54,6 +54,13 @@ def record(engine: Engine, interaction: Interaction) -> int:
 
 
 def load(engine: Engine, interaction_id: int) -> dict:
+    """Every column of interaction ``interaction_id``."""
     with engine.connect() as conn:
         row = conn.execute(text("SELECT * FROM interactions WHERE id = :i"), {"i": interaction_id}).mappings().one()
     return dict(row)
+
+
+def forget_origin(engine: Engine, origin: str) -> None:
+    """Delete every interaction asked from ``origin``, with its votes and any cache entry made from it."""
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM interactions WHERE origin = :o"), {"o": origin})
