@@ -20,6 +20,7 @@ from bot.mrkdwn import escape
 from bot.settings import Settings
 from feedback import votes
 from feedback.answer_cache import AnswerCacheStore
+from feedback.log import question_of
 from retrieval.ingest import Indexer, IndexReport
 from retrieval.store import collection_summaries
 
@@ -244,7 +245,7 @@ class Admin:
         """The "Write the correct answer" button under /kb feedback: open the modal (admins only)."""
         allowed = self.is_admin(client, user)
         log_admin(self.engine, user, "kb curate open", allowed, {"interaction": interaction_id})
-        asked = votes.question_of(self.engine, interaction_id) if interaction_id is not None else None
+        asked = question_of(self.engine, interaction_id) if interaction_id is not None else None
         if not allowed or asked is None or not trigger_id:
             return
         previous = votes.answer_to_correct(self.engine, interaction_id)

@@ -26,6 +26,7 @@ from answering.pipeline import Answer, Pipeline, Question
 from bot import blocks
 from bot.settings import Settings
 from feedback import votes
+from feedback.log import has_asked_before, set_reply
 from retrieval.loaders import clean_text
 from retrieval.store import collection_names
 
@@ -203,7 +204,7 @@ class SlackAnswerer:
         placeholder = client.chat_postMessage(channel=q.channel, thread_ts=q.thread_ts, text=text, blocks=built)
         ts = placeholder["ts"]
         try:
-            first_dm = q.is_dm and not votes.has_asked_before(self.engine, q.user)
+            first_dm = q.is_dm and not has_asked_before(self.engine, q.user)
             answer = self.pipeline.answer(self.question(client, q))
             if answer.route == "help":  # the welcome takes the placeholder's place
                 self._post_welcome(client, q, answer.language, replace_ts=ts)
@@ -269,7 +270,7 @@ class SlackAnswerer:
 
     def _remember(self, answer: Answer, ts: str) -> None:
         if answer.interaction_id:
-            votes.set_reply(self.engine, answer.interaction_id, ts)
+            set_reply(self.engine, answer.interaction_id, ts)
 
 
 def user_text(value: object) -> str:

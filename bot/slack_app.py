@@ -22,6 +22,7 @@ from bot.slack_admin import Admin
 from bot.slack_answers import SlackAnswerer, SlackQuestion, Workers, strip_mentions, user_text
 from feedback import votes
 from feedback.answer_cache import AnswerCacheStore
+from feedback.log import bot_answered_thread, interaction_exists, interaction_for_reply, question_of
 from retrieval.store import collection_summaries
 
 log = logging.getLogger(__name__)
@@ -126,14 +127,14 @@ def _register_questions(bot: SlackBot, engine: Engine) -> None:
         elif thread_ts and thread_ts != ts:  # a reply in a thread: ours only if we answered there
             answerer.ask(client, SlackQuestion(text=text, user=user, channel=channel, message_ts=ts,
                                                thread_ts=thread_ts, in_thread=True),
-                         only_if=lambda: votes.bot_answered_thread(engine, channel, thread_ts))
+                         only_if=lambda: bot_answered_thread(engine, channel, thread_ts))
 
     @app.action(blocks.ASK_MODEL)
     def on_ask_model(ack, body, client):
         """"Ask the model instead" under a cached answer: the same question, cache bypassed, once."""
         ack()
         interaction_id = _int(body["actions"][0].get("value"))
-        asked = votes.question_of(engine, interaction_id) if interaction_id is not None else None
+        asked = question_of(engine, interaction_id) if interaction_id is not None else None
         if not asked or not asked["channel"]:
             return
         channel = asked["channel"]
@@ -182,7 +183,7 @@ def _register_feedback(bot: SlackBot, engine: Engine, answer_cache: AnswerCacheS
         ack()
         action = body["actions"][0]
         interaction_id = _int(action.get("value"))
-        if interaction_id is None or not votes.interaction_exists(engine, interaction_id):
+        if interaction_id is None or not interaction_exists(engine, interaction_id):
             return
         value = 1 if action["action_id"] == blocks.VOTE_UP else -1
         votes.vote(engine, interaction_id, body["user"]["id"], value, "button")
@@ -216,7 +217,7 @@ def _register_feedback(bot: SlackBot, engine: Engine, answer_cache: AnswerCacheS
             return
         if not isinstance(user, str) or not user or user == answerer.bot_user_id:
             return
-        interaction_id = votes.interaction_for_reply(engine, item.get("channel"), item.get("ts"))
+        interaction_id = interaction_for_reply(engine, item.get("channel"), item.get("ts"))
         if interaction_id is None:
             return  # not one of our answers
         if added:

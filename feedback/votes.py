@@ -1,4 +1,4 @@
-"""Votes, comments and where each answer went in Slack: the Slack side of the interaction log.
+"""Votes and comments on answers, and what they add up to: vote rates, popular questions, the 👎 review.
 
 ``tally`` is the one way votes are counted; the stats here, the approved-answer cache and the
 exports all use it.
@@ -18,35 +18,6 @@ def tally(f: str = "f", *, people: bool = False) -> str:
     counted = f"DISTINCT {f}.user_id" if people else "*"
     return (f"count({counted}) FILTER (WHERE {f}.vote = 1) AS up, "
             f"count({counted}) FILTER (WHERE {f}.vote = -1) AS down")
-
-
-def bot_answered_thread(engine: Engine, channel: str, thread_ts: str) -> bool:
-    """Has the bot replied in this thread (so a follow-up there is meant for it)?"""
-    with engine.connect() as conn:
-        return conn.execute(text("SELECT EXISTS (SELECT 1 FROM interactions WHERE origin = 'slack' AND channel = :c "
-                                 "AND thread_ts = :t AND reply_ts IS NOT NULL)"),
-                            {"c": channel, "t": thread_ts}).scalar_one()
-
-
-def set_reply(engine: Engine, interaction_id: int, reply_ts: str) -> None:
-    """Remember the Slack message that carries the answer, so reactions on it find their interaction."""
-    with engine.begin() as conn:
-        conn.execute(text("UPDATE interactions SET reply_ts = :ts WHERE id = :i"),
-                     {"ts": reply_ts, "i": interaction_id})
-
-
-def interaction_for_reply(engine: Engine, channel: str, reply_ts: str) -> int | None:
-    """The interaction whose answer is the message ``reply_ts``, if any."""
-    with engine.connect() as conn:
-        return conn.execute(text("SELECT id FROM interactions WHERE channel = :c AND reply_ts = :ts"),
-                            {"c": channel, "ts": reply_ts}).scalar()
-
-
-def interaction_exists(engine: Engine, interaction_id: int) -> bool:
-    """Is there an interaction ``interaction_id`` (a vote button may outlive its row)?"""
-    with engine.connect() as conn:
-        return conn.execute(text("SELECT EXISTS (SELECT 1 FROM interactions WHERE id = :i)"),
-                            {"i": interaction_id}).scalar_one()
 
 
 def vote(engine: Engine, interaction_id: int, user: str, value: int, via: str) -> None:
@@ -84,13 +55,6 @@ def votes(engine: Engine, interaction_id: int) -> dict[str, dict]:
     return {r["user_id"]: dict(r) for r in rows}
 
 
-def has_asked_before(engine: Engine, user: str) -> bool:
-    """Has ``user`` asked the bot anything in Slack before?"""
-    with engine.connect() as conn:
-        return conn.execute(text("SELECT EXISTS (SELECT 1 FROM interactions WHERE origin = 'slack' AND asker = :u)"),
-                            {"u": user}).scalar_one()
-
-
 def popular_questions(engine: Engine, limit: int = 3) -> list[str]:
     """The questions with the most net 👍, most recent first among equals."""
     with engine.connect() as conn:
@@ -108,14 +72,6 @@ def answer_stats(engine: Engine) -> dict:
                                         "GROUP BY route")).all())
         up, down = conn.execute(text(f"SELECT {tally()} FROM feedback f")).one()
     return {"routes": routes, "up": up, "down": down}
-
-
-def question_of(engine: Engine, interaction_id: int) -> dict | None:
-    """Where and what was asked, for re-asking an answered question."""
-    with engine.connect() as conn:
-        row = conn.execute(text("SELECT id, question, channel, thread_ts, language FROM interactions WHERE id = :i"),
-                           {"i": interaction_id}).mappings().first()
-    return dict(row) if row else None
 
 
 def downvoted(engine: Engine, limit: int = 10) -> list[dict]:
