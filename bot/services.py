@@ -8,8 +8,10 @@ from sqlalchemy import Engine
 
 from answering.cache import ApprovedAnswers
 from answering.pipeline import AnswerCache, Pipeline
+from answering.prompts import answer_messages
 from bot.settings import Settings
 from feedback.answer_cache import AnswerCacheStore
+from feedback.exports import Exporter
 from models import Embedder, make_embedder
 from models.chat import ChatModels
 from retrieval.db import open_database
@@ -60,6 +62,10 @@ class Services:
     @cached_property
     def cache(self) -> AnswerCache | None:
         return ApprovedAnswers(self.answer_cache) if self.settings.cache_enabled else None
+
+    @cached_property
+    def exporter(self) -> Exporter:
+        return Exporter(self.engine, self.answer_cache, answer_messages)
 
     def close(self) -> None:
         if "engine" in self.__dict__:

@@ -11,11 +11,12 @@ from sqlalchemy import text
 
 from answering.cache import ApprovedAnswers
 from answering.pipeline import Pipeline, Question
+from answering.prompts import answer_messages
 from bot.settings import Settings
-from evals.exports import Exporter, dumps, scrub
 from evals.retrieval import load_set, score
 from feedback import votes
 from feedback.answer_cache import AnswerCacheStore, CacheParams, is_substitution, normalize, scope_key
+from feedback.exports import Exporter, dumps, scrub
 from feedback.log import load
 from retrieval.ingest import Indexer
 from retrieval.search import Searcher
@@ -221,7 +222,7 @@ def test_exports_contain_exactly_the_expected_records_with_personal_data_scrubbe
     votes.vote(store.engine, a3.interaction_id, "U2", -1, "button")
     store.curate(a3.interaction_id, "Contractors get no paid vacation days; ask jane.doe@northwind.example.", "UA")
 
-    exporter = Exporter(store.engine, store)
+    exporter = Exporter(store.engine, store, answer_messages)
     chat, report = exporter.chat()
     assert [r["messages"][-1]["content"] for r in chat] == [
         INTERNS_REPLY, "Contractors get no paid vacation days; ask [email]."]
