@@ -1,10 +1,10 @@
-"""The pipeline's approved-answer cache: ``retrieval.answer_cache`` entries as Answers."""
+"""The pipeline's approved-answer cache: ``feedback.answer_cache`` entries as Answers."""
 
 from __future__ import annotations
 
 from answering.context import Source
 from answering.pipeline import Answer, Question
-from retrieval.answer_cache import AnswerCacheStore, CachedAnswer
+from feedback.answer_cache import AnswerCacheStore, CachedAnswer
 
 
 class ApprovedAnswers:

@@ -29,11 +29,11 @@ from answering import prompts
 from answering.citations import check_citations
 from answering.context import build_sources
 from answering.language import detect_language
-from answering.log import record
 from answering.relevance import best_similarity
 from answering.routing import ModelRouter, render
 from answering.run import Run, finish_record, hit_record, ms_since, source_record, start_record
 from answering.types import Answer, AnswerCache, NoCache, PipelineConfig, Question, Route
+from feedback.log import record
 from models.chat import ChatModels, ModelUnavailable
 from retrieval.loaders import clean_text
 from retrieval.search import MAX_QUERY_CHARS, Searcher, SearchHit

@@ -6,8 +6,8 @@ import time
 from dataclasses import dataclass, field
 
 from answering.context import Source
-from answering.log import Interaction
 from answering.types import Answer, Question, Route
+from feedback.log import Interaction
 from retrieval.search import SearchHit
 
 

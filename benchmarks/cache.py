@@ -17,11 +17,11 @@ import statistics
 from pathlib import Path
 from typing import Callable
 
-from sqlalchemy import text
-
 from answering.types import Question, Route
 from core.paths import SAMPLES
 from evals.handbook import EVAL_COLLECTION, ensure_indexed
+from feedback.log import forget_origin
+from feedback.votes import vote
 
 CALIBRATION = SAMPLES / "cache-calibration.json"
 ORIGIN = "bench-cache"
@@ -59,8 +59,6 @@ def measure_latency(services, pairs: list[dict], questions: int, log: Callable[[
     """Full pipeline (local model) vs the cached answer, in one run: each calibration paraphrase pair's
     first question is answered by the model and approved, then asked again word for word (exact
     match) and as the paraphrase (embedding match)."""
-    from bot import slack_store
-
     chosen = [p for p in pairs if p["kind"] == "paraphrase"][:questions]
     pipeline, store = services.pipeline, services.answer_cache
     scope = (EVAL_COLLECTION,)
@@ -76,7 +74,7 @@ def measure_latency(services, pairs: list[dict], questions: int, log: Callable[[
         for pair in chosen:
             first = ask(pair["approved"], use_cache=False)
             full.append(first.latency_ms["total"])
-            slack_store.vote(services.engine, first.interaction_id, "UBENCH", 1, "bench")
+            vote(services.engine, first.interaction_id, "UBENCH", 1, "bench")
             store.refresh(first.interaction_id)
             again, para = ask(pair["approved"], True), ask(pair["asked"], True)
             if again.route == Route.CACHED:
@@ -90,8 +88,7 @@ def measure_latency(services, pairs: list[dict], questions: int, log: Callable[[
                 f"{again.latency_ms['total']:.1f} ms, paraphrase: {para.route} {para.latency_ms['total']:.1f} ms"
                 f"  ({pair['id']})")
     finally:
-        with services.engine.begin() as conn:  # leave no benchmark answers in the cache or the log
-            conn.execute(text("DELETE FROM interactions WHERE origin = :o"), {"o": ORIGIN})
+        forget_origin(services.engine, ORIGIN)  # leave no benchmark answers in the cache or the log
 
     def median(values):
         return round(statistics.median(values), 1) if values else None

@@ -301,9 +301,9 @@ def _serve(args, services) -> int:
 
 
 def _export(args, services) -> int:
-    from evals.exports import Exporter, dumps
+    from feedback.exports import dumps
 
-    exporter = Exporter(services.engine, services.answer_cache)
+    exporter = services.exporter
     if args.export_command == "eval":
         records, report = exporter.eval_set(args.since)
     elif args.format == "chat":

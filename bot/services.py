@@ -8,10 +8,12 @@ from sqlalchemy import Engine
 
 from answering.cache import ApprovedAnswers
 from answering.pipeline import AnswerCache, Pipeline
+from answering.prompts import answer_messages
 from bot.settings import Settings
+from feedback.answer_cache import AnswerCacheStore
+from feedback.exports import Exporter
 from models import Embedder, make_embedder
 from models.chat import ChatModels
-from retrieval.answer_cache import AnswerCacheStore
 from retrieval.db import open_database
 from retrieval.ingest import Indexer
 from retrieval.search import Searcher
@@ -60,6 +62,10 @@ class Services:
     @cached_property
     def cache(self) -> AnswerCache | None:
         return ApprovedAnswers(self.answer_cache) if self.settings.cache_enabled else None
+
+    @cached_property
+    def exporter(self) -> Exporter:
+        return Exporter(self.engine, self.answer_cache, answer_messages)
 
     def close(self) -> None:
         if "engine" in self.__dict__:

@@ -11,9 +11,9 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from answering.pipeline import PipelineConfig
+from feedback.answer_cache import CacheParams
 from models import EMBEDDERS, EmbedderConfig
 from models.chat import ChatConfig, default_local_model_path
-from retrieval.answer_cache import CacheParams
 from retrieval.chunking import ChunkingParams
 from retrieval.search import RetrievalParams
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -12,12 +13,14 @@ from pathlib import Path
 from typing import Callable
 
 from slack_sdk import WebClient
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
-from bot import blocks, slack_store
+from bot import blocks
 from bot.mrkdwn import escape
 from bot.settings import Settings
-from retrieval.answer_cache import AnswerCacheStore
+from feedback import votes
+from feedback.answer_cache import AnswerCacheStore
+from feedback.log import question_of
 from retrieval.ingest import Indexer, IndexReport
 from retrieval.store import collection_summaries
 
@@ -27,6 +30,14 @@ USAGE = "Usage: `/kb status`, `/kb sources`, `/kb feedback`, `/kb reindex [SOURC
 REFUSAL = "Sorry, `/kb {sub}` is for knowledge-base admins. Ask one of them, or use `/ask` for questions."
 REINDEX_SECONDS = 30 * 60
 DRAIN_SECONDS = 10.0
+
+
+def log_admin(engine: Engine, user: str, action: str, allowed: bool, detail: dict | None = None) -> None:
+    """Record an admin action in the ``admin_actions`` audit log: every /kb attempt, allowed or not."""
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO admin_actions (user_id, action, allowed, detail) "
+                          "VALUES (:u, :a, :ok, CAST(:d AS jsonb))"),
+                     {"u": user, "a": action, "ok": allowed, "d": json.dumps(detail or {}, ensure_ascii=False)})
 
 
 class Background:
@@ -170,7 +181,7 @@ class Admin:
             respond(text=USAGE, response_type="ephemeral")
             return
         allowed = self.is_admin(client, user)
-        slack_store.log_admin(self.engine, user, f"kb {sub}", allowed, {"args": words[1:]})
+        log_admin(self.engine, user, f"kb {sub}", allowed, {"args": words[1:]})
         if not allowed:
             respond(text=REFUSAL.format(sub=sub), response_type="ephemeral")
             return
@@ -179,7 +190,7 @@ class Admin:
         elif sub == "sources":
             respond(text=self.sources(), response_type="ephemeral")
         elif sub == "feedback":
-            text_, built = blocks.feedback_review(slack_store.downvoted(self.engine, limit=10))
+            text_, built = blocks.feedback_review(votes.downvoted(self.engine, limit=10))
             respond(text=text_, blocks=built, response_type="ephemeral")
         else:
             self.reindex(user, words[1] if len(words) > 1 else None, respond)
@@ -187,7 +198,7 @@ class Admin:
     def status(self) -> str:
         s = self.settings
         rows = collection_summaries(self.engine)
-        stats = slack_store.answer_stats(self.engine)
+        stats = votes.answer_stats(self.engine)
         lines = ["*Knowledge base*"]
         for r in rows:
             when = f"{r['last_indexed_at']:%Y-%m-%d %H:%M} UTC" if r["last_indexed_at"] else "never"
@@ -205,8 +216,8 @@ class Admin:
         total = sum(routes.values())
         lines.append("• " + (", ".join(f"{k} {v}" for k, v in sorted(routes.items())) if routes else "none yet")
                      + f" (total {total})")
-        votes = stats["up"] + stats["down"]
-        rate = f"{stats['up'] / votes:.0%} 👍" if votes else "no votes yet"
+        voted = stats["up"] + stats["down"]
+        rate = f"{stats['up'] / voted:.0%} 👍" if voted else "no votes yet"
         lines.append(f"• votes: {stats['up']} 👍, {stats['down']} 👎 ({rate})")
         if self.answer_cache is not None:
             c = self.answer_cache.stats()
@@ -233,21 +244,18 @@ class Admin:
     def open_curation(self, client: WebClient, user: str, interaction_id: int | None, trigger_id: str | None) -> None:
         """The "Write the correct answer" button under /kb feedback: open the modal (admins only)."""
         allowed = self.is_admin(client, user)
-        slack_store.log_admin(self.engine, user, "kb curate open", allowed, {"interaction": interaction_id})
-        asked = slack_store.question_of(self.engine, interaction_id) if interaction_id is not None else None
+        log_admin(self.engine, user, "kb curate open", allowed, {"interaction": interaction_id})
+        asked = question_of(self.engine, interaction_id) if interaction_id is not None else None
         if not allowed or asked is None or not trigger_id:
             return
-        with self.engine.connect() as conn:
-            previous = conn.execute(text("SELECT coalesce(e.answer, i.answer) FROM interactions i "
-                                         "LEFT JOIN cached_answers e ON e.interaction_id = i.id WHERE i.id = :i"),
-                                    {"i": interaction_id}).scalar()
+        previous = votes.answer_to_correct(self.engine, interaction_id)
         client.views_open(trigger_id=trigger_id, view=blocks.curate_modal(interaction_id, asked["question"],
                                                                           previous or ""))
 
     def save_curation(self, client: WebClient, user: str, interaction_id: int | None, answer: str) -> None:
         """The modal was submitted: the admin's answer becomes a curated cached answer."""
         allowed = self.is_admin(client, user) and self.answer_cache is not None and interaction_id is not None
-        slack_store.log_admin(self.engine, user, "kb curate", allowed,
+        log_admin(self.engine, user, "kb curate", allowed,
                               {"interaction": interaction_id, "chars": len(answer)})
         if not allowed:
             return
@@ -288,7 +296,7 @@ class Admin:
             self.background.abandon(run.future)  # if it is stuck anyway, the next reindex does not queue behind it
         limit = _span(self.reindex_seconds)
         log.warning("reindex stopped: it exceeded %s", limit)
-        slack_store.log_admin(self.engine, user, "kb reindex stopped", True, {"seconds": self.reindex_seconds})
+        log_admin(self.engine, user, "kb reindex stopped", True, {"seconds": self.reindex_seconds})
         respond(text=f"Reindex stopped: it exceeded {limit}. Documents it had reindexed are updated; "
                      "the others keep their previous version.", response_type="ephemeral")
 
@@ -316,14 +324,14 @@ class Admin:
             if not run.end():  # the deadline came first and has already answered
                 log.info("a reindex stopped at its deadline has ended: %s", summary)
                 return
-            slack_store.log_admin(self.engine, user, "kb reindex done", True, summary)
+            log_admin(self.engine, user, "kb reindex done", True, summary)
             # the deadline would have ended the run first, so a cancelled run that gets here is a shutdown
             head = "Reindex stopped early: the bot is shutting down." if run.cancel.is_set() else "Reindex finished."
             respond(text=head + "\n" + "\n".join(lines), response_type="ephemeral")
         except Exception as exc:
             log.exception("reindex failed")
             if run.end():
-                slack_store.log_admin(self.engine, user, "kb reindex failed", True, {"error": str(exc)[:500]})
+                log_admin(self.engine, user, "kb reindex failed", True, {"error": str(exc)[:500]})
                 respond(text=f"Reindex failed: {escape(str(exc)[:500])}", response_type="ephemeral")
 
 

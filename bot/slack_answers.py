@@ -17,13 +17,16 @@ from dataclasses import dataclass
 from typing import Callable
 
 from slack_sdk import WebClient
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from answering import prompts
 from answering.language import detect_language
 from answering.pipeline import Answer, Pipeline, Question
-from bot import blocks, slack_store
+from bot import blocks
 from bot.settings import Settings
+from feedback import votes
+from feedback.log import has_asked_before, set_reply
 from retrieval.loaders import clean_text
 from retrieval.store import collection_names
 
@@ -118,6 +121,14 @@ class Recent:
             return True
 
 
+def claim(engine: Engine, channel: str, message_ts: str) -> bool:
+    """True for the first caller only, across processes: the one that answers this Slack message."""
+    with engine.begin() as conn:
+        row = conn.execute(text("INSERT INTO slack_claims (channel, message_ts) VALUES (:c, :ts) "
+                                "ON CONFLICT DO NOTHING RETURNING 1"), {"c": channel, "ts": message_ts}).first()
+    return row is not None
+
+
 class SlackAnswerer:
     def __init__(self, settings: Settings, pipeline: Pipeline, engine, workers: Workers) -> None:
         self.settings = settings
@@ -145,7 +156,7 @@ class SlackAnswerer:
         if not self._ours(q, only_if):
             return
         try:
-            won = slack_store.claim(self.engine, q.channel, q.message_ts)
+            won = claim(self.engine, q.channel, q.message_ts)
         except SQLAlchemyError:
             # A question always gets a reply, so apologise without a claim. The cost: while the
             # database is down, a duplicate delivery this process has not seen (another replica,
@@ -167,7 +178,7 @@ class SlackAnswerer:
         if not self._ours(q, only_if):
             return
         try:
-            if not slack_store.claim(self.engine, q.channel, q.message_ts):
+            if not claim(self.engine, q.channel, q.message_ts):
                 log.info("queue full, and %s %s is already claimed: no busy reply", q.channel, q.message_ts)
                 return
         except SQLAlchemyError:
@@ -193,7 +204,7 @@ class SlackAnswerer:
         placeholder = client.chat_postMessage(channel=q.channel, thread_ts=q.thread_ts, text=text, blocks=built)
         ts = placeholder["ts"]
         try:
-            first_dm = q.is_dm and not slack_store.has_asked_before(self.engine, q.user)
+            first_dm = q.is_dm and not has_asked_before(self.engine, q.user)
             answer = self.pipeline.answer(self.question(client, q))
             if answer.route == "help":  # the welcome takes the placeholder's place
                 self._post_welcome(client, q, answer.language, replace_ts=ts)
@@ -247,7 +258,7 @@ class SlackAnswerer:
         return tuple(turns[-MAX_HISTORY_MESSAGES:])
 
     def examples(self) -> list[str]:
-        return list(dict.fromkeys(slack_store.popular_questions(self.engine) + list(self.settings.example_questions)))
+        return list(dict.fromkeys(votes.popular_questions(self.engine) + list(self.settings.example_questions)))
 
     def _post_welcome(self, client: WebClient, q: SlackQuestion, language: str, replace_ts: str | None) -> None:
         welcome = Answer("", route="help", language=language)
@@ -259,7 +270,7 @@ class SlackAnswerer:
 
     def _remember(self, answer: Answer, ts: str) -> None:
         if answer.interaction_id:
-            slack_store.set_reply(self.engine, answer.interaction_id, ts)
+            set_reply(self.engine, answer.interaction_id, ts)
 
 
 def user_text(value: object) -> str:

@@ -10,18 +10,20 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from answering import prompts
 from answering.pipeline import Pipeline
-from bot import blocks, slack_store
+from bot import blocks
 from bot.mrkdwn import escape
 from bot.settings import Settings
 from bot.slack_admin import Admin
 from bot.slack_answers import SlackAnswerer, SlackQuestion, Workers, strip_mentions, user_text
 from core.errors import InvalidInput
-from retrieval.answer_cache import AnswerCacheStore
+from feedback import votes
+from feedback.answer_cache import AnswerCacheStore
+from feedback.log import bot_answered_thread, interaction_exists, interaction_for_reply, question_of
 from retrieval.store import collection_summaries
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,7 @@ DOWN = {"-1", "thumbsdown"}
 # Message subtypes that are still a person asking: a DM with a file attached, a thread reply
 # also sent to the channel. Every other subtype (edits, joins, bot messages …) is ignored.
 ASKING_SUBTYPES = (None, "file_share", "thread_broadcast")
+PROBE_SECONDS = 2
 
 
 @dataclass
@@ -42,14 +45,27 @@ class SlackBot:
     probe: Engine  # /healthz: a one-connection engine that fails fast
 
     def database_problem(self) -> str | None:
-        """None when the database answers ``SELECT 1``; else why not."""
-        return slack_store.database_problem(self.probe)
+        """None when the database answers ``SELECT 1``; else why not, in one line."""
+        try:
+            with self.probe.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            return " ".join(str(getattr(exc, "orig", None) or exc).split())[:300]
+        return None
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop taking questions and finish the ones accepted (SIGTERM)."""
         self.workers.shutdown(wait=wait)
         self.admin.background.shutdown(wait=wait)
         self.probe.dispose()
+
+
+def probe_engine(engine: Engine) -> Engine:
+    """A one-connection engine for health checks that gives up within seconds: the main pool's
+    connects have no timeout, so a check through it could hang as long as the network does."""
+    return create_engine(engine.url, pool_size=1, max_overflow=1, pool_timeout=PROBE_SECONDS, pool_pre_ping=True,
+                         connect_args={"connect_timeout": PROBE_SECONDS, "application_name": "team-kb-health",
+                                       "options": f"-c statement_timeout={PROBE_SECONDS * 1000}"})
 
 
 def web_client(settings: Settings) -> WebClient:
@@ -78,7 +94,7 @@ def build_slack_bot(settings: Settings, pipeline: Pipeline, engine, indexer,
     auth = client.auth_test()
     answerer.bot_user_id, answerer.bot_id = auth.get("user_id"), auth.get("bot_id")
     admin = Admin(settings, engine, indexer, answer_cache)
-    bot = SlackBot(app, answerer, admin, workers, signing_secret, slack_store.probe_engine(engine))
+    bot = SlackBot(app, answerer, admin, workers, signing_secret, probe_engine(engine))
     _register_questions(bot, engine)
     _register_feedback(bot, engine, answer_cache)
     _register_admin(bot, engine)
@@ -112,14 +128,14 @@ def _register_questions(bot: SlackBot, engine: Engine) -> None:
         elif thread_ts and thread_ts != ts:  # a reply in a thread: ours only if we answered there
             answerer.ask(client, SlackQuestion(text=text, user=user, channel=channel, message_ts=ts,
                                                thread_ts=thread_ts, in_thread=True),
-                         only_if=lambda: slack_store.bot_answered_thread(engine, channel, thread_ts))
+                         only_if=lambda: bot_answered_thread(engine, channel, thread_ts))
 
     @app.action(blocks.ASK_MODEL)
     def on_ask_model(ack, body, client):
         """"Ask the model instead" under a cached answer: the same question, cache bypassed, once."""
         ack()
         interaction_id = _int(body["actions"][0].get("value"))
-        asked = slack_store.question_of(engine, interaction_id) if interaction_id is not None else None
+        asked = question_of(engine, interaction_id) if interaction_id is not None else None
         if not asked or not asked["channel"]:
             return
         channel = asked["channel"]
@@ -168,10 +184,10 @@ def _register_feedback(bot: SlackBot, engine: Engine, answer_cache: AnswerCacheS
         ack()
         action = body["actions"][0]
         interaction_id = _int(action.get("value"))
-        if interaction_id is None or not slack_store.interaction_exists(engine, interaction_id):
+        if interaction_id is None or not interaction_exists(engine, interaction_id):
             return
         value = 1 if action["action_id"] == blocks.VOTE_UP else -1
-        slack_store.vote(engine, interaction_id, body["user"]["id"], value, "button")
+        votes.vote(engine, interaction_id, body["user"]["id"], value, "button")
         rated(interaction_id)
         if value == -1 and body.get("trigger_id"):
             client.views_open(trigger_id=body["trigger_id"], view=blocks.comment_modal(interaction_id))
@@ -183,7 +199,7 @@ def _register_feedback(bot: SlackBot, engine: Engine, answer_cache: AnswerCacheS
         value = (view.get("state", {}).get("values", {}).get("comment", {}).get("comment", {}) or {}).get("value")
         value = user_text(value).strip()
         if interaction_id is not None and value:
-            slack_store.comment(engine, interaction_id, body["user"]["id"], value[:3000])
+            votes.comment(engine, interaction_id, body["user"]["id"], value[:3000])
             rated(interaction_id)
 
     @app.event("reaction_added")
@@ -202,13 +218,13 @@ def _register_feedback(bot: SlackBot, engine: Engine, answer_cache: AnswerCacheS
             return
         if not isinstance(user, str) or not user or user == answerer.bot_user_id:
             return
-        interaction_id = slack_store.interaction_for_reply(engine, item.get("channel"), item.get("ts"))
+        interaction_id = interaction_for_reply(engine, item.get("channel"), item.get("ts"))
         if interaction_id is None:
             return  # not one of our answers
         if added:
-            slack_store.vote(engine, interaction_id, user, value, "reaction")
+            votes.vote(engine, interaction_id, user, value, "reaction")
         else:
-            slack_store.withdraw(engine, interaction_id, user, value)
+            votes.withdraw(engine, interaction_id, user, value)
         rated(interaction_id)
 
 
@@ -237,7 +253,7 @@ def _register_admin(bot: SlackBot, engine: Engine) -> None:
         if event.get("tab") not in (None, "home") or not isinstance(event.get("user"), str):
             return
         view = blocks.home_view(collection_summaries(engine), list(answerer.settings.example_questions),
-                                slack_store.popular_questions(engine))
+                                votes.popular_questions(engine))
         client.views_publish(user_id=event["user"], view=view)
 
     @app.command("/kb")

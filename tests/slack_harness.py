@@ -23,8 +23,8 @@ from answering.pipeline import Pipeline
 from bot.server import serve_in_thread
 from bot.settings import Settings
 from bot.slack_app import build_slack_bot
+from feedback.answer_cache import AnswerCacheStore
 from models import Embedder
-from retrieval.answer_cache import AnswerCacheStore
 from retrieval.db import make_engine
 from retrieval.ingest import Indexer
 from retrieval.search import Searcher

@@ -10,14 +10,15 @@ import pytest
 from sqlalchemy import text
 
 from answering.cache import ApprovedAnswers
-from answering.log import load
 from answering.pipeline import Pipeline
+from answering.prompts import answer_messages
 from answering.types import Question
-from bot import slack_store
 from bot.settings import Settings
-from evals.exports import Exporter, dumps, scrub
 from evals.retrieval import load_set, score
-from retrieval.answer_cache import AnswerCacheStore, CacheParams, is_substitution, normalize, scope_key
+from feedback import votes
+from feedback.answer_cache import AnswerCacheStore, CacheParams, is_substitution, normalize, scope_key
+from feedback.exports import Exporter, dumps, scrub
+from feedback.log import load
 from retrieval.ingest import Indexer
 from retrieval.search import Searcher
 from tests.fakes import ScriptedChat, ScriptedModels
@@ -85,7 +86,7 @@ def ask(pipeline, question: str, **kw):
 
 def approve(store, answer, *users: str) -> None:
     for user in users or ("U1",):
-        slack_store.vote(store.engine, answer.interaction_id, user, 1, "button")
+        votes.vote(store.engine, answer.interaction_id, user, 1, "button")
     store.refresh(answer.interaction_id)
 
 
@@ -130,7 +131,7 @@ def test_a_downvote_on_a_cached_answer_demotes_it(world):
     approve(store, ask(pipeline, INTERNS), "U1", "U2")
     served = ask(pipeline, INTERNS_PARAPHRASE)
     assert served.route == "cached" and served.approvals == 2
-    slack_store.vote(store.engine, served.interaction_id, "U3", -1, "reaction")
+    votes.vote(store.engine, served.interaction_id, "U3", -1, "reaction")
     store.refresh(served.interaction_id)
     assert [e["status"] for e in store.entries()] == ["demoted"]
     assert ask(pipeline, INTERNS).route == "answer"
@@ -144,10 +145,10 @@ def test_approval_follows_the_vote_threshold_and_open_downvotes(world):
     assert ask(pipeline, INTERNS).route == "answer"  # one 👍 of two
     approve(store, first, "U2")
     assert ask(pipeline, INTERNS).route == "cached"
-    slack_store.vote(store.engine, first.interaction_id, "U3", -1, "button")
+    votes.vote(store.engine, first.interaction_id, "U3", -1, "button")
     store.refresh(first.interaction_id)
     assert ask(pipeline, INTERNS).route == "answer"  # an open 👎 keeps it out
-    slack_store.withdraw(store.engine, first.interaction_id, "U3", -1)
+    votes.withdraw(store.engine, first.interaction_id, "U3", -1)
     store.refresh(first.interaction_id)
     assert ask(pipeline, INTERNS).route == "cached"
 
@@ -192,7 +193,7 @@ def test_a_curated_answer_is_served_from_the_cache(world):
     build, _, _ = world
     pipeline, store, _ = build(replies=["Interns get 20 days [1]."])
     wrong = ask(pipeline, INTERNS)
-    slack_store.vote(store.engine, wrong.interaction_id, "U1", -1, "button")
+    votes.vote(store.engine, wrong.interaction_id, "U1", -1, "button")
     store.refresh(wrong.interaction_id)
     assert ask(pipeline, INTERNS).route == "answer"
     store.curate(wrong.interaction_id, "Interns get 1.5 paid vacation days per month; contractors get none.",
@@ -218,11 +219,11 @@ def test_exports_contain_exactly_the_expected_records_with_personal_data_scrubbe
     a3 = ask(pipeline, CONTRACTORS)
     ask(pipeline, "What is the weekly allowance for the primary on-call?")
     approve(store, a1, "U1")
-    slack_store.vote(store.engine, a2.interaction_id, "U2", -1, "button")
-    slack_store.vote(store.engine, a3.interaction_id, "U2", -1, "button")
+    votes.vote(store.engine, a2.interaction_id, "U2", -1, "button")
+    votes.vote(store.engine, a3.interaction_id, "U2", -1, "button")
     store.curate(a3.interaction_id, "Contractors get no paid vacation days; ask jane.doe@northwind.example.", "UA")
 
-    exporter = Exporter(store.engine, store)
+    exporter = Exporter(store.engine, store, answer_messages)
     chat, report = exporter.chat()
     assert [r["messages"][-1]["content"] for r in chat] == [
         INTERNS_REPLY, "Contractors get no paid vacation days; ask [email]."]

@@ -1,7 +1,7 @@
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from answering.log import Interaction, load, record
+from feedback.log import Interaction, load, record
 from retrieval.db import current_revision, downgrade, make_engine, upgrade
 
 

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import text
 
 from answering import prompts
-from answering.log import load
 from answering.pipeline import Pipeline
 from answering.types import Question
 from bot.settings import Settings
+from feedback.log import load
 from models.chat import ChatModels
 from retrieval.search import Searcher
 from tests import servers

@@ -28,12 +28,12 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Iterable
+from typing import Callable, Iterable, Sequence
 
 from sqlalchemy import Engine, text
 
-from answering import prompts
-from retrieval.answer_cache import AnswerCacheStore, normalize, scope_key
+from feedback.answer_cache import AnswerCacheStore, normalize, scope_key
+from feedback.votes import tally
 
 FORMATS = ("chat", "preference")
 
@@ -91,16 +91,13 @@ def _scrubbed(record, report: ExportReport):
 def _rated(engine: Engine, since: date | None) -> list[dict]:
     """Every voted-on or curated interaction, oldest first, with its votes and any curated answer."""
     with engine.connect() as conn:
-        rows = conn.execute(text("""
+        rows = conn.execute(text(f"""
             SELECT i.id, i.question, i.rewritten_question, i.language, i.collections, i.route, i.answer,
-                   i.context, i.sources,
-                   coalesce((SELECT count(*) FROM feedback f WHERE f.interaction_id = i.id AND f.vote = 1), 0) AS up,
-                   coalesce((SELECT count(*) FROM feedback f WHERE f.interaction_id = i.id AND f.vote = -1), 0)
-                       AS down,
-                   e.answer AS curated_answer, e.curated_by
-            FROM interactions i LEFT JOIN cached_answers e ON e.interaction_id = i.id AND e.curated_by IS NOT NULL
-            WHERE (EXISTS (SELECT 1 FROM feedback f WHERE f.interaction_id = i.id AND f.vote <> 0)
-                   OR e.id IS NOT NULL)
+                   i.context, i.sources, v.up, v.down, e.answer AS curated_answer, e.curated_by
+            FROM interactions i
+            LEFT JOIN cached_answers e ON e.interaction_id = i.id AND e.curated_by IS NOT NULL
+            CROSS JOIN LATERAL (SELECT {tally()} FROM feedback f WHERE f.interaction_id = i.id) v
+            WHERE (v.up + v.down > 0 OR e.id IS NOT NULL)
               AND (CAST(:since AS date) IS NULL OR i.created_at >= CAST(:since AS date))
             ORDER BY i.id
         """), {"since": since}).mappings().all()
@@ -108,9 +105,12 @@ def _rated(engine: Engine, since: date | None) -> list[dict]:
 
 
 class Exporter:
-    def __init__(self, engine: Engine, cache: AnswerCacheStore) -> None:
+    def __init__(self, engine: Engine, cache: AnswerCacheStore, prompt: Callable[[str, str, str], Sequence]) -> None:
+        """``prompt(question, context, language)``: the answer prompt's messages, as the pipeline builds them
+        (``answering.prompts.answer_messages``); passed in because the pipeline's layer sits above this one."""
         self.engine = engine
         self.cache = cache
+        self.prompt = prompt
 
     def _approved(self, row: dict) -> bool:
         return row["route"] == "answer" and bool(row["answer"]) and self.cache.qualifies(row["up"], row["down"])
@@ -124,7 +124,7 @@ class Exporter:
         return row["rewritten_question"] or row["question"]
 
     def _prompt(self, row: dict, context: str) -> list[dict]:
-        messages = prompts.answer_messages(self._question(row), context, row["language"] or "en")
+        messages = self.prompt(self._question(row), context, row["language"] or "en")
         return [{"role": "system" if m.type == "system" else "user", "content": str(m.content)} for m in messages]
 
     # -- the three exports ---------------------------------------------------------------------

@@ -25,6 +25,7 @@ from typing import Sequence
 
 from sqlalchemy import Connection, Engine, text
 
+from feedback.votes import tally
 from models import Embedder
 from retrieval.keywords import keyword_text
 from retrieval.search import vector_literal
@@ -228,8 +229,8 @@ class AnswerCacheStore:
 
     def _approved_votes(self, interaction_id: int) -> bool:
         with self.engine.connect() as conn:
-            up, down = conn.execute(text("SELECT count(*) FILTER (WHERE vote = 1), count(*) FILTER (WHERE vote = -1) "
-                                         "FROM feedback WHERE interaction_id = :i"), {"i": interaction_id}).one()
+            up, down = conn.execute(text(f"SELECT {tally()} FROM feedback f WHERE f.interaction_id = :i"),
+                                    {"i": interaction_id}).one()
         return self.qualifies(up, down)
 
     def qualifies(self, up: int, down: int) -> bool:
@@ -263,9 +264,8 @@ class AnswerCacheStore:
                                       "WHERE id = :e FOR UPDATE"), {"e": entry_id}).mappings().first()
             if entry is None or entry["status"] == "stale":
                 return
-            up, down, served_down = conn.execute(text("""
-                SELECT count(*) FILTER (WHERE f.vote = 1), count(*) FILTER (WHERE f.vote = -1),
-                       count(*) FILTER (WHERE f.vote = -1 AND i.id <> :own)
+            up, down, served_down = conn.execute(text(f"""
+                SELECT {tally()}, count(*) FILTER (WHERE f.vote = -1 AND i.id <> :own)
                 FROM feedback f JOIN interactions i ON i.id = f.interaction_id
                 WHERE i.id = :own OR i.cached_answer_id = :e
             """), {"own": entry["interaction_id"], "e": entry_id}).one()
@@ -332,7 +332,7 @@ def _changed_sources(conn: Connection, sources: list[dict]) -> str | None:
 
 def _approvals(conn: Connection, entry_id: int, interaction_id: int) -> int:
     """People with a 👍 on the approved answer or on any answer the entry served."""
-    return conn.execute(text("""
-        SELECT count(DISTINCT f.user_id) FROM feedback f JOIN interactions i ON i.id = f.interaction_id
-        WHERE f.vote = 1 AND (i.id = :own OR i.cached_answer_id = :e)
-    """), {"own": interaction_id, "e": entry_id}).scalar_one()
+    return conn.execute(text(f"""
+        SELECT {tally(people=True)} FROM feedback f JOIN interactions i ON i.id = f.interaction_id
+        WHERE i.id = :own OR i.cached_answer_id = :e
+    """), {"own": interaction_id, "e": entry_id}).one().up

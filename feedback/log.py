@@ -1,0 +1,111 @@
+"""The interaction log: one row per question, written whether answering succeeded or not, and the
+Slack message that carries each answer."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+from sqlalchemy import Engine, text
+
+
+@dataclass
+class Interaction:
+    question: str
+    origin: str = "cli"
+    route: str = "pending"
+    asker: str | None = None
+    channel: str | None = None
+    thread_ts: str | None = None
+    message_ts: str | None = None
+    rewritten_question: str | None = None
+    language: str | None = None
+    collections: list[str] | None = None
+    prompt_version: str | None = None
+    model_name: str | None = None
+    model_version: str | None = None
+    fallback_reason: str | None = None
+    retrieved: list[dict] = field(default_factory=list)
+    answer: str | None = None
+    answer_language: str | None = None
+    citations: list[dict] = field(default_factory=list)
+    verified: bool | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    latency_ms: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    context: str | None = None  # the sources exactly as rendered into the prompt
+    sources: list[dict] = field(default_factory=list)  # every source given, with "cited" and "content_hash"
+    cached_answer_id: int | None = None
+
+
+_JSON = ("retrieved", "citations", "latency_ms", "sources")
+
+
+def record(engine: Engine, interaction: Interaction) -> int:
+    """Insert ``interaction``; returns its id."""
+    values = asdict(interaction)
+    for key in _JSON:
+        values[key] = json.dumps(values[key], ensure_ascii=False)
+    columns = ", ".join(values)
+    params = ", ".join(f"CAST(:{k} AS jsonb)" if k in _JSON else f":{k}" for k in values)
+    with engine.begin() as conn:
+        return conn.execute(text(f"INSERT INTO interactions ({columns}) VALUES ({params}) RETURNING id"),
+                            values).scalar_one()
+
+
+def load(engine: Engine, interaction_id: int) -> dict:
+    """Every column of interaction ``interaction_id``."""
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT * FROM interactions WHERE id = :i"), {"i": interaction_id}).mappings().one()
+    return dict(row)
+
+
+def forget_origin(engine: Engine, origin: str) -> None:
+    """Delete every interaction asked from ``origin``, with its votes and any cache entry made from it."""
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM interactions WHERE origin = :o"), {"o": origin})
+
+
+def bot_answered_thread(engine: Engine, channel: str, thread_ts: str) -> bool:
+    """Has the bot replied in this thread (so a follow-up there is meant for it)?"""
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT EXISTS (SELECT 1 FROM interactions WHERE origin = 'slack' AND channel = :c "
+                                 "AND thread_ts = :t AND reply_ts IS NOT NULL)"),
+                            {"c": channel, "t": thread_ts}).scalar_one()
+
+
+def set_reply(engine: Engine, interaction_id: int, reply_ts: str) -> None:
+    """Remember the Slack message that carries the answer, so reactions on it find their interaction."""
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE interactions SET reply_ts = :ts WHERE id = :i"),
+                     {"ts": reply_ts, "i": interaction_id})
+
+
+def interaction_for_reply(engine: Engine, channel: str, reply_ts: str) -> int | None:
+    """The interaction whose answer is the message ``reply_ts``, if any."""
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT id FROM interactions WHERE channel = :c AND reply_ts = :ts"),
+                            {"c": channel, "ts": reply_ts}).scalar()
+
+
+def interaction_exists(engine: Engine, interaction_id: int) -> bool:
+    """Is there an interaction ``interaction_id`` (a vote button may outlive its row)?"""
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT EXISTS (SELECT 1 FROM interactions WHERE id = :i)"),
+                            {"i": interaction_id}).scalar_one()
+
+
+def has_asked_before(engine: Engine, user: str) -> bool:
+    """Has ``user`` asked the bot anything in Slack before?"""
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT EXISTS (SELECT 1 FROM interactions WHERE origin = 'slack' AND asker = :u)"),
+                            {"u": user}).scalar_one()
+
+
+def question_of(engine: Engine, interaction_id: int) -> dict | None:
+    """Where and what was asked, for re-asking an answered question."""
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT id, question, channel, thread_ts, language FROM interactions WHERE id = :i"),
+                           {"i": interaction_id}).mappings().first()
+    return dict(row) if row else None

@@ -1,0 +1,98 @@
+"""Votes and comments on answers, and what they add up to: vote rates, popular questions, the 👎 review.
+
+``tally`` is the one way votes are counted; the stats here, the approved-answer cache and the
+exports all use it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, text
+
+
+def tally(f: str = "f", *, people: bool = False) -> str:
+    """SQL select-list terms ``up, down``: the 👍 and 👎 among the ``feedback`` rows aliased ``f``.
+
+    ``people`` counts distinct voters rather than votes: the same on one answer (a person has
+    one vote there), fewer across several answers when someone voted on more than one.
+    """
+    counted = f"DISTINCT {f}.user_id" if people else "*"
+    return (f"count({counted}) FILTER (WHERE {f}.vote = 1) AS up, "
+            f"count({counted}) FILTER (WHERE {f}.vote = -1) AS down")
+
+
+def vote(engine: Engine, interaction_id: int, user: str, value: int, via: str) -> None:
+    """Record ``user``'s vote (+1 / -1) on an answer; a later vote replaces an earlier one."""
+    with engine.begin() as conn:
+        conn.execute(text("""
+            INSERT INTO feedback (interaction_id, user_id, vote, via) VALUES (:i, :u, :v, :via)
+            ON CONFLICT (interaction_id, user_id)
+            DO UPDATE SET vote = EXCLUDED.vote, via = EXCLUDED.via, updated_at = now()
+        """), {"i": interaction_id, "u": user, "v": value, "via": via})
+
+
+def withdraw(engine: Engine, interaction_id: int, user: str, value: int) -> None:
+    """A removed reaction withdraws that vote, unless the user has voted otherwise since."""
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE feedback SET vote = 0, via = 'reaction', updated_at = now() "
+                          "WHERE interaction_id = :i AND user_id = :u AND vote = :v"),
+                     {"i": interaction_id, "u": user, "v": value})
+
+
+def comment(engine: Engine, interaction_id: int, user: str, body: str) -> None:
+    """``user``'s comment on an answer; a comment comes with a 👎 unless the user already voted."""
+    with engine.begin() as conn:
+        conn.execute(text("""
+            INSERT INTO feedback (interaction_id, user_id, vote, via, comment) VALUES (:i, :u, -1, 'modal', :c)
+            ON CONFLICT (interaction_id, user_id) DO UPDATE SET comment = EXCLUDED.comment, updated_at = now()
+        """), {"i": interaction_id, "u": user, "c": body})
+
+
+def votes(engine: Engine, interaction_id: int) -> dict[str, dict]:
+    """Every vote on an answer, by user: vote, via, comment."""
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT user_id, vote, via, comment FROM feedback WHERE interaction_id = :i"),
+                            {"i": interaction_id}).mappings().all()
+    return {r["user_id"]: dict(r) for r in rows}
+
+
+def popular_questions(engine: Engine, limit: int = 3) -> list[str]:
+    """The questions with the most net 👍, most recent first among equals."""
+    with engine.connect() as conn:
+        return list(conn.execute(text("""
+            SELECT i.question FROM interactions i JOIN feedback f ON f.interaction_id = i.id
+            WHERE i.route = 'answer' GROUP BY i.question HAVING sum(f.vote) > 0
+            ORDER BY sum(f.vote) DESC, max(i.created_at) DESC LIMIT :n
+        """), {"n": limit}).scalars())
+
+
+def answer_stats(engine: Engine) -> dict:
+    """Answer counts by route and vote rates, for /kb status."""
+    with engine.connect() as conn:
+        routes = dict(conn.execute(text("SELECT route, count(*) FROM interactions WHERE origin = 'slack' "
+                                        "GROUP BY route")).all())
+        up, down = conn.execute(text(f"SELECT {tally()} FROM feedback f")).one()
+    return {"routes": routes, "up": up, "down": down}
+
+
+def downvoted(engine: Engine, limit: int = 10) -> list[dict]:
+    """The most recent answers with an open 👎: question, answer, sources, votes, comments."""
+    with engine.connect() as conn:
+        rows = conn.execute(text(f"""
+            SELECT i.id, i.created_at, i.question, i.answer, i.route, i.citations, i.language, {tally()},
+                   coalesce(array_agg(f.comment ORDER BY f.updated_at) FILTER (WHERE f.comment IS NOT NULL),
+                            '{{}}') AS comments,
+                   max(f.updated_at) FILTER (WHERE f.vote = -1) AS last_down,
+                   (SELECT e.curated_by FROM cached_answers e WHERE e.interaction_id = i.id) AS curated_by
+            FROM interactions i JOIN feedback f ON f.interaction_id = i.id
+            GROUP BY i.id HAVING bool_or(f.vote = -1)
+            ORDER BY last_down DESC, i.id DESC LIMIT :n
+        """), {"n": limit}).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def answer_to_correct(engine: Engine, interaction_id: int) -> str | None:
+    """The text an admin's correction of ``interaction_id`` starts from: its curated answer, else the logged one."""
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT coalesce(e.answer, i.answer) FROM interactions i "
+                                 "LEFT JOIN cached_answers e ON e.interaction_id = i.id WHERE i.id = :i"),
+                            {"i": interaction_id}).scalar()
