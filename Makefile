@@ -26,6 +26,7 @@ demo: setup
 # (out-of-scope questions must get "I don't know" with no model call; no errors).
 test: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-logo
 	$(PY) -m pytest -q
 	$(PY) -m evals answers
 
