@@ -17,6 +17,12 @@ INDEXED_DIMS = (384, 768, 1024, 1536)
 
 
 def upgrade() -> None:
+    _tables()
+    _bm25_statistics()
+    _bm25_triggers()
+
+
+def _tables() -> None:
     op.execute("CREATE EXTENSION IF NOT EXISTS vector")
     # English stemming and stop words; Korean arrives already split into morphemes.
     op.execute("CREATE TEXT SEARCH CONFIGURATION kb_text (COPY = pg_catalog.english)")
@@ -79,6 +85,9 @@ def upgrade() -> None:
             f"CREATE INDEX chunks_embedding_{dim}_idx ON chunks "
             f"USING hnsw ((embedding::vector({dim})) vector_cosine_ops) WHERE vector_dims(embedding) = {dim}"
         )
+
+
+def _bm25_statistics() -> None:
     # BM25 needs term frequencies, document lengths and document frequencies, which
     # ts_rank does not use. Triggers keep them exact inside the writing transaction.
     op.execute(
@@ -128,6 +137,9 @@ def upgrade() -> None:
         END $$
         """
     )
+
+
+def _bm25_triggers() -> None:
     op.execute(
         """
         CREATE FUNCTION kb_chunks_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
