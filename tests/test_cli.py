@@ -9,11 +9,15 @@ import sys
 
 import pytest
 
+from core.paths import ROOT
+
 
 @pytest.fixture
 def run(engine, database_url, tmp_path):
     env = {**os.environ, "DATABASE_URL": database_url.render_as_string(hide_password=False),
-           "KB_DATA_DIR": str(tmp_path / "unused")}
+           "KB_DATA_DIR": str(tmp_path / "unused"),
+           # evals/ is a tool of the checkout, not an installed package
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
 
     def run(*args: str, ok: bool = True, module: str = "bot") -> subprocess.CompletedProcess:
         proc = subprocess.run([sys.executable, "-m", module, *args], cwd=tmp_path, env=env, capture_output=True,

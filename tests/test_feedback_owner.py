@@ -14,10 +14,10 @@ WRITE = re.compile(r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE
 
 
 def _shipped_sources() -> list[Path]:
-    """Every .py in the packages pyproject.toml ships, so a new package is scanned too; not the
-    migration revisions, which create these tables."""
+    """Every .py in the project's packages (the layer contracts' root packages, so a new package is
+    scanned too); not the migration revisions, which create these tables."""
     found = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    packages = [p.rstrip("*") for p in found["tool"]["setuptools"]["packages"]["find"]["include"]]
+    packages = found["tool"]["importlinter"]["root_packages"]
     return [path for package in packages for path in sorted((ROOT / package).rglob("*.py"))
             if path.relative_to(ROOT).parts[:2] != ("migrations", "versions")]
 
