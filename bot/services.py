@@ -51,7 +51,7 @@ class Services:
 
     @cached_property
     def slack_bot(self):
-        from bot.slack_app import build_slack_bot
+        from bot.slack.app import build_slack_bot
 
         return build_slack_bot(self.settings, self.pipeline, self.engine, lambda: self.indexer, self.answer_cache)
 

@@ -20,9 +20,9 @@ from sqlalchemy.pool import NullPool
 
 from answering.cache import ApprovedAnswers
 from answering.pipeline import Pipeline
-from bot.server import serve_in_thread
 from bot.settings import Settings
-from bot.slack_app import build_slack_bot
+from bot.slack.app import build_slack_bot
+from bot.slack.server import serve_in_thread
 from feedback.answer_cache import AnswerCacheStore
 from models import Embedder
 from retrieval.db import make_engine

@@ -23,8 +23,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from answering import prompts
 from answering.language import detect_language
 from answering.pipeline import Answer, Pipeline, Question
-from bot import blocks
 from bot.settings import Settings
+from bot.slack import blocks
 from feedback import votes
 from feedback.log import has_asked_before, set_reply
 from retrieval.loaders import clean_text

@@ -15,9 +15,9 @@ from typing import Callable
 from slack_sdk import WebClient
 from sqlalchemy import Engine, text
 
-from bot import blocks
-from bot.mrkdwn import escape
 from bot.settings import Settings
+from bot.slack import blocks
+from bot.slack.mrkdwn import escape
 from feedback import votes
 from feedback.answer_cache import AnswerCacheStore
 from feedback.log import question_of

@@ -15,11 +15,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from answering import prompts
 from answering.pipeline import Pipeline
-from bot import blocks
-from bot.mrkdwn import escape
 from bot.settings import Settings
-from bot.slack_admin import Admin
-from bot.slack_answers import SlackAnswerer, SlackQuestion, Workers, strip_mentions, user_text
+from bot.slack import blocks
+from bot.slack.admin import Admin
+from bot.slack.answers import SlackAnswerer, SlackQuestion, Workers, strip_mentions, user_text
+from bot.slack.mrkdwn import escape
 from core.errors import InvalidInput
 from feedback import votes
 from feedback.answer_cache import AnswerCacheStore
