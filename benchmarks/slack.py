@@ -69,7 +69,7 @@ def run_slack_benchmark(services, mentions: int = 50, local_mentions: int = 10, 
             if log:
                 log(f"{label}: {n} concurrent mentions …")
             pipeline = Pipeline(settings.pipeline_config, services.searcher, models, services.engine)
-            bot = build_slack_bot(settings, pipeline, services.engine, lambda: services.indexer)
+            bot = build_slack_bot(settings.slack_config, pipeline, services.engine, lambda: services.indexer)
             results[label] = _measure(bot, fake, n)
             bot.shutdown(wait=True)
     finally:

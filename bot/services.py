@@ -53,7 +53,8 @@ class Services:
     def slack_bot(self):
         from bot.slack.app import build_slack_bot
 
-        return build_slack_bot(self.settings, self.pipeline, self.engine, lambda: self.indexer, self.answer_cache)
+        return build_slack_bot(self.settings.slack_config, self.pipeline, self.engine, lambda: self.indexer,
+                               self.answer_cache)
 
     @cached_property
     def answer_cache(self) -> AnswerCacheStore:

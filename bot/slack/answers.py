@@ -23,8 +23,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from answering import prompts
 from answering.language import detect_language
 from answering.pipeline import Answer, Pipeline, Question
-from bot.settings import Settings
 from bot.slack import blocks
+from bot.slack.config import SlackConfig
 from feedback import votes
 from feedback.log import has_asked_before, set_reply
 from retrieval.loaders import clean_text
@@ -130,8 +130,8 @@ def claim(engine: Engine, channel: str, message_ts: str) -> bool:
 
 
 class SlackAnswerer:
-    def __init__(self, settings: Settings, pipeline: Pipeline, engine, workers: Workers) -> None:
-        self.settings = settings
+    def __init__(self, config: SlackConfig, pipeline: Pipeline, engine, workers: Workers) -> None:
+        self.config = config
         self.pipeline = pipeline
         self.engine = engine
         self.workers = workers
@@ -240,7 +240,7 @@ class SlackAnswerer:
     def question(self, client: WebClient | None, q: SlackQuestion) -> Question:
         history = self.history(client, q) if client is not None and q.in_thread else ()
         known = collection_names(self.engine)
-        scope = self.settings.collections_for_channel(None if q.is_dm else q.channel, known)
+        scope = self.config.collections_for_channel(None if q.is_dm else q.channel, known)
         return Question(q.text, history=history, collections=scope, origin="slack", asker=q.user,
                         channel=q.channel, thread_ts=q.thread_ts, message_ts=q.message_ts, use_cache=q.use_cache)
 
@@ -258,7 +258,7 @@ class SlackAnswerer:
         return tuple(turns[-MAX_HISTORY_MESSAGES:])
 
     def examples(self) -> list[str]:
-        return list(dict.fromkeys(votes.popular_questions(self.engine) + list(self.settings.example_questions)))
+        return list(dict.fromkeys(votes.popular_questions(self.engine) + list(self.config.example_questions)))
 
     def _post_welcome(self, client: WebClient, q: SlackQuestion, language: str, replace_ts: str | None) -> None:
         welcome = Answer("", route="help", language=language)

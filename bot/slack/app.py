@@ -15,10 +15,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from answering import prompts
 from answering.pipeline import Pipeline
-from bot.settings import Settings
 from bot.slack import blocks
 from bot.slack.admin import Admin
 from bot.slack.answers import SlackAnswerer, SlackQuestion, Workers, strip_mentions, user_text
+from bot.slack.config import SlackConfig
 from bot.slack.mrkdwn import escape
 from core.errors import InvalidInput
 from feedback import votes
@@ -68,32 +68,31 @@ def probe_engine(engine: Engine) -> Engine:
                                        "options": f"-c statement_timeout={PROBE_SECONDS * 1000}"})
 
 
-def web_client(settings: Settings) -> WebClient:
-    client = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url,
-                       timeout=30)
+def web_client(config: SlackConfig) -> WebClient:
+    client = WebClient(token=config.bot_token, base_url=config.api_url, timeout=30)
     client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))  # honours Retry-After
     return client
 
 
-def build_slack_bot(settings: Settings, pipeline: Pipeline, engine, indexer,
+def build_slack_bot(config: SlackConfig, pipeline: Pipeline, engine, indexer,
                     answer_cache: AnswerCacheStore | None = None, client: WebClient | None = None,
                     **app_options) -> SlackBot:
     """The App with every listener; ``indexer`` is a callable returning the Indexer (built lazily);
     ``answer_cache`` is told about every vote (None: votes are only recorded)."""
-    if not settings.slack_bot_token.get_secret_value():
+    if not config.bot_token:
         raise InvalidInput("SLACK_BOT_TOKEN is not set (see README: Connect to your workspace)")
-    if not settings.slack_signing_secret.get_secret_value() and not settings.slack_app_token.get_secret_value():
+    if not config.signing_secret and not config.app_token:
         raise InvalidInput("SLACK_SIGNING_SECRET is needed in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)")
-    client = client or web_client(settings)
+    client = client or web_client(config)
     # Listeners only claim, queue and record, so acking after them costs milliseconds and
     # means a 200 to Slack always comes after the question was claimed.
-    signing_secret = settings.slack_signing_secret.get_secret_value() or "socket-mode"
+    signing_secret = config.signing_secret or "socket-mode"
     app = App(client=client, signing_secret=signing_secret, process_before_response=True, **app_options)
-    workers = Workers(settings.slack_workers, settings.slack_queue_limit)
-    answerer = SlackAnswerer(settings, pipeline, engine, workers)
+    workers = Workers(config.workers, config.queue_limit)
+    answerer = SlackAnswerer(config, pipeline, engine, workers)
     auth = client.auth_test()
     answerer.bot_user_id, answerer.bot_id = auth.get("user_id"), auth.get("bot_id")
-    admin = Admin(settings, engine, indexer, answer_cache)
+    admin = Admin(config, engine, indexer, answer_cache)
     bot = SlackBot(app, answerer, admin, workers, signing_secret, probe_engine(engine))
     _register_questions(bot, engine)
     _register_feedback(bot, engine, answer_cache)
@@ -252,7 +251,7 @@ def _register_admin(bot: SlackBot, engine: Engine) -> None:
     def on_home(event, client):
         if event.get("tab") not in (None, "home") or not isinstance(event.get("user"), str):
             return
-        view = blocks.home_view(collection_summaries(engine), list(answerer.settings.example_questions),
+        view = blocks.home_view(collection_summaries(engine), list(answerer.config.example_questions),
                                 votes.popular_questions(engine))
         client.views_publish(user_id=event["user"], view=view)
 
