@@ -12,7 +12,6 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
@@ -25,6 +24,7 @@ from answering.language import detect_language
 from answering.pipeline import Answer, Pipeline, Question
 from bot.slack import blocks
 from bot.slack.config import SlackConfig
+from bot.slack.workers import Workers
 from feedback import votes
 from feedback.log import has_asked_before, set_reply
 from retrieval.loaders import clean_text
@@ -46,54 +46,6 @@ class SlackQuestion:
     is_dm: bool = False
     in_thread: bool = False  # the question itself was posted inside an existing thread
     use_cache: bool = True  # False: "ask the model instead" of a cached answer
-
-
-class Workers:
-    """A bounded pool: ``size`` answers at once, at most ``limit`` waiting; drains on shutdown."""
-
-    def __init__(self, size: int, limit: int) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="answer")
-        self._capacity = size + limit
-        self._slots = threading.BoundedSemaphore(self._capacity)
-        self._closed = False
-        self._pending = 0
-        self._idle = threading.Condition()
-
-    def submit(self, job: Callable[[], None]) -> bool:
-        """Queue ``job``; False when the pool is full or shutting down."""
-        if self._closed or not self._slots.acquire(blocking=False):
-            return False
-        with self._idle:
-            self._pending += 1
-
-        def run() -> None:
-            try:
-                job()
-            except Exception:
-                log.exception("answer job failed")
-            finally:
-                self._slots.release()
-                with self._idle:
-                    self._pending -= 1
-                    self._idle.notify_all()
-
-        self._pool.submit(run)
-        return True
-
-    def full(self) -> bool:
-        """True when ``submit`` would refuse; a hint, as another thread may take or free a slot meanwhile."""
-        with self._idle:
-            return self._closed or self._pending >= self._capacity
-
-    def wait_idle(self, timeout: float | None = None) -> bool:
-        """Block until every accepted job has finished (True) or ``timeout`` passes (False)."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self._pending == 0, timeout)
-
-    def shutdown(self, wait: bool = True) -> None:
-        """Stop taking work; with ``wait``, finish every accepted question first."""
-        self._closed = True
-        self._pool.shutdown(wait=wait)
 
 
 class Recent:
