@@ -27,6 +27,7 @@ from bot.slack.config import SlackConfig
 from bot.slack.workers import Workers
 from feedback import votes
 from feedback.log import has_asked_before, set_reply
+from feedback.mentions import strip_mentions
 from retrieval.loaders import clean_text
 from retrieval.store import collection_names
 
@@ -90,6 +91,11 @@ class SlackAnswerer:
         self.recent = Recent()
         self.bot_user_id: str | None = None
         self.bot_id: str | None = None
+
+    @property
+    def own_ids(self) -> tuple[str, ...]:
+        """The bot's own user ID, when known: the one mention taken out of what people write."""
+        return (self.bot_user_id,) if self.bot_user_id else ()
 
     # -- entry points ----------------------------------------------------------------------
 
@@ -204,7 +210,7 @@ class SlackAnswerer:
             if message.get("ts") == q.message_ts:
                 break
             mine = message.get("user") == self.bot_user_id or (self.bot_id and message.get("bot_id") == self.bot_id)
-            text = strip_mentions(message.get("text"), self.bot_user_id)
+            text = strip_mentions(user_text(message.get("text")), self.own_ids)
             if text and not text.startswith("⏳"):
                 turns.append(("assistant" if mine else "user", text))
         return tuple(turns[-MAX_HISTORY_MESSAGES:])
@@ -229,14 +235,6 @@ def user_text(value: object) -> str:
     """Text a person typed, as PostgreSQL and the models can take it: NUL and the other control
     characters (but newline and tab) and lone surrogates removed; anything but a string is ""."""
     return _SURROGATES.sub("", clean_text(value)) if isinstance(value, str) else ""
-
-
-def strip_mentions(text: object, bot_user_id: str | None) -> str:
-    """``user_text`` without the mention of the bot itself (``<@UBOT>`` or ``<@UBOT|name>``)."""
-    text = user_text(text)
-    if bot_user_id:
-        text = re.sub(rf"<@{re.escape(bot_user_id)}(\|[^>]*)?>", " ", text)
-    return " ".join(text.split())
 
 
 def reference() -> str:

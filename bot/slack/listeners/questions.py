@@ -8,10 +8,11 @@ import re
 from slack_bolt import App
 
 from bot.slack import blocks
-from bot.slack.answers import SlackQuestion, strip_mentions, user_text
+from bot.slack.answers import SlackQuestion, user_text
 from bot.slack.listeners import Deps, as_int
 from bot.slack.mrkdwn import escape
 from feedback.log import bot_answered_thread, question_of
+from feedback.mentions import strip_mentions
 
 log = logging.getLogger(__name__)
 # Message subtypes that are still a person asking: a DM with a file attached, a thread reply
@@ -29,7 +30,7 @@ def register(app: App, deps: Deps) -> None:
             return
         user, channel, ts, thread_ts = where
         answerer.ask(client, SlackQuestion(
-            text=strip_mentions(event.get("text"), answerer.bot_user_id), user=user, channel=channel,
+            text=strip_mentions(user_text(event.get("text")), answerer.own_ids), user=user, channel=channel,
             message_ts=ts, thread_ts=thread_ts or ts, in_thread=bool(thread_ts)))
 
     @app.event("message")
@@ -39,7 +40,7 @@ def register(app: App, deps: Deps) -> None:
         if event.get("user") == answerer.bot_user_id or not (where := _where(event)):
             return
         user, channel, ts, thread_ts = where
-        text = strip_mentions(event.get("text"), answerer.bot_user_id)
+        text = strip_mentions(user_text(event.get("text")), answerer.own_ids)
         if event.get("channel_type") == "im":
             answerer.ask(client, SlackQuestion(text=text, user=user, channel=channel, message_ts=ts,
                                                thread_ts=thread_ts, is_dm=True, in_thread=bool(thread_ts)))
