@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from answering import prompts
 from answering.language import detect_language
 from answering.pipeline import Answer, Pipeline, Question
+from answering.types import Route
 from bot.slack import blocks
 from bot.slack.config import SlackConfig
 from bot.slack.workers import Workers
@@ -164,7 +165,7 @@ class SlackAnswerer:
         try:
             first_dm = q.is_dm and not has_asked_before(self.engine, q.user)
             answer = self.pipeline.answer(self.question(client, q))
-            if answer.route == "help":  # the welcome takes the placeholder's place
+            if answer.route == Route.HELP:  # the welcome takes the placeholder's place
                 self._post_welcome(client, q, answer.language, replace_ts=ts)
             else:
                 if first_dm:
@@ -183,7 +184,7 @@ class SlackAnswerer:
         language = _language(q.text)
         try:
             answer = self.pipeline.answer(self.question(None, q))
-            if answer.route == "help":
+            if answer.route == Route.HELP:
                 text, built = blocks.help_message(answer, self.examples())
             else:
                 text, built = blocks.answer_message(answer)
@@ -219,7 +220,7 @@ class SlackAnswerer:
         return list(dict.fromkeys(votes.popular_questions(self.engine) + list(self.config.example_questions)))
 
     def _post_welcome(self, client: WebClient, q: SlackQuestion, language: str, replace_ts: str | None) -> None:
-        welcome = Answer("", route="help", language=language)
+        welcome = Answer("", route=Route.HELP, language=language)
         text, built = blocks.help_message(welcome, self.examples(), welcome=True)
         if replace_ts:
             client.chat_update(channel=q.channel, ts=replace_ts, text=text, blocks=built)
