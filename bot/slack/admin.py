@@ -143,6 +143,8 @@ class _Reindex:
 
 
 class Admin:
+    """What /kb and the curation modal do, behind the admin check; reindexes run in ``background``."""
+
     def __init__(self, config: SlackConfig, engine, indexer: Callable[[], Indexer],
                  answer_cache: AnswerCacheStore | None = None, reindex_seconds: float = REINDEX_SECONDS,
                  drain_seconds: float = DRAIN_SECONDS) -> None:
@@ -175,6 +177,7 @@ class Admin:
         return allowed
 
     def command(self, client: WebClient, user: str, text_: str, respond: Callable) -> None:
+        """``/kb text_`` from ``user``: usage for an unknown subcommand; a known one is logged, then run or refused."""
         words = text_.split()
         sub = words[0].lower() if words else ""
         if sub not in ("status", "sources", "feedback", "reindex"):

@@ -40,6 +40,8 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 
 @dataclass(frozen=True)
 class SlackQuestion:
+    """A question as a listener hands it over: plain values, no Slack payload."""
+
     text: str
     user: str
     channel: str
@@ -84,6 +86,8 @@ def claim(engine: Engine, channel: str, message_ts: str) -> bool:
 
 
 class SlackAnswerer:
+    """Takes ``SlackQuestion``s from the listeners and answers each once, in its thread or privately."""
+
     def __init__(self, config: SlackConfig, pipeline: Pipeline, engine, workers: Workers) -> None:
         self.config = config
         self.pipeline = pipeline

@@ -26,6 +26,8 @@ PROBE_SECONDS = 2
 
 @dataclass
 class SlackBot:
+    """What the servers run: the bolt App, and what shutdown and /healthz need."""
+
     app: App
     answerer: SlackAnswerer
     admin: Admin
