@@ -53,7 +53,7 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def run_slack_benchmark(services, mentions: int = 50, local_mentions: int = 10, log: Callable | None = None) -> dict:
-    from bot.slack_app import build_slack_bot
+    from bot.slack.app import build_slack_bot
 
     ensure_indexed(services)  # something to answer from
     fake = FakeSlack()
@@ -69,7 +69,7 @@ def run_slack_benchmark(services, mentions: int = 50, local_mentions: int = 10, 
             if log:
                 log(f"{label}: {n} concurrent mentions …")
             pipeline = Pipeline(settings.pipeline_config, services.searcher, models, services.engine)
-            bot = build_slack_bot(settings, pipeline, services.engine, lambda: services.indexer)
+            bot = build_slack_bot(settings.slack_config, pipeline, services.engine, lambda: services.indexer)
             results[label] = _measure(bot, fake, n)
             bot.shutdown(wait=True)
     finally:
@@ -78,7 +78,7 @@ def run_slack_benchmark(services, mentions: int = 50, local_mentions: int = 10, 
 
 
 def _measure(bot, fake: FakeSlack, n: int) -> dict:
-    from bot.server import serve_in_thread
+    from bot.slack.server import serve_in_thread
 
     with serve_in_thread(bot) as url:
         return _load(bot, fake, n, url)

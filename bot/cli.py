@@ -285,7 +285,7 @@ def _print_answer(answer) -> None:
 
 
 def _serve(args, services) -> int:
-    from bot.server import serve_http, serve_socket_mode
+    from bot.slack.server import serve_http, serve_socket_mode
 
     settings = services.settings
     app_token = settings.slack_app_token.get_secret_value()

@@ -51,9 +51,10 @@ class Services:
 
     @cached_property
     def slack_bot(self):
-        from bot.slack_app import build_slack_bot
+        from bot.slack.app import build_slack_bot
 
-        return build_slack_bot(self.settings, self.pipeline, self.engine, lambda: self.indexer, self.answer_cache)
+        return build_slack_bot(self.settings.slack_config, self.pipeline, self.engine, lambda: self.indexer,
+                               self.answer_cache)
 
     @cached_property
     def answer_cache(self) -> AnswerCacheStore:

@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from answering.pipeline import PipelineConfig
+from bot.slack.config import SlackConfig
 from feedback.answer_cache import CacheParams
 from models import EMBEDDERS, EmbedderConfig
 from models.chat import ChatConfig, default_local_model_path
@@ -88,12 +89,12 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr = SecretStr("")
     slack_signing_secret: SecretStr = SecretStr("")
     slack_app_token: SecretStr = SecretStr("")
-    slack_api_url: str = "https://slack.com/api/"
+    slack_api_url: str = SlackConfig.api_url
     slack_admin_users: Annotated[list[str], NoDecode] = Field(default_factory=list)
     channel_collections: Annotated[dict[str, list[str]], NoDecode] = Field(default_factory=dict)
     kb_sources: Annotated[dict[str, list[str]], NoDecode] = Field(default_factory=dict)
-    slack_workers: int = Field(default=4, ge=1, le=64)
-    slack_queue_limit: int = Field(default=100, ge=1)
+    slack_workers: int = Field(default=SlackConfig.workers, ge=1, le=64)
+    slack_queue_limit: int = Field(default=SlackConfig.queue_limit, ge=1)
     port: int = Field(default=3000, ge=1, le=65535)
 
     @field_validator("database_url", "embedding_dimensions", "embedding_threads", "local_threads", mode="before")
@@ -164,12 +165,6 @@ class Settings(BaseSettings):
     def max_file_bytes(self) -> int:
         return int(self.max_file_mb * 1024 * 1024)
 
-    def collections_for_channel(self, channel: str | None, known: list[str]) -> tuple[str, ...]:
-        """The collections a question asked in ``channel`` may search: those bound to no channel,
-        plus those bound to this one. A DM (or no channel) sees only the unbound ones."""
-        bound = self.channel_collections
-        return tuple(c for c in known if c not in bound or (channel is not None and channel in bound[c]))
-
     @property
     def hosted_configured(self) -> bool:
         return bool(self.hosted_model)
@@ -196,6 +191,26 @@ class Settings(BaseSettings):
             source_tokens=self.answer_source_tokens,
             examples=tuple(self.example_questions),
             retrieval=self.retrieval_params,
+        )
+
+    @cached_property
+    def slack_config(self) -> SlackConfig:
+        """What the Slack edge is given: never the whole Settings."""
+        return SlackConfig(
+            bot_token=self.slack_bot_token.get_secret_value(),
+            signing_secret=self.slack_signing_secret.get_secret_value(),
+            app_token=self.slack_app_token.get_secret_value(),
+            api_url=self.slack_api_url,
+            admin_users=tuple(self.slack_admin_users),
+            channel_collections={name: tuple(channels) for name, channels in self.channel_collections.items()},
+            kb_sources={name: tuple(paths) for name, paths in self.kb_sources.items()},
+            workers=self.slack_workers,
+            queue_limit=self.slack_queue_limit,
+            example_questions=tuple(self.example_questions),
+            model_policy=self.model_policy,
+            hosted_model=self.hosted_model,
+            local_model_path=self.local_model_path,
+            confidential_collections=tuple(self.confidential_collections),
         )
 
 

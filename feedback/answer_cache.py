@@ -25,6 +25,7 @@ from typing import Sequence
 
 from sqlalchemy import Connection, Engine, text
 
+from feedback.mentions import strip_mentions
 from feedback.votes import tally
 from models import Embedder
 from retrieval.keywords import keyword_text
@@ -38,7 +39,6 @@ GENERIC_TERMS = frozenset({
     "어떻", "얼마", "몇", "며칠", "무엇", "뭐", "언제", "어디", "누구", "왜",
 })
 _DIGIT = re.compile(r"\d")
-_MENTION = re.compile(r"<[@!][^>]*>")
 
 
 @dataclass(frozen=True)
@@ -80,11 +80,6 @@ def normalize(question: str) -> str:
     folded = unicodedata.normalize("NFKC", strip_mentions(question)).casefold()
     kept = "".join(ch if not unicodedata.category(ch).startswith(("P", "S")) else " " for ch in folded)
     return " ".join(kept.split())
-
-
-def strip_mentions(question: str) -> str:
-    """A question without Slack user/group mentions (``<@U123>``, ``<!here>``): they name people, not topics."""
-    return " ".join(_MENTION.sub(" ", question).split())
 
 
 def scope_key(collections: Sequence[str] | None) -> str:

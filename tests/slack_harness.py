@@ -20,9 +20,9 @@ from sqlalchemy.pool import NullPool
 
 from answering.cache import ApprovedAnswers
 from answering.pipeline import Pipeline
-from bot.server import serve_in_thread
 from bot.settings import Settings
-from bot.slack_app import build_slack_bot
+from bot.slack.app import build_slack_bot
+from bot.slack.server import serve_in_thread
 from feedback.answer_cache import AnswerCacheStore
 from models import Embedder
 from retrieval.db import make_engine
@@ -107,7 +107,7 @@ def running_bot(engine: Engine, embedder: Embedder, chat: ScriptedChat, **settin
     store = AnswerCacheStore(engine, embedder, config.cache_params)
     pipeline = Pipeline(config.pipeline_config, Searcher(engine, embedder), ScriptedModels(chat), engine,
                         ApprovedAnswers(store))
-    bot = build_slack_bot(config, pipeline, engine, lambda: Indexer(engine, embedder), store)
+    bot = build_slack_bot(config.slack_config, pipeline, engine, lambda: Indexer(engine, embedder), store)
     try:
         with serve_in_thread(bot) as url:
             yield Harness(fake, bot, chat, engine, url)

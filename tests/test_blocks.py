@@ -7,8 +7,8 @@ import json
 from answering import prompts
 from answering.context import Source
 from answering.types import Answer
-from bot import blocks
-from bot.mrkdwn import to_mrkdwn
+from bot.slack import blocks
+from bot.slack.mrkdwn import to_mrkdwn
 
 
 def src(number: int, url: str | None = "https://wiki.example/vpn", title: str = "VPN", section: str = "Errors"):

@@ -19,6 +19,7 @@ from feedback import votes
 from feedback.answer_cache import AnswerCacheStore, CacheParams, is_substitution, normalize, scope_key
 from feedback.exports import Exporter, dumps, scrub
 from feedback.log import load
+from feedback.mentions import strip_mentions
 from retrieval.ingest import Indexer
 from retrieval.search import Searcher
 from tests.fakes import ScriptedChat, ScriptedModels
@@ -274,6 +275,13 @@ def test_normalisation_folds_case_width_punctuation_and_spaces():
     assert normalize("ＶＰＮ　오류는？") == "vpn 오류는"
     assert normalize("?!…") == "" and normalize("<@U0123|ann> <!here> VPN?") == "vpn"
     assert scope_key(None) == "*" and scope_key(["b", "a", "a"]) == "a,b" and scope_key([]) == ""
+
+
+def test_mentions_come_out_all_of_them_or_only_the_bots_own():
+    asked = "<@UBOT|kb>  ask <@U0123> about\tthe VPN <!here>"
+    assert strip_mentions(asked) == "ask about the VPN"
+    assert strip_mentions(asked, ["UBOT"]) == "ask <@U0123> about the VPN <!here>"
+    assert strip_mentions(asked, []) == "<@UBOT|kb> ask <@U0123> about the VPN <!here>"
 
 
 def test_near_miss_check_needs_known_terms_on_both_sides():

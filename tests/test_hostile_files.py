@@ -218,12 +218,12 @@ def test_a_stuck_reindex_is_stopped_at_its_deadline_and_frees_the_lock(tmp_path,
     import json
 
     from bot.settings import Settings
-    from bot.slack_admin import Admin
+    from bot.slack.admin import Admin
 
     write(tmp_path / "kb" / "slow.md", SLOW_MARKDOWN)
     settings = Settings(_env_file=None, kb_sources=json.dumps({"team": [str(tmp_path / "kb")]}))
     patient = Indexer(engine, fake_embedder, max_file_bytes=5_000_000, parse_seconds=600)
-    admin = Admin(settings, engine, lambda: patient, reindex_seconds=1, drain_seconds=5)
+    admin = Admin(settings.slack_config, engine, lambda: patient, reindex_seconds=1, drain_seconds=5)
     said = Responses()
     admin.reindex("UADMIN", "team", said)
     texts = said.wait_for(2, 20)
@@ -242,14 +242,14 @@ def test_an_emptied_source_is_kept_and_reindex_says_why(tmp_path, engine, fake_e
     import json
 
     from bot.settings import Settings
-    from bot.slack_admin import Admin
+    from bot.slack.admin import Admin
 
     kb = tmp_path / "kb"
     doc = write(kb / "a.md", "# A\n\nalpha\n")
     Indexer(engine, fake_embedder).index_paths([kb], "team")
     doc.unlink()
     settings = Settings(_env_file=None, kb_sources=json.dumps({"team": [str(kb)]}))
-    admin = Admin(settings, engine, lambda: Indexer(engine, fake_embedder))
+    admin = Admin(settings.slack_config, engine, lambda: Indexer(engine, fake_embedder))
     said = Responses()
     admin.reindex("UADMIN", None, said)
     summary = said.wait_for(2, 30)[1]
@@ -262,7 +262,7 @@ def test_a_stuck_admin_job_does_not_keep_the_process_alive(tmp_path):
     import subprocess
     import sys
 
-    script = ("import threading\nfrom bot.slack_admin import Background\n"
+    script = ("import threading\nfrom bot.slack.admin import Background\n"
               "jobs = Background(drain_seconds=0.5)\njobs.submit(threading.Event().wait)  # never returns\n"
               "jobs.shutdown(wait=True)\nprint('exited')\n")
     done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parent.parent,

@@ -43,3 +43,14 @@ def test_settings_are_frozen():
     settings = Settings(_env_file=None)
     with pytest.raises(ValidationError):
         settings.chunk_size = 10
+
+
+def test_the_slack_edge_gets_its_own_config_with_the_channel_rule(monkeypatch):
+    monkeypatch.setenv("CHANNEL_COLLECTIONS", "secret=CSECRET,COPS")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
+    config = Settings(_env_file=None).slack_config
+    assert config.bot_token == "xoxb-1" and config.channel_collections == {"secret": ("CSECRET", "COPS")}
+    known = ["handbook", "secret"]
+    assert config.collections_for_channel("COPS", known) == ("handbook", "secret")
+    assert config.collections_for_channel("CGEN", known) == ("handbook",)
+    assert config.collections_for_channel(None, known) == ("handbook",)  # a DM sees only unbound collections

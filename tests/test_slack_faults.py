@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import make_url, text
 
 from answering import prompts
-from bot.slack_answers import user_text
+from bot.slack.answers import user_text
 from retrieval.db import make_engine, upgrade
 from retrieval.ingest import Indexer
 from tests.fake_slack import event_body, post, sign

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import threading
 
-from bot.slack_answers import Recent, Workers
+from bot.slack.answers import Recent
+from bot.slack.workers import Workers
 
 
 def test_pool_refuses_work_beyond_its_bound_and_drains_on_shutdown():

@@ -12,7 +12,6 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
@@ -23,10 +22,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from answering import prompts
 from answering.language import detect_language
 from answering.pipeline import Answer, Pipeline, Question
-from bot import blocks
-from bot.settings import Settings
+from answering.types import Route
+from bot.slack import blocks
+from bot.slack.config import SlackConfig
+from bot.slack.workers import Workers
 from feedback import votes
 from feedback.log import has_asked_before, set_reply
+from feedback.mentions import strip_mentions
 from retrieval.loaders import clean_text
 from retrieval.store import collection_names
 
@@ -38,6 +40,8 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 
 @dataclass(frozen=True)
 class SlackQuestion:
+    """A question as a listener hands it over: plain values, no Slack payload."""
+
     text: str
     user: str
     channel: str
@@ -46,54 +50,6 @@ class SlackQuestion:
     is_dm: bool = False
     in_thread: bool = False  # the question itself was posted inside an existing thread
     use_cache: bool = True  # False: "ask the model instead" of a cached answer
-
-
-class Workers:
-    """A bounded pool: ``size`` answers at once, at most ``limit`` waiting; drains on shutdown."""
-
-    def __init__(self, size: int, limit: int) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="answer")
-        self._capacity = size + limit
-        self._slots = threading.BoundedSemaphore(self._capacity)
-        self._closed = False
-        self._pending = 0
-        self._idle = threading.Condition()
-
-    def submit(self, job: Callable[[], None]) -> bool:
-        """Queue ``job``; False when the pool is full or shutting down."""
-        if self._closed or not self._slots.acquire(blocking=False):
-            return False
-        with self._idle:
-            self._pending += 1
-
-        def run() -> None:
-            try:
-                job()
-            except Exception:
-                log.exception("answer job failed")
-            finally:
-                self._slots.release()
-                with self._idle:
-                    self._pending -= 1
-                    self._idle.notify_all()
-
-        self._pool.submit(run)
-        return True
-
-    def full(self) -> bool:
-        """True when ``submit`` would refuse; a hint, as another thread may take or free a slot meanwhile."""
-        with self._idle:
-            return self._closed or self._pending >= self._capacity
-
-    def wait_idle(self, timeout: float | None = None) -> bool:
-        """Block until every accepted job has finished (True) or ``timeout`` passes (False)."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self._pending == 0, timeout)
-
-    def shutdown(self, wait: bool = True) -> None:
-        """Stop taking work; with ``wait``, finish every accepted question first."""
-        self._closed = True
-        self._pool.shutdown(wait=wait)
 
 
 class Recent:
@@ -130,14 +86,21 @@ def claim(engine: Engine, channel: str, message_ts: str) -> bool:
 
 
 class SlackAnswerer:
-    def __init__(self, settings: Settings, pipeline: Pipeline, engine, workers: Workers) -> None:
-        self.settings = settings
+    """Takes ``SlackQuestion``s from the listeners and answers each once, in its thread or privately."""
+
+    def __init__(self, config: SlackConfig, pipeline: Pipeline, engine, workers: Workers) -> None:
+        self.config = config
         self.pipeline = pipeline
         self.engine = engine
         self.workers = workers
         self.recent = Recent()
         self.bot_user_id: str | None = None
         self.bot_id: str | None = None
+
+    @property
+    def own_ids(self) -> tuple[str, ...]:
+        """The bot's own user ID, when known: the one mention taken out of what people write."""
+        return (self.bot_user_id,) if self.bot_user_id else ()
 
     # -- entry points ----------------------------------------------------------------------
 
@@ -206,7 +169,7 @@ class SlackAnswerer:
         try:
             first_dm = q.is_dm and not has_asked_before(self.engine, q.user)
             answer = self.pipeline.answer(self.question(client, q))
-            if answer.route == "help":  # the welcome takes the placeholder's place
+            if answer.route == Route.HELP:  # the welcome takes the placeholder's place
                 self._post_welcome(client, q, answer.language, replace_ts=ts)
             else:
                 if first_dm:
@@ -225,7 +188,7 @@ class SlackAnswerer:
         language = _language(q.text)
         try:
             answer = self.pipeline.answer(self.question(None, q))
-            if answer.route == "help":
+            if answer.route == Route.HELP:
                 text, built = blocks.help_message(answer, self.examples())
             else:
                 text, built = blocks.answer_message(answer)
@@ -240,7 +203,7 @@ class SlackAnswerer:
     def question(self, client: WebClient | None, q: SlackQuestion) -> Question:
         history = self.history(client, q) if client is not None and q.in_thread else ()
         known = collection_names(self.engine)
-        scope = self.settings.collections_for_channel(None if q.is_dm else q.channel, known)
+        scope = self.config.collections_for_channel(None if q.is_dm else q.channel, known)
         return Question(q.text, history=history, collections=scope, origin="slack", asker=q.user,
                         channel=q.channel, thread_ts=q.thread_ts, message_ts=q.message_ts, use_cache=q.use_cache)
 
@@ -252,16 +215,16 @@ class SlackAnswerer:
             if message.get("ts") == q.message_ts:
                 break
             mine = message.get("user") == self.bot_user_id or (self.bot_id and message.get("bot_id") == self.bot_id)
-            text = strip_mentions(message.get("text"), self.bot_user_id)
+            text = strip_mentions(user_text(message.get("text")), self.own_ids)
             if text and not text.startswith("⏳"):
                 turns.append(("assistant" if mine else "user", text))
         return tuple(turns[-MAX_HISTORY_MESSAGES:])
 
     def examples(self) -> list[str]:
-        return list(dict.fromkeys(votes.popular_questions(self.engine) + list(self.settings.example_questions)))
+        return list(dict.fromkeys(votes.popular_questions(self.engine) + list(self.config.example_questions)))
 
     def _post_welcome(self, client: WebClient, q: SlackQuestion, language: str, replace_ts: str | None) -> None:
-        welcome = Answer("", route="help", language=language)
+        welcome = Answer("", route=Route.HELP, language=language)
         text, built = blocks.help_message(welcome, self.examples(), welcome=True)
         if replace_ts:
             client.chat_update(channel=q.channel, ts=replace_ts, text=text, blocks=built)
@@ -277,14 +240,6 @@ def user_text(value: object) -> str:
     """Text a person typed, as PostgreSQL and the models can take it: NUL and the other control
     characters (but newline and tab) and lone surrogates removed; anything but a string is ""."""
     return _SURROGATES.sub("", clean_text(value)) if isinstance(value, str) else ""
-
-
-def strip_mentions(text: object, bot_user_id: str | None) -> str:
-    """``user_text`` without the mention of the bot itself (``<@UBOT>`` or ``<@UBOT|name>``)."""
-    text = user_text(text)
-    if bot_user_id:
-        text = re.sub(rf"<@{re.escape(bot_user_id)}(\|[^>]*)?>", " ", text)
-    return " ".join(text.split())
 
 
 def reference() -> str:

@@ -15,9 +15,9 @@ from typing import Callable
 from slack_sdk import WebClient
 from sqlalchemy import Engine, text
 
-from bot import blocks
-from bot.mrkdwn import escape
-from bot.settings import Settings
+from bot.slack import blocks
+from bot.slack.config import SlackConfig
+from bot.slack.mrkdwn import escape
 from feedback import votes
 from feedback.answer_cache import AnswerCacheStore
 from feedback.log import question_of
@@ -143,12 +143,14 @@ class _Reindex:
 
 
 class Admin:
-    def __init__(self, settings: Settings, engine, indexer: Callable[[], Indexer],
+    """What /kb and the curation modal do, behind the admin check; reindexes run in ``background``."""
+
+    def __init__(self, config: SlackConfig, engine, indexer: Callable[[], Indexer],
                  answer_cache: AnswerCacheStore | None = None, reindex_seconds: float = REINDEX_SECONDS,
                  drain_seconds: float = DRAIN_SECONDS) -> None:
         """``reindex_seconds``: a reindex still running after that is stopped and reported, so it cannot
         hold the "already running" lock for ever; ``drain_seconds``: how long shutdown waits for it."""
-        self.settings = settings
+        self.config = config
         self.engine = engine
         self.answer_cache = answer_cache
         self.reindex_seconds = reindex_seconds
@@ -161,7 +163,7 @@ class Admin:
 
     def is_admin(self, client: WebClient, user: str) -> bool:
         """Listed in SLACK_ADMIN_USERS, or a workspace admin/owner (users.info, cached)."""
-        if user in self.settings.slack_admin_users:
+        if user in self.config.admin_users:
             return True
         now = time.monotonic()
         with self._lock:
@@ -175,6 +177,7 @@ class Admin:
         return allowed
 
     def command(self, client: WebClient, user: str, text_: str, respond: Callable) -> None:
+        """``/kb text_`` from ``user``: usage for an unknown subcommand; a known one is logged, then run or refused."""
         words = text_.split()
         sub = words[0].lower() if words else ""
         if sub not in ("status", "sources", "feedback", "reindex"):
@@ -196,7 +199,7 @@ class Admin:
             self.reindex(user, words[1] if len(words) > 1 else None, respond)
 
     def status(self) -> str:
-        s = self.settings
+        s = self.config
         rows = collection_summaries(self.engine)
         stats = votes.answer_stats(self.engine)
         lines = ["*Knowledge base*"]
@@ -228,7 +231,7 @@ class Admin:
 
     def sources(self) -> str:
         lines = []
-        for name, paths in self.settings.kb_sources.items():
+        for name, paths in self.config.kb_sources.items():
             lines.append(f"• `{escape(name)}`: {escape(', '.join(paths))}")
         with self.engine.connect() as conn:
             docs = conn.execute(text("SELECT c.name, d.title FROM documents d JOIN collections c "
@@ -263,7 +266,7 @@ class Admin:
         log.info("curated answer %s for #%s by %s", entry, interaction_id, user)
 
     def reindex(self, user: str, name: str | None, respond: Callable) -> None:
-        sources = self.settings.kb_sources
+        sources = self.config.kb_sources
         if not sources:
             respond(text="No reindex sources are configured: set KB_SOURCES (collection=PATH,…).",
                     response_type="ephemeral")
@@ -305,7 +308,7 @@ class Admin:
         if self._current is not None:
             self._current.cancel.set()
 
-    def _run_reindex(self, user: str, chosen: dict[str, list[str]], respond: Callable, run: _Reindex) -> None:
+    def _run_reindex(self, user: str, chosen: dict[str, tuple[str, ...]], respond: Callable, run: _Reindex) -> None:
         try:
             lines = []
             summary: dict = {}

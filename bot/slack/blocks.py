@@ -1,6 +1,6 @@
 """Block Kit builders: plain values in, Slack payloads out. Pure functions, no Slack calls.
 
-Everything a model or a document wrote goes through ``bot.mrkdwn`` (escaped, never a ping).
+Everything a model or a document wrote goes through ``bot.slack.mrkdwn`` (escaped, never a ping).
 Slack limits: a section's text ≤ 3,000 characters, a message ≤ 50 blocks, a button label ≤ 75.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from answering import prompts
 from answering.context import Source, heading
 from answering.types import Answer, Route
-from bot.mrkdwn import escape, link, to_mrkdwn
+from bot.slack.mrkdwn import escape, link, to_mrkdwn
 
 MAX_SECTION_CHARS = 3000
 MAX_BLOCKS = 50

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from bot.slack_app import SlackBot
+from bot.slack.app import SlackBot
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,34 @@
+"""What the Slack edge needs from the settings, and nothing else: built by ``Settings.slack_config``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+
+@dataclass(frozen=True)
+class SlackConfig:
+    """Tokens, who may run /kb, which channel sees which collection, reindex sources, the answer
+    queue, onboarding examples, and the model-routing facts `/kb status` prints."""
+
+    bot_token: str = ""
+    signing_secret: str = ""
+    app_token: str = ""  # set: Socket Mode is possible, so HTTP needs no signing secret
+    api_url: str = "https://slack.com/api/"
+    admin_users: tuple[str, ...] = ()
+    channel_collections: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # collection -> channels
+    kb_sources: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # collection -> paths
+    workers: int = 4
+    queue_limit: int = 100
+    example_questions: tuple[str, ...] = ()
+    # for /kb status only: routing itself is the pipeline's
+    model_policy: str = "auto"
+    hosted_model: str = ""
+    local_model_path: str = ""
+    confidential_collections: tuple[str, ...] = ()
+
+    def collections_for_channel(self, channel: str | None, known: list[str]) -> tuple[str, ...]:
+        """The collections a question asked in ``channel`` may search: those bound to no channel,
+        plus those bound to this one. A DM (or no channel) sees only the unbound ones."""
+        bound = self.channel_collections
+        return tuple(c for c in known if c not in bound or (channel is not None and channel in bound[c]))

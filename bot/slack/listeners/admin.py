@@ -1,0 +1,47 @@
+"""Admin: /kb, the App Home tab, and the curation modal under /kb feedback."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.slack import blocks
+from bot.slack.answers import user_text
+from bot.slack.listeners import Deps, as_int
+from feedback import votes
+from retrieval.store import collection_summaries
+
+
+def register(app: App, deps: Deps) -> None:
+    """App Home, /kb and the curation modal."""
+    answerer, admin, engine = deps.answerer, deps.admin, deps.engine
+
+    @app.action(blocks.CURATE)
+    def on_curate(ack, body, client):
+        ack()
+        admin.open_curation(client, body["user"]["id"], as_int(body["actions"][0].get("value")),
+                            body.get("trigger_id"))
+
+    @app.view(blocks.CURATE_SUBMIT)
+    def on_curated(ack, body, view, client):
+        values = view.get("state", {}).get("values", {})
+        answer = user_text((values.get("answer", {}).get("answer") or {}).get("value")).strip()
+        if not answer:
+            ack(response_action="errors", errors={"answer": "Write the answer people should get."})
+            return
+        ack()
+        admin.save_curation(client, body["user"]["id"], as_int(view.get("private_metadata")), answer)
+
+    @app.event("app_home_opened")
+    def on_home(event, client):
+        if event.get("tab") not in (None, "home") or not isinstance(event.get("user"), str):
+            return
+        view = blocks.home_view(collection_summaries(engine), list(answerer.config.example_questions),
+                                votes.popular_questions(engine))
+        client.views_publish(user_id=event["user"], view=view)
+
+    @app.command("/kb")
+    def on_kb(ack, command, client, respond):
+        ack()
+        user, text = command["user_id"], user_text(command.get("text"))
+        if not answerer.workers.submit(lambda: admin.command(client, user, text, respond)):
+            respond(text="Too busy right now; please try again in a minute.", response_type="ephemeral")

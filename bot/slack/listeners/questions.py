@@ -1,0 +1,95 @@
+"""Questions: mentions, DMs, thread follow-ups, example buttons, "ask the model instead", /ask."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from slack_bolt import App
+
+from bot.slack import blocks
+from bot.slack.answers import SlackQuestion, user_text
+from bot.slack.listeners import Deps, as_int
+from bot.slack.mrkdwn import escape
+from feedback.log import bot_answered_thread, question_of
+from feedback.mentions import strip_mentions
+
+log = logging.getLogger(__name__)
+# Message subtypes that are still a person asking: a DM with a file attached, a thread reply
+# also sent to the channel. Every other subtype (edits, joins, bot messages …) is ignored.
+ASKING_SUBTYPES = (None, "file_share", "thread_broadcast")
+
+
+def register(app: App, deps: Deps) -> None:
+    """Every way a question reaches the bot; each becomes a ``SlackQuestion`` for the answerer."""
+    answerer, engine = deps.answerer, deps.engine
+
+    @app.event("app_mention")
+    def on_mention(event, client):
+        if event.get("bot_id") or event.get("subtype") not in ASKING_SUBTYPES or not (where := _where(event)):
+            return
+        user, channel, ts, thread_ts = where
+        answerer.ask(client, SlackQuestion(
+            text=strip_mentions(user_text(event.get("text")), answerer.own_ids), user=user, channel=channel,
+            message_ts=ts, thread_ts=thread_ts or ts, in_thread=bool(thread_ts)))
+
+    @app.event("message")
+    def on_message(event, client):
+        if event.get("bot_id") or event.get("subtype") not in ASKING_SUBTYPES:
+            return  # our own messages, other bots, edits, joins …
+        if event.get("user") == answerer.bot_user_id or not (where := _where(event)):
+            return
+        user, channel, ts, thread_ts = where
+        text = strip_mentions(user_text(event.get("text")), answerer.own_ids)
+        if event.get("channel_type") == "im":
+            answerer.ask(client, SlackQuestion(text=text, user=user, channel=channel, message_ts=ts,
+                                               thread_ts=thread_ts, is_dm=True, in_thread=bool(thread_ts)))
+        elif thread_ts and thread_ts != ts:  # a reply in a thread: ours only if we answered there
+            answerer.ask(client, SlackQuestion(text=text, user=user, channel=channel, message_ts=ts,
+                                               thread_ts=thread_ts, in_thread=True),
+                         only_if=lambda: bot_answered_thread(engine, channel, thread_ts))
+
+    @app.action(blocks.ASK_MODEL)
+    def on_ask_model(ack, body, client):
+        """"Ask the model instead" under a cached answer: the same question, cache bypassed, once."""
+        ack()
+        interaction_id = as_int(body["actions"][0].get("value"))
+        asked = question_of(engine, interaction_id) if interaction_id is not None else None
+        if not asked or not asked["channel"]:
+            return
+        channel = asked["channel"]
+        answerer.ask(client, SlackQuestion(text=asked["question"], user=body["user"]["id"], channel=channel,
+                                           message_ts=f"model-{interaction_id}", thread_ts=asked["thread_ts"],
+                                           is_dm=channel.startswith("D"), use_cache=False))
+
+    @app.action(re.compile(f"^{blocks.ASK_EXAMPLE}_\\d+$"))
+    def on_example(ack, body, client):
+        ack()
+        user = body["user"]["id"]
+        question = user_text(body["actions"][0].get("value"))
+        channel = body.get("channel", {}).get("id") if body.get("channel") else None
+        if not channel:  # from the App Home tab: ask in the DM with the bot
+            channel = client.conversations_open(users=user)["channel"]["id"]
+        posted = client.chat_postMessage(channel=channel, text=f"<@{user}> asked: {escape(question)}"[:3000])
+        answerer.ask(client, SlackQuestion(text=question, user=user, channel=channel, message_ts=posted["ts"],
+                                           thread_ts=posted["ts"], is_dm=channel.startswith("D")))
+
+    @app.command("/ask")
+    def on_ask(ack, command, respond):
+        text = user_text(command.get("text")).strip()
+        ack(response_type="ephemeral", text="⏳ …")
+        q = SlackQuestion(text=text, user=command["user_id"], channel=command["channel_id"],
+                          message_ts=f"cmd-{command.get('trigger_id', '')}", thread_ts=None,
+                          is_dm=command.get("channel_name") == "directmessage")
+        if not answerer.workers.submit(lambda: answerer.answer_privately(q, respond)):
+            respond(text="Too many questions right now; please try again in a minute.", response_type="ephemeral")
+
+
+def _where(event: dict) -> tuple[str, str, str, str | None] | None:
+    """(user, channel, ts, thread_ts) of a message event; None, logged, when Slack left one out."""
+    user, channel, ts, thread_ts = (event.get(k) for k in ("user", "channel", "ts", "thread_ts"))
+    if not all(isinstance(v, str) and v for v in (user, channel, ts)):
+        log.warning("ignored a %s event without a user, channel or ts (fields: %s)", event.get("type"),
+                    ", ".join(sorted(map(str, event))))
+        return None
+    return user, channel, ts, thread_ts if isinstance(thread_ts, str) and thread_ts else None
