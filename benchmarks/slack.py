@@ -57,9 +57,11 @@ def run_slack_benchmark(services, mentions: int = 50, local_mentions: int = 10, 
 
     ensure_indexed(services)  # something to answer from
     fake = FakeSlack()
-    settings = services.settings.model_copy(update={
-        "slack_bot_token": SecretStr("xoxb-bench"), "slack_signing_secret": SecretStr(SECRET),
-        "slack_api_url": fake.api_url, "channel_collections": {}, "model_policy": "local"})
+    # Validated anew, not model_copy: a copy keeps the configs already derived from the old values.
+    settings = type(services.settings).model_validate({
+        **services.settings.model_dump(), "slack_bot_token": SecretStr("xoxb-bench"),
+        "slack_signing_secret": SecretStr(SECRET), "slack_api_url": fake.api_url, "channel_collections": {},
+        "model_policy": "local"})
     results = {}
     try:
         for label, models, n in (("stub model", StubModels(settings.chat_config), mentions),
