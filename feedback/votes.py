@@ -47,14 +47,6 @@ def comment(engine: Engine, interaction_id: int, user: str, body: str) -> None:
         """), {"i": interaction_id, "u": user, "c": body})
 
 
-def votes(engine: Engine, interaction_id: int) -> dict[str, dict]:
-    """Every vote on an answer, by user: vote, via, comment."""
-    with engine.connect() as conn:
-        rows = conn.execute(text("SELECT user_id, vote, via, comment FROM feedback WHERE interaction_id = :i"),
-                            {"i": interaction_id}).mappings().all()
-    return {r["user_id"]: dict(r) for r in rows}
-
-
 def popular_questions(engine: Engine, limit: int = 3) -> list[str]:
     """The questions with the most net 👍, most recent first among equals."""
     with engine.connect() as conn:
