@@ -1,0 +1,133 @@
+"""Groundedness: does a generated answer state only what its sources (or the question) say?
+
+The facts a small model most often invents are checked one by one: numbers and amounts (thousands
+separators, currency symbols and Korean units such as 만 and 원 normalised, so "₩200,000", "20만 원"
+and "200000 won" are one value), dates, IDs and codes, e-mail addresses, URLs, and capitalised
+names. Each must occur in the sources or the question. A sentence most of whose content words occur
+in neither is flagged too. Citation markers ([1]) and list numbering are not claims.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from answering.evidence import terms
+
+_CITATION = re.compile(r"\[\s*\d+(?:\s*[,–-]\s*\d+)*\s*\]")
+_LIST_NUMBER = re.compile(r"^\s*\d+[.)]\s+", re.M)
+_URL = re.compile(r"https?://[^\s<>()\[\]|\"']+", re.I)
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+_ISO_DATE = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")
+_KO_DATE = re.compile(r"(?:(\d{4})\s*년\s*)?(\d{1,2})\s*월\s*(\d{1,2})\s*일")
+_MONTHS = {m: i for i, m in enumerate(("january february march april may june july august september october "
+                                       "november december").split(), 1)}
+_EN_DATE = re.compile(r"\b(" + "|".join(_MONTHS) + r")\s+(\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(\d{4}))?\b", re.I)
+_CODE = re.compile(r"\b(?=[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+\b"
+                   r"|\b[A-Z]{2,}\d+[A-Z0-9]*\b")
+# A number with optional thousands separators and decimals, and an optional Korean unit after it.
+_NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?\s*(만|천|억)?")
+_UNITS = {"천": 1_000, "만": 10_000, "억": 100_000_000}
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z]+(?:\s+[A-Z][a-z]+)+)\b", re.M)
+_SENTENCE = re.compile(r"(?<=[.!?。])\s+|\n+")
+_NAME_STOP = frozenset("I The This That These Those It If In On At For To Of And Or But A An Yes No".split())
+
+
+@dataclass
+class Grounding:
+    supported: list[str] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)  # claims found in neither the sources nor the question
+    unsupported_sentences: list[str] = field(default_factory=list)  # mostly words the sources do not have
+
+    @property
+    def grounded(self) -> bool:
+        return not self.unsupported
+
+    def as_dict(self) -> dict:
+        return {"grounded": self.grounded, "supported": self.supported, "unsupported": self.unsupported,
+                "unsupported_sentences": self.unsupported_sentences}
+
+
+def numbers(text: str) -> set[float]:
+    """Every number in ``text`` as a value: separators dropped, Korean units multiplied out."""
+    values = set()
+    for whole, decimals, unit in _NUMBER.findall(text):
+        value = float(whole.replace(",", "") + (decimals or ""))
+        values.add(value * _UNITS[unit] if unit else value)
+    return values
+
+
+def dates(text: str) -> set[date]:
+    found = set()
+    for y, m, d in _ISO_DATE.findall(text):
+        found.add(_date(int(y), int(m), int(d)))
+    for y, m, d in _KO_DATE.findall(text):
+        found.add(_date(int(y) if y else 1, int(m), int(d)))
+    for month, d, y in _EN_DATE.findall(text):
+        found.add(_date(int(y) if y else 1, _MONTHS[month.lower()], int(d)))
+    return found - {None}
+
+
+def _date(y: int, m: int, d: int) -> date | None:
+    try:
+        return date(y, m, d)
+    except ValueError:
+        return None
+
+
+def _same_day(day: date, known: set[date]) -> bool:
+    """A date without a year (stored as year 1) matches that day in any year, and the other way round."""
+    return any(day == k or ((day.year == 1 or k.year == 1) and (day.month, day.day) == (k.month, k.day))
+               for k in known)
+
+
+def urls(text: str) -> set[str]:
+    return {_url(u) for u in _URL.findall(text)}
+
+
+def _url(url: str) -> str:
+    return url.rstrip(".,;:!?").rstrip("/").lower()
+
+
+def check_grounding(answer: str, sources_text: str, question: str = "") -> Grounding:
+    """Which facts ``answer`` states that occur in ``sources_text`` or ``question``, and which do not."""
+    given = f"{sources_text}\n{question}"
+    text = _LIST_NUMBER.sub("", _CITATION.sub(" ", answer))
+    result = Grounding()
+
+    def judge(claim: str, ok: bool) -> None:
+        if claim not in result.supported and claim not in result.unsupported:
+            (result.supported if ok else result.unsupported).append(claim)
+
+    known_urls = urls(given)
+    for url in dict.fromkeys(_URL.findall(text)):
+        judge(url.rstrip(".,;:!?"), _url(url) in known_urls)
+    text = _URL.sub(" ", text)
+    lowered = given.lower()
+    for email in dict.fromkeys(_EMAIL.findall(text)):
+        judge(email, email.lower() in lowered)
+    text = _EMAIL.sub(" ", text)
+    known_dates = dates(given)
+    for match in [*_ISO_DATE.finditer(text), *_KO_DATE.finditer(text), *_EN_DATE.finditer(text)]:
+        day = next(iter(dates(match.group(0))), None)
+        if day is not None:
+            judge(match.group(0), _same_day(day, known_dates))
+    text = _EN_DATE.sub(" ", _KO_DATE.sub(" ", _ISO_DATE.sub(" ", text)))
+    for code in dict.fromkeys(_CODE.findall(text)):
+        judge(code, code.lower() in lowered)
+    text = _CODE.sub(" ", text)
+    known_numbers = numbers(given)
+    for match in _NUMBER.finditer(text):
+        value = next(iter(numbers(match.group(0))))
+        judge(match.group(0).strip(), value in known_numbers)
+    for name in dict.fromkeys(_NAME.findall(text)):
+        words = [w for w in name.split() if w not in _NAME_STOP]
+        if len(words) >= 2:
+            judge(" ".join(words), " ".join(words).lower() in lowered)
+    known_terms = terms(given)
+    for sentence in _SENTENCE.split(answer):
+        words = {w for w in terms(_CITATION.sub(" ", sentence)) if not w[0].isdigit()}  # numbers: checked above
+        if len(words) >= 3 and len(words - known_terms) > len(words) / 2:
+            result.unsupported_sentences.append(sentence.strip())
+    return result
