@@ -16,20 +16,27 @@ def _parser() -> argparse.ArgumentParser:
     answers = sub.add_parser("answers", help="the answer assertion suite on the sample handbook")
     answers.add_argument("--cases", type=Path, default=None, help="cases file (default: samples/handbook-eval.json)")
     answers.add_argument("--model", choices=["hosted", "local"], help="override MODEL_POLICY")
+    answers.add_argument("--collection", help="answer from this collection (default: the sample handbook)")
     answers.add_argument("--json", action="store_true")
     relevance = sub.add_parser("relevance", help="calibrate RELEVANCE_THRESHOLD on in/out-of-scope questions")
     relevance.add_argument("--json", action="store_true")
     ret = sub.add_parser("retrieval", help="score the live index on a set written by `python -m bot export eval`")
     ret.add_argument("--from", dest="source", type=Path, required=True, metavar="FILE")
     ret.add_argument("--k", type=int, default=5, help="recall@k (default 5)")
+    ret.add_argument("--collection", help="search this collection for every question (default: each record's)")
     ret.add_argument("--json", action="store_true")
     return parser
 
 
 def _retrieval(args, services) -> int:
+    from evals.handbook import require_documents
     from evals.retrieval import load_set, render, score
 
-    result = score(services.searcher, load_set(args.source), services.settings.retrieval_params, k=args.k)
+    records = load_set(args.source)
+    if args.collection:
+        require_documents(services.engine, args.collection)
+    result = score(services.searcher, records, services.settings.retrieval_params, k=args.k,
+                   collection=args.collection)
     print(json.dumps(result, ensure_ascii=False, indent=2)) if args.json else console.print(render(result))
     return 0
 
@@ -46,7 +53,8 @@ def _answers(args, services) -> int:
     from evals.answers import render_answer_eval, run_answer_eval
 
     with progress_bar("evaluating", enabled=not args.json) as progress:
-        result = run_answer_eval(services, args.cases, model=args.model, progress=progress, log=errors.print)
+        result = run_answer_eval(services, args.cases, model=args.model, progress=progress, log=errors.print,
+                                 collection=args.collection)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
     else:

@@ -24,7 +24,7 @@ from answering.prompts import ANSWER_PROMPT_VERSION
 from answering.types import Answer, Question, Route
 from core.errors import InvalidInput
 from core.paths import SAMPLES
-from evals.handbook import ensure_indexed
+from evals.handbook import ensure_indexed, require_documents
 
 CASES = SAMPLES / "handbook-eval.json"
 
@@ -73,11 +73,18 @@ def check(case: dict, answer: Answer) -> dict[str, bool]:
 
 
 def run_answer_eval(services, cases_path: Path | None = None, model: str | None = None,
-                    progress: Callable | None = None, log: Callable | None = None) -> dict:
+                    progress: Callable | None = None, log: Callable | None = None,
+                    collection: str | None = None) -> dict:
+    """Answer every case from ``collection`` (default: the sample handbook, indexed first) and check it."""
     cases = load_cases(cases_path)
-    if log:
-        log("indexing the sample handbook (unchanged files are skipped) …")
-    collection = ensure_indexed(services)
+    if collection:
+        require_documents(services.engine, collection)
+    else:
+        if log:
+            if cases_path:
+                log("answering from the sample handbook; pass --collection NAME to answer from your own documents")
+            log("indexing the sample handbook (unchanged files are skipped) …")
+        collection = ensure_indexed(services)
     pipeline = services.pipeline
     backend = model or pipeline.router.backend_for({collection}, None)
     model_name = services.chat_models.config(backend).name
@@ -96,7 +103,7 @@ def run_answer_eval(services, cases_path: Path | None = None, model: str | None 
                      "interaction_id": answer.interaction_id})
     if progress:
         progress(len(cases), len(cases), "")
-    return summarise(rows, model_name, time.perf_counter() - started)
+    return {**summarise(rows, model_name, time.perf_counter() - started), "collection": collection}
 
 
 def _rate(values: list[bool]) -> dict:
@@ -151,8 +158,9 @@ def summarise(rows: list[dict], model_name: str, seconds: float) -> dict:
 
 
 def render_answer_eval(result: dict) -> Table:
-    table = Table("assertion", "passed", "rate", title=f"eval answers · {result['model']} · "
-                  f"{result['prompt_version']} · {result['cases']} cases · {result['seconds']} s", title_justify="left")
+    title = (f"eval answers · {result.get('collection', '')} · {result['model']} · {result['prompt_version']} · "
+             f"{result['cases']} cases · {result['seconds']} s")
+    table = Table("assertion", "passed", "rate", title=title, title_justify="left")
     for label, group in (("", result["by_kind"]), ("route ", result["by_route"]), ("language ", result["by_language"])):
         for name, r in group.items():
             table.add_row(f"{label}{name}", f"{r['passed']}/{r['total']}", f"{r['rate']:.0%}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.errors import DocumentError
+from core.errors import DocumentError, InvalidInput
 from core.paths import SAMPLES
 
 HANDBOOK = SAMPLES / "handbook"
@@ -15,3 +15,16 @@ def ensure_indexed(services, progress=None) -> str:
     if report.failed:
         raise DocumentError(f"the sample handbook did not index: {report.failed}")
     return EVAL_COLLECTION
+
+
+def require_documents(engine, collection: str) -> str:
+    """``collection`` if it holds documents; otherwise a clear error, so an evaluation never passes by
+    answering from nothing (or from documents the cases are not about)."""
+    from retrieval.store import collection_summaries
+
+    documents = {row["name"]: row["documents"] for row in collection_summaries(engine)}
+    if not documents.get(collection):
+        state = "is empty" if collection in documents else "does not exist"
+        raise InvalidInput(f"collection {collection!r} {state}: index your documents first "
+                           f"(python -m bot index PATH... --collection {collection})")
+    return collection

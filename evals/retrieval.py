@@ -36,8 +36,13 @@ def load_set(path: Path) -> list[dict]:
     return records
 
 
-def score(searcher: Searcher, records: list[dict], params: RetrievalParams, k: int = 5) -> dict:
-    """recall@k and MRR@10 of distinct documents for every record, and their means."""
+def score(searcher: Searcher, records: list[dict], params: RetrievalParams, k: int = 5,
+          collection: str | None = None) -> dict:
+    """recall@k and MRR@10 of distinct documents for every record, and their means. With
+    ``collection``, every question searches that collection (and expects documents there)."""
+    if collection:
+        records = [{**r, "collections": [collection],
+                    "expected": [{**e, "collection": collection} for e in r["expected"]]} for r in records]
     depth = max(10, k)
     params = dataclasses.replace(params, k=max(params.k, 3 * depth), candidates=max(params.candidates, 3 * depth))
     rows = []

@@ -105,3 +105,28 @@ def test_exports_and_the_retrieval_regression_set_from_the_command_line(tmp_path
     broken = run("retrieval", "--from", str(out), ok=False, module="evals")
     assert broken.returncode != 0 and "eval.jsonl:1" in broken.stderr + broken.stdout
     assert "Traceback" not in broken.stderr
+
+
+def test_anyone_can_evaluate_their_own_collection_and_an_empty_one_fails_loudly(tmp_path, run):
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "vpn.md").write_text("# VPN\n\n## Errors\n\nError VPN-ERR-619 means UDP port 51820 is blocked.\n")
+    (kb / "leave.md").write_text("# Leave\n\nInterns get 1.5 vacation days per month.\n")
+    run("index", str(kb), "--collection", "ours")
+    cases = tmp_path / "cases.json"
+    cases.write_text(json.dumps([{"id": "world-cup", "question": "Who won the 2018 FIFA World Cup final?",
+                                  "route": "dont_know", "language": "en"}]))
+    missing = run("answers", "--cases", str(cases), "--collection", "nope", ok=False, module="evals")
+    assert missing.returncode == 1 and "'nope' does not exist" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    result = json.loads(run("answers", "--cases", str(cases), "--collection", "ours", "--json", module="evals").stdout)
+    assert result["collection"] == "ours" and result["gates_passed"] and result["cases"] == 1
+
+    records = tmp_path / "set.jsonl"  # exported elsewhere: another collection name, our documents
+    records.write_text(json.dumps({"question": "What does VPN-ERR-619 mean?", "collections": ["it"],
+                                   "expected": [{"collection": "it", "source": str(kb / "vpn.md")}]}) + "\n")
+    scored = json.loads(run("retrieval", "--from", str(records), "--collection", "ours", "--k", "1", "--json",
+                            module="evals").stdout)
+    assert (scored["questions"], scored["recall@1"]) == (1, 1.0)
+    empty = run("retrieval", "--from", str(records), "--collection", "nope", ok=False, module="evals")
+    assert empty.returncode == 1 and "'nope' does not exist" in empty.stderr
