@@ -1,14 +1,20 @@
-"""Sections -> chunks no longer than a size limit, split on paragraphs first, with overlap."""
+"""Sections -> chunks no longer than a size limit, split on paragraphs first, with overlap.
+
+A Markdown table split across chunks repeats its header row (and the rule under it) at the top of
+every later chunk, so a row never reaches search or the model without the column names that say
+what its cells mean. That header is the one thing that may take a chunk past its size limit.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from core.errors import InvalidInput
 from retrieval.loaders import ParsedDocument
 
 # Bump when chunking changes in a way that should re-chunk unchanged files.
-CHUNKER_VERSION = 1
+CHUNKER_VERSION = 2  # 2: table headers repeated in every chunk of a table
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,33 @@ def chunk_document(doc: ParsedDocument, params: ChunkingParams) -> list[Chunk]:
     )
     chunks: list[Chunk] = []
     for section in doc.sections:
+        start = 0
         for piece in splitter.split_text(section.text):
-            if piece.strip():
-                chunks.append(Chunk(len(chunks), section.heading, piece.strip()))
+            if not piece.strip():
+                continue
+            found = section.text.find(piece, start)
+            start = found if found >= 0 else start
+            chunks.append(Chunk(len(chunks), section.heading, with_table_header(section.text, start, piece.strip())))
     return chunks
+
+
+_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
+
+
+def with_table_header(text: str, offset: int, piece: str) -> str:
+    """``piece`` (found at ``offset`` in ``text``) with the header of the table it starts inside, if any."""
+    first = piece.lstrip().split("\n", 1)[0]
+    if not first.startswith("|") or _RULE.match(first):
+        return piece
+    lines = piece.split("\n")
+    if len(lines) > 1 and _RULE.match(lines[1]):
+        return piece  # it starts with its own header
+    above = text[:offset].split("\n")[:-1]  # whole lines before the piece's own
+    for i in range(len(above) - 1, 0, -1):
+        line = above[i].strip()
+        if not line.startswith("|"):
+            return piece  # the table began with no header, or this is another table
+        if _RULE.match(line):
+            header = above[i - 1].strip()
+            return f"{header}\n{line}\n{piece}" if header.startswith("|") else piece
+    return piece
