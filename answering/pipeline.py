@@ -33,6 +33,7 @@ from answering.relevance import best_similarity
 from answering.routing import ModelRouter, render
 from answering.run import Run, finish_record, hit_record, ms_since, source_record, start_record
 from answering.types import Answer, AnswerCache, NoCache, PipelineConfig, Question, Route
+from answering.wellformed import tidy
 from feedback.log import record
 from models.chat import ChatModels, ModelUnavailable
 from retrieval.loaders import clean_text
@@ -206,7 +207,7 @@ class Pipeline:
         question = s.search_text  # the standalone form when there was a thread
         s.log.prompt_version = prompts.ANSWER_PROMPT_VERSION
         sources, reply, backend = self.router.ask(backend, question, s, config)
-        text = str(reply.content).strip()
+        text = tidy(str(reply.content))
         answer_language = detect_language(text)
         language_ok = answer_language in (s.language, "unknown")
         retried = not language_ok
@@ -217,7 +218,7 @@ class Pipeline:
             except ModelUnavailable as exc:
                 log.warning("language retry failed, keeping the first answer: %s", exc)
             else:
-                text = str(retry.content).strip()
+                text = tidy(str(retry.content))
                 answer_language = detect_language(text)
                 language_ok = answer_language in (s.language, "unknown")
         check = check_citations(text, len(sources))

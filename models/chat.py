@@ -62,7 +62,7 @@ class ChatConfig:
     context_tokens: int = 4096
     threads: int | None = None
     # both
-    temperature: float = 0.1
+    temperature: float = 0.0  # greedy: the same question and sources give the same answer
     max_tokens: int = 512
 
     def __post_init__(self) -> None:

@@ -59,7 +59,7 @@ class LlamaCppChat(BaseChatModel):
     model_path: str
     context_tokens: int = 4096
     threads: int | None = None
-    temperature: float = 0.1
+    temperature: float = 0.0  # greedy: the same question and sources give the same answer
     max_tokens: int = 512
     # Small models fall into loops ("The answer is: … The answer is: …"); llama.cpp's
     # default of 1.0 applies no penalty.
@@ -91,6 +91,10 @@ class LlamaCppChat(BaseChatModel):
         llm = self._model()
         payload = [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
         with self._lock:
+            # Evaluate every prompt from scratch: reusing the previous prompt's cached prefix changes how
+            # the rest is batched, and with it the floating-point sums, so the same question could get
+            # a different greedy answer depending on what was asked before.
+            llm.reset()
             try:
                 out = llm.create_chat_completion(
                     messages=payload, temperature=kwargs.get("temperature", self.temperature),

@@ -85,6 +85,14 @@ def test_local_model_answers_with_checked_citations_and_a_full_log_row(build):
     assert [c["number"] for c in row["citations"]] == [s.number for s in answer.sources]
 
 
+def test_the_local_model_gives_the_same_answer_to_the_same_question(build):
+    pipeline = build(model_policy="local")
+    question = Question("What does VPN-ERR-619 mean?")
+    first, second = pipeline.answer(question), pipeline.answer(question)
+    assert first.route == second.route == "answer"
+    assert first.text == second.text and first.sources == second.sources
+
+
 def test_hosted_model_answers_through_a_real_openai_compatible_server(build, hosted_url):
     pipeline = build(model_policy="hosted", hosted_model="smollm2", hosted_base_url=hosted_url)
     answer = pipeline.answer(Question("What does VPN-ERR-619 mean?"))

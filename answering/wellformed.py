@@ -1,0 +1,40 @@
+"""A generated answer's shape: loops cut, length capped as the prompt asks, stubs recognised.
+
+Small models repeat a sentence until the token limit, or stop after a lead-in ("The answer to
+this question is:"). Both are generation failures, whatever the sources say.
+"""
+
+from __future__ import annotations
+
+import re
+
+from answering.evidence import terms
+
+MAX_SENTENCES = 5  # the answer prompt asks for at most five sentences
+_BOUNDARY = re.compile(r"((?<=[.!?。])[ \t]+|\n+)")  # kept, so lines and lists keep their shape
+_CITATION = re.compile(r"\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]")
+_LEAD_INS = frozenset({"answer", "question", "following", "based", "source", "답변", "질문", "다음"})
+
+
+def tidy(text: str, max_sentences: int = MAX_SENTENCES) -> str:
+    """``text`` up to its first repeated sentence and at most ``max_sentences`` sentences."""
+    seen: set[str] = set()
+    kept: list[str] = []
+    count = 0
+    for piece in _BOUNDARY.split(text):
+        key = " ".join(_CITATION.sub("", piece).lower().split()).strip(" .!?。")
+        if not key:
+            kept.append(piece)  # a boundary, or a citation on its own
+            continue
+        if key in seen or count == max_sentences:
+            break
+        seen.add(key)
+        kept.append(piece)
+        count += 1
+    return "".join(kept).strip()
+
+
+def is_stub(text: str) -> bool:
+    """Nothing but a lead-in, or nothing at all: "The answer to this question is:"."""
+    body = _CITATION.sub("", text).strip()
+    return not body or body.endswith((":", "：")) or not (terms(body) - _LEAD_INS)

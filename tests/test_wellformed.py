@@ -1,0 +1,27 @@
+"""A generated answer's shape: loops cut, length capped, stubs recognised."""
+
+from __future__ import annotations
+
+from answering.wellformed import is_stub, tidy
+
+
+def test_a_looping_answer_is_cut_at_its_first_repeat():
+    looping = "Interns get 1.25 days per month [1]. " * 6 + "Interns get"
+    assert tidy(looping) == "Interns get 1.25 days per month [1]."
+    assert tidy("- one\n- two\n- one\n- three") == "- one\n- two"
+
+
+def test_an_answer_keeps_at_most_five_sentences_and_its_lines():
+    assert tidy("A one. B two. C three. D four. E five. F six.") == "A one. B two. C three. D four. E five."
+    assert tidy("Steps:\n\n1. Open the portal [1].\n2. Pick a day [1].") == \
+        "Steps:\n\n1. Open the portal [1].\n2. Pick a day [1]."
+    assert tidy("Version 2.1 costs €1.50 [2]. 휴가는 포털에서 신청합니다 [1].") == \
+        "Version 2.1 costs €1.50 [2]. 휴가는 포털에서 신청합니다 [1]."
+
+
+def test_a_lead_in_without_an_answer_is_a_stub():
+    for stub in ("", "  ", "[1]", "The answer to this question is:", "Based on the sources, the answer is:",
+                 "답변:", "The answer [1]."):
+        assert is_stub(stub), stub
+    for answer in ("The answer is: 1.25", "Interns get 1.25 days [1].", "포털에서 신청합니다 [1]."):
+        assert not is_stub(answer), answer
