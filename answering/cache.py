@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from answering.context import Source
-from answering.pipeline import Answer, Question
+from answering.types import Answer, Question, Route
 from feedback.answer_cache import AnswerCacheStore, CachedAnswer
 
 
 class ApprovedAnswers:
-    """Implements ``answering.pipeline.AnswerCache`` over the cache table."""
+    """Implements ``answering.types.AnswerCache`` over the cache table."""
 
     def __init__(self, store: AnswerCacheStore) -> None:
         self.store = store
@@ -24,5 +24,5 @@ def as_answer(hit: CachedAnswer, language: str) -> Answer:
                       document_id=int(s.get("document_id") or 0), chunk_ids=(), score=0.0,
                       content_hash=s.get("content_hash"))
                for i, s in enumerate(hit.sources, start=1)]
-    return Answer(hit.answer, route="cached", language=language, sources=sources, verified=True,
+    return Answer(hit.answer, route=Route.CACHED, language=language, sources=sources, verified=True,
                   cached_answer_id=hit.id, approvals=hit.approvals, curated=hit.curated)

@@ -83,10 +83,12 @@ def _same_day(day: date, known: set[date]) -> bool:
 
 
 def urls(text: str) -> set[str]:
-    return {_url(u) for u in _URL.findall(text)}
+    """Every http(s) URL in ``text``, normalised (``normal_url``)."""
+    return {normal_url(u) for u in _URL.findall(text)}
 
 
-def _url(url: str) -> str:
+def normal_url(url: str) -> str:
+    """A URL as compared: trailing punctuation and slash dropped, lower case."""
     return url.rstrip(".,;:!?").rstrip("/").lower()
 
 
@@ -102,7 +104,7 @@ def check_grounding(answer: str, sources_text: str, question: str = "") -> Groun
 
     known_urls = urls(given)
     for url in dict.fromkeys(_URL.findall(text)):
-        judge(url.rstrip(".,;:!?"), _url(url) in known_urls)
+        judge(url.rstrip(".,;:!?"), normal_url(url) in known_urls)
     text = _URL.sub(" ", text)
     lowered = given.lower()
     for email in dict.fromkeys(_EMAIL.findall(text)):

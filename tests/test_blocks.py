@@ -114,3 +114,24 @@ def test_the_app_manifest_subscribes_to_what_the_bot_handles():
     assert settings["interactivity"]["is_enabled"] and manifest["features"]["app_home"]["home_tab_enabled"]
     assert set(manifest["oauth_config"]["scopes"]["bot"]) >= {
         "app_mentions:read", "chat:write", "commands", "im:history", "reactions:read", "users:read"}
+
+
+def test_an_answer_links_only_to_addresses_its_sources_contain():
+    given = Source(1, "Time off", "", "Request leave at https://people.northwind.example/time-off.",
+                   "/kb/leave.md", "https://wiki.example/leave", "hr", 1, (1,), 0.1)
+    written = ("Reset it at [the official reset portal](https://evil.example/login) or https://evil.example/x. "
+               "Request leave at [the portal](https://people.northwind.example/time-off/) [1], see "
+               "https://wiki.example/leave.")
+    text, built = blocks.answer_message(answer(written, sources=[given]))
+    rendered = all_text(built) + text
+    assert "evil.example" not in rendered and "<https://evil" not in rendered
+    assert "the official reset portal" in rendered and "evil[.]example/x." in rendered
+    assert "<https://people.northwind.example/time-off/|the portal>" in rendered
+    assert "https://wiki.example/leave." in rendered  # the source's own address stays as written
+
+
+def test_an_admin_written_answer_keeps_its_links():
+    curated = answer("See [the form](https://forms.example/leave).", route="cached", curated=True, sources=[src(1)])
+    assert "<https://forms.example/leave|the form>" in all_text(blocks.answer_message(curated)[1])
+    approved = answer("See [the form](https://forms.example/leave).", route="cached", sources=[src(1)])
+    assert "<https://forms.example" not in all_text(blocks.answer_message(approved)[1])

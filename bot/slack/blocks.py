@@ -6,10 +6,13 @@ Slack limits: a section's text ≤ 3,000 characters, a message ≤ 50 blocks, a 
 
 from __future__ import annotations
 
+from typing import Callable
+
 from answering import prompts
 from answering.context import Source, heading
+from answering.grounding import normal_url, urls
 from answering.types import Answer, Route
-from bot.slack.mrkdwn import escape, link, to_mrkdwn
+from bot.slack.mrkdwn import escape, link, plain, to_mrkdwn
 
 MAX_SECTION_CHARS = 3000
 MAX_BLOCKS = 50
@@ -118,10 +121,22 @@ def example_buttons(examples: list[str]) -> dict:
     ]}
 
 
+def linkable(answer: Answer) -> Callable[[str], bool]:
+    """The answer may link only to addresses its sources contain (their text, or their own URL); an
+    answer an admin wrote (curated) may link anywhere."""
+    if answer.route == Route.CACHED and answer.curated:
+        return lambda url: True
+    known = {normal_url(src.url) for src in answer.sources + answer.uncited if src.url}
+    for src in answer.sources + answer.uncited:
+        known |= urls(src.text)
+    return lambda url: normal_url(url) in known
+
+
 def answer_message(answer: Answer) -> tuple[str, list[dict]]:
     """(fallback text, blocks) for an answer of any route."""
     lang = answer.language if answer.language in THINKING else "en"
-    body = split_text(to_mrkdwn(answer.text)) or [escape(answer.text) or "…"]
+    allowed = linkable(answer)
+    body = split_text(to_mrkdwn(answer.text, allowed)) or [plain(answer.text, allowed) or "…"]
     tail: list[dict] = []
     if answer.notices:
         tail.append(_context("\n".join(f"⚠️ {escape(n)}" for n in answer.notices)))
@@ -140,7 +155,7 @@ def answer_message(answer: Answer) -> tuple[str, list[dict]]:
     sections = [_section(piece) for piece in body]
     if len(sections) > room:
         sections = sections[: room - 1] + [_section(escape(TRUNCATED[lang]))]
-    return fallback_text(answer.text), sections + tail
+    return fallback_text(answer.text, allowed), sections + tail
 
 
 def help_message(answer: Answer, examples: list[str], welcome: bool = False) -> tuple[str, list[dict]]:
@@ -163,9 +178,9 @@ def apology_message(text: str) -> tuple[str, list[dict]]:
     return text, [_section(escape(text))]
 
 
-def fallback_text(text: str) -> str:
-    """The notification/accessibility text: escaped, and short."""
-    text = escape(text.strip())
+def fallback_text(text: str, allowed: Callable[[str], bool] | None = None) -> str:
+    """The notification/accessibility text: escaped, addresses not ``allowed`` defanged, and short."""
+    text = plain(text.strip(), allowed)
     return text if len(text) <= MAX_FALLBACK_CHARS else text[: MAX_FALLBACK_CHARS - 1] + "…"
 
 

@@ -3,11 +3,17 @@
 Slack reads ``<…>`` as links and mentions (``<!channel>``, ``<@U123>``), so ``&``, ``<`` and ``>``
 are escaped first; the only ``<…>`` in the result are links this module writes itself. Bare
 ``@channel`` / ``@here`` / ``@everyone`` get a zero-width space after the ``@``.
+
+Given the URLs its sources contain, ``to_mrkdwn`` links only to those: a Markdown link to any other
+address keeps its label and loses its link, and a bare address Slack would link by itself is
+defanged (``evil[.]example/login``), so a model (or a document that steers it) cannot put a live
+link in an answer that no source has.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Callable, Collection
 
 _ZWSP = "\u200b"
 _BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
@@ -17,6 +23,7 @@ _ITALIC = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 _BULLET = re.compile(r"^(\s*)[-*+]\s+", re.MULTILINE)
 _FENCE = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
+_BARE_URL = re.compile(r"\b(?:https?://|www\.)[^\s<>()\[\]|\"']+", re.IGNORECASE)
 
 
 def escape(text: str) -> str:
@@ -32,27 +39,52 @@ def link(url: str, label: str) -> str:
     return f"<{url.replace('&', '&amp;')}|{escape(label).replace('|', '¦')}>"
 
 
-def to_mrkdwn(markdown: str) -> str:
-    """Convert the Markdown a model writes into mrkdwn, keeping code blocks as they are (escaped)."""
+def defang(url: str) -> str:
+    """An address Slack will not turn into a link: no scheme, dots in brackets."""
+    return re.sub(r"^(?:https?://)", "", url, flags=re.IGNORECASE).replace(".", "[.]")
+
+
+def to_mrkdwn(markdown: str, allowed: Callable[[str], bool] | Collection[str] | None = None) -> str:
+    """Convert the Markdown a model writes into mrkdwn, keeping code blocks as they are (escaped).
+
+    ``allowed``: the URLs (or a test for a URL) that may be live links; None allows every http(s) link."""
+    ok = allowed if allowed is None or callable(allowed) else allowed.__contains__
     parts: list[str] = []
     last = 0
     for fence in _FENCE.finditer(markdown):
-        parts.append(_convert(markdown[last:fence.start()]))
-        parts.append(escape(fence.group(0)))
+        parts.append(_convert(markdown[last:fence.start()], ok))
+        parts.append(escape(_defang_bare(fence.group(0), ok)))
         last = fence.end()
-    parts.append(_convert(markdown[last:]))
+    parts.append(_convert(markdown[last:], ok))
     return "".join(parts)
 
 
-def _convert(text: str) -> str:
+def plain(text: str, allowed: Callable[[str], bool] | None = None) -> str:
+    """``text`` escaped, with every address ``allowed`` rejects defanged (notification text)."""
+    return escape(_defang_bare(text, allowed))
+
+
+def _defang_bare(text: str, ok: Callable[[str], bool] | None) -> str:
+    if ok is None:
+        return text
+
+    def check(m: re.Match) -> str:
+        url = m.group(0).rstrip(".,;:!?")  # the sentence's own full stop is not part of the address
+        return (url if ok(url) else defang(url)) + m.group(0)[len(url):]
+
+    return _BARE_URL.sub(check, text)
+
+
+def _convert(text: str, ok: Callable[[str], bool] | None = None) -> str:
     links: list[str] = []
 
     def keep_link(m: re.Match) -> str:
-        links.append(link(m.group(2), m.group(1)))
+        label, url = m.group(1), m.group(2)
+        links.append(link(url, label) if ok is None or ok(url) else escape(_defang_bare(label, ok)))
         return f"\x00{len(links) - 1}\x00"
 
     text = _LINK.sub(keep_link, text)
-    text = escape(text)
+    text = escape(_defang_bare(text, ok))
     text = _HEADING.sub(lambda m: f"\x01{m.group(1)}\x01", text)
     text = _BOLD.sub(lambda m: f"\x01{m.group(2)}\x01", text)
     text = _ITALIC.sub(lambda m: f"_{m.group(1)}_", text)
