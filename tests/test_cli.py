@@ -80,12 +80,18 @@ def test_ask_prints_the_answer_sources_and_latency_breakdown(tmp_path, run):
     assert helped["route"] == "help" and helped["language"] == "ko"
 
 
-def test_exports_and_the_retrieval_regression_set_from_the_command_line(tmp_path, run):
+def _two_documents(tmp_path, run, collection: str):
+    """A VPN page and a leave page, indexed into ``collection``; returns their folder."""
     kb = tmp_path / "kb"
     kb.mkdir()
     (kb / "vpn.md").write_text("# VPN\n\n## Errors\n\nError VPN-ERR-619 means your certificate expired.\n")
     (kb / "leave.md").write_text("# Leave\n\nInterns get 1.5 vacation days per month.\n")
-    run("index", str(kb), "--collection", "it")
+    run("index", str(kb), "--collection", collection)
+    return kb
+
+
+def test_exports_and_the_retrieval_regression_set_from_the_command_line(tmp_path, run):
+    kb = _two_documents(tmp_path, run, "it")
     future = run("export", "training", "--format", "chat", "--since", "2999-01-01")
     assert future.stdout == "" and "training: 0 records; personal data scrubbed in 0" in future.stderr
     out = tmp_path / "eval.jsonl"
@@ -108,11 +114,7 @@ def test_exports_and_the_retrieval_regression_set_from_the_command_line(tmp_path
 
 
 def test_anyone_can_evaluate_their_own_collection_and_an_empty_one_fails_loudly(tmp_path, run):
-    kb = tmp_path / "kb"
-    kb.mkdir()
-    (kb / "vpn.md").write_text("# VPN\n\n## Errors\n\nError VPN-ERR-619 means UDP port 51820 is blocked.\n")
-    (kb / "leave.md").write_text("# Leave\n\nInterns get 1.5 vacation days per month.\n")
-    run("index", str(kb), "--collection", "ours")
+    kb = _two_documents(tmp_path, run, "ours")
     cases = tmp_path / "cases.json"
     cases.write_text(json.dumps([{"id": "world-cup", "question": "Who won the 2018 FIFA World Cup final?",
                                   "route": "dont_know", "language": "en"}]))
