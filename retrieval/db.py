@@ -37,7 +37,7 @@ def start_embedded(data_dir: Path) -> URL:
 
     The server stops when the last process using it exits; the data stays for the next run.
     """
-    pgdata = (Path(data_dir) / "pgdata").expanduser().resolve()
+    pgdata = _pgdata(data_dir)
     with _servers_lock:
         server = _servers.get(pgdata)
         if server is None:
@@ -60,6 +60,10 @@ def start_embedded(data_dir: Path) -> URL:
     admin = raw.set(drivername="postgresql+psycopg")
     _ensure_database(admin, EMBEDDED_DATABASE)
     return admin.set(database=EMBEDDED_DATABASE)
+
+
+def _pgdata(data_dir: Path) -> Path:
+    return (Path(data_dir) / "pgdata").expanduser().resolve()
 
 
 def _forget_exited(server) -> None:
@@ -181,9 +185,14 @@ def make_engine(url: URL, *, pool_size: int = 5, ef_search: int = 100, connect_t
     )
 
 
-def _alembic(engine: Engine, action, revision: str) -> None:
+def _config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def _alembic(engine: Engine, action, revision: str) -> None:
+    config = _config()
     with engine.connect() as conn:
         config.attributes["connection"] = conn
         action(config, revision)
@@ -203,9 +212,7 @@ def head_revision() -> str:
     """The newest migration this code knows."""
     from alembic.script import ScriptDirectory
 
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    return ScriptDirectory.from_config(config).get_current_head()
+    return ScriptDirectory.from_config(_config()).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -227,7 +234,7 @@ def open_database(database_url: str | None, data_dir: Path, *, pool_size: int = 
     except Exception as exc:
         engine.dispose()
         raise DatabaseError(f"cannot connect to {url.render_as_string(hide_password=True)}: {exc}") from exc
-    pgdata = None if database_url else (Path(data_dir) / "pgdata").expanduser().resolve()
+    pgdata = None if database_url else _pgdata(data_dir)
     try:
         check_vectors(engine, server_log=pgdata / "log" if pgdata else None)
         if migrate:
