@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_GROUP = re.compile(r"\[\s*(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\s*\]")
+# A citation: [1], [1, 3], [1; 2]. The one pattern for finding citations in an answer.
+CITATION = re.compile(r"\[\s*(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\s*\]")
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ def check_citations(answer: str, n_sources: int) -> CitationCheck:
                 removed.append(n)
         return f"[{', '.join(map(str, keep))}]" if keep else ""
 
-    text = _GROUP.sub(repl, answer)
+    text = CITATION.sub(repl, answer)
     text = re.sub(r"[ \t]+([.,;:!?])", r"\1", text)  # "foo [9]." -> "foo ." -> "foo."
     text = re.sub(r"[ \t]{2,}", " ", text).strip()
     return CitationCheck(text=text, cited=cited, removed=removed)

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 from answering.context import Source
+from retrieval.chunking import TABLE_RULE
 from retrieval.keywords import keyword_text
 
 MAX_PASSAGE_CHARS = 400
@@ -31,7 +32,6 @@ when where which while who whom why will with would you your yours
 하 되 있 없 않 어떻 어떻게 무엇 뭐 뭔가 어디 언제 왜 얼마 몇 것 수 등 나 저 제 우리 때 좀 더
 """.split())
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
-_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 # A sentence ends at . ! ? (or 。) followed by space and something that starts a sentence; "1.25",
 # "e.g. this" and "v2.1" stay whole.
 _SENTENCE_END = re.compile(r"(?<=[.!?。])\s+(?=[A-Z0-9\"'“(\[*\uac00-\ud7a3])")
@@ -94,9 +94,9 @@ def passages(text: str) -> list[str]:
         if stripped.startswith("|"):
             flush()
             cells = [c.strip() for c in stripped.strip("|").split("|")]
-            if _TABLE_RULE.match(stripped):
+            if TABLE_RULE.match(stripped):
                 continue
-            if i + 1 < len(lines) and _TABLE_RULE.match(lines[i + 1].strip()):
+            if i + 1 < len(lines) and TABLE_RULE.match(lines[i + 1].strip()):
                 header = cells  # the row above a rule names the columns
                 continue
             if header and len(header) == len(cells):

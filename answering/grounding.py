@@ -13,9 +13,10 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
+from answering.citations import CITATION
 from answering.evidence import terms
+from answering.wellformed import sentences
 
-_CITATION = re.compile(r"\[\s*\d+(?:\s*[,–-]\s*\d+)*\s*\]")
 _LIST_NUMBER = re.compile(r"^\s*\d+[.)]\s+", re.M)
 _URL = re.compile(r"https?://[^\s<>()\[\]|\"']+", re.I)
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
@@ -30,7 +31,6 @@ _CODE = re.compile(r"\b(?=[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z0-9]+(
 _NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?\s*(만|천|억)?")
 _UNITS = {"천": 1_000, "만": 10_000, "억": 100_000_000}
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z]+(?:\s+[A-Z][a-z]+)+)\b", re.M)
-_SENTENCE = re.compile(r"(?<=[.!?。])\s+|\n+")
 _NAME_STOP = frozenset("I The This That These Those It If In On At For To Of And Or But A An Yes No".split())
 
 
@@ -95,7 +95,7 @@ def normal_url(url: str) -> str:
 def check_grounding(answer: str, sources_text: str, question: str = "") -> Grounding:
     """Which facts ``answer`` states that occur in ``sources_text`` or ``question``, and which do not."""
     given = f"{sources_text}\n{question}"
-    text = _LIST_NUMBER.sub("", _CITATION.sub(" ", answer))
+    text = _LIST_NUMBER.sub("", CITATION.sub(" ", answer))
     result = Grounding()
 
     def judge(claim: str, ok: bool) -> None:
@@ -128,8 +128,8 @@ def check_grounding(answer: str, sources_text: str, question: str = "") -> Groun
         if len(words) >= 2:
             judge(" ".join(words), " ".join(words).lower() in lowered)
     known_terms = terms(given)
-    for sentence in _SENTENCE.split(answer):
-        words = {w for w in terms(_CITATION.sub(" ", sentence)) if not w[0].isdigit()}  # numbers: checked above
+    for sentence in sentences(answer):
+        words = {w for w in terms(CITATION.sub(" ", sentence)) if not w[0].isdigit()}  # numbers: checked above
         if len(words) >= 3 and len(words - known_terms) > len(words) / 2:
-            result.unsupported_sentences.append(sentence.strip())
+            result.unsupported_sentences.append(sentence)
     return result

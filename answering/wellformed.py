@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import re
 
+from answering.citations import CITATION
 from answering.evidence import terms
 
 MAX_SENTENCES = 5  # the answer prompt asks for at most five sentences
 _BOUNDARY = re.compile(r"((?<=[.!?。])[ \t]+|\n+)")  # kept, so lines and lists keep their shape
-_CITATION = re.compile(r"\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]")
 _LEAD_INS = frozenset({"answer", "question", "following", "based", "source", "답변", "질문", "다음"})
+
+
+def sentences(text: str) -> list[str]:
+    """``text`` cut into sentences and lines, without the boundaries."""
+    return [piece.strip() for piece in _BOUNDARY.split(text)[::2] if piece.strip()]
 
 
 def tidy(text: str, max_sentences: int = MAX_SENTENCES) -> str:
@@ -22,7 +27,7 @@ def tidy(text: str, max_sentences: int = MAX_SENTENCES) -> str:
     kept: list[str] = []
     count = 0
     for piece in _BOUNDARY.split(text):
-        key = " ".join(_CITATION.sub("", piece).lower().split()).strip(" .!?。")
+        key = " ".join(CITATION.sub("", piece).lower().split()).strip(" .!?。")
         if not key:
             kept.append(piece)  # a boundary, or a citation on its own
             continue
@@ -36,5 +41,5 @@ def tidy(text: str, max_sentences: int = MAX_SENTENCES) -> str:
 
 def is_stub(text: str) -> bool:
     """Nothing but a lead-in, or nothing at all: "The answer to this question is:"."""
-    body = _CITATION.sub("", text).strip()
+    body = CITATION.sub("", text).strip()
     return not body or body.endswith((":", "：")) or not (terms(body) - _LEAD_INS)

@@ -67,23 +67,24 @@ def chunk_document(doc: ParsedDocument, params: ChunkingParams) -> list[Chunk]:
     return chunks
 
 
-_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
+# The rule under a Markdown table's header row: |---|:--:|
+TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 
 
 def with_table_header(text: str, offset: int, piece: str) -> str:
     """``piece`` (found at ``offset`` in ``text``) with the header of the table it starts inside, if any."""
     first = piece.lstrip().split("\n", 1)[0]
-    if not first.startswith("|") or _RULE.match(first):
+    if not first.startswith("|") or TABLE_RULE.match(first):
         return piece
     lines = piece.split("\n")
-    if len(lines) > 1 and _RULE.match(lines[1]):
+    if len(lines) > 1 and TABLE_RULE.match(lines[1]):
         return piece  # it starts with its own header
     above = text[:offset].split("\n")[:-1]  # whole lines before the piece's own
     for i in range(len(above) - 1, 0, -1):
         line = above[i].strip()
         if not line.startswith("|"):
             return piece  # the table began with no header, or this is another table
-        if _RULE.match(line):
+        if TABLE_RULE.match(line):
             header = above[i - 1].strip()
             return f"{header}\n{line}\n{piece}" if header.startswith("|") else piece
     return piece
