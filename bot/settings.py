@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     relevance_threshold: float = Field(default=PipelineConfig.relevance_threshold, ge=0, le=1)
     answer_max_tokens: int = Field(default=PipelineConfig.max_tokens, ge=16, le=8192)
     answer_source_tokens: int = Field(default=PipelineConfig.source_tokens, ge=200)
-    answer_temperature: float = Field(default=0.0, ge=0, le=2)
+    answer_temperature: float = Field(default=ChatConfig.temperature, ge=0, le=2)
     example_questions: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(PipelineConfig.examples))
 
     # Approved-answer cache (answers people 👍'd, served without a model)

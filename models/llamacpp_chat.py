@@ -104,7 +104,6 @@ class LlamaCppChat(BaseChatModel):
             except ValueError as exc:  # e.g. the prompt does not fit the context window
                 raise ModelError(f"the local model refused the request: {exc}") from exc
             except RuntimeError as exc:  # llama_decode failed, e.g. the KV cache ran out mid-answer
-                llm.reset()
                 raise ModelError(f"the local model failed: {exc}; try a larger LOCAL_CONTEXT_TOKENS") from exc
         choice = out["choices"][0]
         usage = out.get("usage") or {}

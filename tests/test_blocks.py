@@ -135,3 +135,12 @@ def test_an_admin_written_answer_keeps_its_links():
     assert "<https://forms.example/leave|the form>" in all_text(blocks.answer_message(curated)[1])
     approved = answer("See [the form](https://forms.example/leave).", route="cached", sources=[src(1)])
     assert "<https://forms.example" not in all_text(blocks.answer_message(approved)[1])
+
+
+def test_the_downvote_review_shows_answers_without_live_links():
+    item = {"id": 7, "question": "How do I reset my password?", "route": "answer", "up": 0, "down": 2,
+            "answer": "Use [the reset portal](https://evil.example/login) or https://evil.example/x.",
+            "citations": [], "comments": []}
+    rendered = all_text(blocks.feedback_review([item]))
+    assert "<https://evil" not in rendered and "evil.example" not in rendered
+    assert "the reset portal" in rendered and "evil[.]example/x" in rendered

@@ -121,6 +121,11 @@ def example_buttons(examples: list[str]) -> dict:
     ]}
 
 
+def _no_links(url: str) -> bool:
+    """For answers shown without their sources (the 👎 review): no address may be a live link."""
+    return False
+
+
 def linkable(answer: Answer) -> Callable[[str], bool]:
     """The answer may link only to addresses its sources contain (their text, or their own URL); an
     answer an admin wrote (curated) may link anywhere."""
@@ -234,7 +239,7 @@ def feedback_review(items: list[dict]) -> tuple[str, list[dict]]:
         answer = (item.get("answer") or "").strip()
         answer = answer if len(answer) <= 700 else answer[:699] + "…"
         lines = [f"*Q:* {escape(item['question'][:500])}",
-                 f"*A:* {to_mrkdwn(answer) if answer else '_(no answer)_'}",
+                 f"*A:* {to_mrkdwn(answer, _no_links) if answer else '_(no answer)_'}",
                  f"*Sources:* {sources}",
                  f"👍 {item['up']} · 👎 {item['down']} · {escape(item['route'])} · ref #{item['id']}"
                  + (" · ✅ corrected" if item.get("curated_by") else "")]

@@ -13,7 +13,7 @@ link in an answer that no source has.
 from __future__ import annotations
 
 import re
-from typing import Callable, Collection
+from typing import Callable
 
 _ZWSP = "\u200b"
 _BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
@@ -44,11 +44,11 @@ def defang(url: str) -> str:
     return re.sub(r"^(?:https?://)", "", url, flags=re.IGNORECASE).replace(".", "[.]")
 
 
-def to_mrkdwn(markdown: str, allowed: Callable[[str], bool] | Collection[str] | None = None) -> str:
+def to_mrkdwn(markdown: str, allowed: Callable[[str], bool] | None = None) -> str:
     """Convert the Markdown a model writes into mrkdwn, keeping code blocks as they are (escaped).
 
-    ``allowed``: the URLs (or a test for a URL) that may be live links; None allows every http(s) link."""
-    ok = allowed if allowed is None or callable(allowed) else allowed.__contains__
+    ``allowed`` tells which URLs may be live links; None allows every http(s) link."""
+    ok = allowed
     parts: list[str] = []
     last = 0
     for fence in _FENCE.finditer(markdown):
