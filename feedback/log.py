@@ -37,16 +37,19 @@ class Interaction:
     context: str | None = None  # the sources exactly as rendered into the prompt
     sources: list[dict] = field(default_factory=list)  # every source given, with "cited" and "content_hash"
     cached_answer_id: int | None = None
+    evidence: list[dict] = field(default_factory=list)  # the passages quoted under the answer
+    grounding: dict | None = None  # the groundedness check of a generated answer
+    fallback: str | None = None  # why a generated answer was replaced by its evidence
 
 
-_JSON = ("retrieved", "citations", "latency_ms", "sources")
+_JSON = ("retrieved", "citations", "latency_ms", "sources", "evidence", "grounding")
 
 
 def record(engine: Engine, interaction: Interaction) -> int:
     """Insert ``interaction``; returns its id."""
     values = asdict(interaction)
     for key in _JSON:
-        values[key] = json.dumps(values[key], ensure_ascii=False)
+        values[key] = None if values[key] is None else json.dumps(values[key], ensure_ascii=False)
     columns = ", ".join(values)
     params = ", ".join(f"CAST(:{k} AS jsonb)" if k in _JSON else f":{k}" for k in values)
     with engine.begin() as conn:
