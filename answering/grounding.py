@@ -2,7 +2,8 @@
 
 The facts a small model most often invents are checked one by one: numbers and amounts (thousands
 separators, currency symbols and Korean units such as 만 and 원 normalised, so "₩200,000", "20만 원"
-and "200000 won" are one value), dates, IDs and codes, e-mail addresses, URLs, and capitalised
+and "200000 won" are one value; a number that counts something, "3 days", must occur counting the
+same thing, "3일", or bare, as in a table cell), dates, IDs and codes, e-mail addresses, URLs, and capitalised
 names. Each must occur in the sources or the question. A sentence most of whose content words occur
 in neither is flagged too. Citation markers ([1]) and list numbering are not claims.
 """
@@ -30,6 +31,20 @@ _CODE = re.compile(r"\b(?=[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z0-9]+(
 # A number with optional thousands separators and decimals, and an optional Korean unit after it.
 _NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?\s*(만|천|억)?")
 _UNITS = {"천": 1_000, "만": 10_000, "억": 100_000_000}
+# What a number counts, in one vocabulary for both languages: "3 paid vacation days" and "3일" are
+# both (3, "day"); "3 to 6 months" gives 3 the unit "month".
+_MEASURES = {
+    "day": "day", "days": "day", "일": "day", "영업일": "day", "근무일": "day",
+    "week": "week", "weeks": "week", "주": "week", "주일": "week",
+    "month": "month", "months": "month", "개월": "month", "달": "month",
+    "year": "year", "years": "year", "년": "year",
+    "hour": "hour", "hours": "hour", "시간": "hour", "minute": "minute", "minutes": "minute", "분": "minute",
+    "percent": "%", "%": "%", "퍼센트": "%", "won": "won", "원": "won", "krw": "won", "₩": "won",
+    "euro": "eur", "euros": "eur", "eur": "eur", "€": "eur", "dollar": "usd", "dollars": "usd", "usd": "usd",
+    "$": "usd", "people": "person", "persons": "person", "employees": "person", "명": "person",
+}
+_KO_MEASURE = re.compile(r"\s*(영업일|근무일|개월|주일|시간|퍼센트|일|주|년|분|원|달|명)")
+_WORD = re.compile(r"[A-Za-z]+|%|€|₩|\$")
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z]+(?:\s+[A-Z][a-z]+)+)\b", re.M)
 _NAME_STOP = frozenset("I The This That These Those It If In On At For To Of And Or But A An Yes No".split())
 
@@ -56,6 +71,29 @@ def numbers(text: str) -> set[float]:
         value = float(whole.replace(",", "") + (decimals or ""))
         values.add(value * _UNITS[unit] if unit else value)
     return values
+
+
+def measured(text: str) -> set[tuple[float, str | None]]:
+    """Every number in ``text`` with what it counts (a day, a month, won, …) when a unit follows it:
+    directly in Korean ("3일", "20만 원"), within three words in English ("3 paid vacation days")."""
+    found = set()
+    for match in _NUMBER.finditer(text):
+        value = next(iter(numbers(match.group(0))))
+        found.add((value, _measure(text, match.end(), match.start())))
+    return found
+
+
+def _measure(text: str, end: int, start: int) -> str | None:
+    korean = _KO_MEASURE.match(text, end)
+    if korean:
+        return _MEASURES[korean.group(1)]
+    before = text[max(0, start - 2):start].strip()
+    if before in ("€", "$", "₩"):
+        return _MEASURES[before]
+    for word in _WORD.findall(re.sub(r"^[\d\s.,~–-]*(?:to\s+)?[\d.,]*", "", text[end:end + 40]))[:3]:
+        if word.lower() in _MEASURES:
+            return _MEASURES[word.lower()]
+    return None
 
 
 def dates(text: str) -> set[date]:
@@ -119,10 +157,12 @@ def check_grounding(answer: str, sources_text: str, question: str = "") -> Groun
     for code in dict.fromkeys(_CODE.findall(text)):
         judge(code, code.lower() in lowered)
     text = _CODE.sub(" ", text)
-    known_numbers = numbers(given)
+    known = measured(given)
     for match in _NUMBER.finditer(text):
         value = next(iter(numbers(match.group(0))))
-        judge(match.group(0).strip(), value in known_numbers)
+        unit = _measure(text, match.end(), match.start())
+        ok = (value, unit) in known or (value, None) in known or (unit is None and any(v == value for v, _ in known))
+        judge(match.group(0).strip(), ok)
     for name in dict.fromkeys(_NAME.findall(text)):
         words = [w for w in name.split() if w not in _NAME_STOP]
         if len(words) >= 2:

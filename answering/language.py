@@ -20,3 +20,29 @@ def detect_language(text: str) -> str:
     if hangul + latin == 0:
         return "unknown"
     return "ko" if hangul / (hangul + latin) >= 0.2 else "en"
+
+
+_NAME = re.compile(r"\b[A-Z][A-Za-z]*\b")
+_NOT_PROSE = re.compile(r"\[[\d,\s]+\]|https?://\S+|\b[\w.+-]+@[\w.-]+\b|\b[A-Za-z]*\d[\w-]*\b|\b[A-Z]{2,}\b")
+
+
+def written_in(text: str, language: str) -> bool:
+    """Is ``text`` itself in ``language``, not just partly in its script?
+
+    Citations, URLs, e-mail addresses, IDs and acronyms (VPN-ERR-619, HR) are left out, and for Korean
+    capitalised names (Kestrel, Berlin) too; then Korean text must be mostly Hangul, and so must its
+    first line (no untranslated English lead-in), and English text must have no Hangul to speak of.
+    """
+    prose = _NOT_PROSE.sub(" ", text)
+    if language == "ko":
+        prose = _NAME.sub(" ", prose)
+    first = next((line for line in prose.splitlines() if line.strip()), "")
+    if language == "ko":
+        return _hangul_share(prose) > 0.5 and _hangul_share(first) > 0.5
+    return _hangul_share(prose) <= 0.05 and detect_language(first) in ("en", "unknown")
+
+
+def _hangul_share(text: str) -> float:
+    hangul = len(HANGUL.findall(text))
+    letters = hangul + len(_LATIN.findall(text))
+    return hangul / letters if letters else 0.0

@@ -8,7 +8,13 @@
       │
     relevant? ── no ─> "I don't know" + the closest sources          (no model)
       │ yes
-    generate (hosted / local by policy; local fallback) -> language check -> citation check
+    ANSWER_MODE=extractive ── the evidence quoted, with citations                    (no model)
+      │ auto | generate
+    generate (hosted / local by policy; local fallback) -> language check
+      │
+    review: citations attached and checked, facts checked against the sources, evidence chosen
+      │ auto, and the answer is a stub, unsupported, uncited or in the wrong language
+      └──> the evidence quoted instead (or "I don't know" when no passage answers)
 
 Every question ends in exactly one interaction-log row, including the ones that failed.
 """
@@ -26,14 +32,17 @@ from langchain_core.runnables import RunnableBranch, RunnableConfig, RunnableLam
 from sqlalchemy import Engine
 
 from answering import prompts
-from answering.citations import check_citations
-from answering.context import build_sources
+from answering.citations import CitationCheck, check_citations
+from answering.context import Source, build_sources
+from answering.evidence import Evidence, select_evidence
+from answering.extractive import attach_citations, extractive_answer
+from answering.grounding import Grounding, check_grounding
 from answering.language import detect_language
 from answering.relevance import best_similarity
 from answering.routing import ModelRouter, render
 from answering.run import Run, finish_record, hit_record, ms_since, source_record, start_record
 from answering.types import Answer, AnswerCache, NoCache, PipelineConfig, Question, Route
-from answering.wellformed import tidy
+from answering.wellformed import is_stub, tidy
 from feedback.log import record
 from models.chat import ChatModels, ModelUnavailable
 from retrieval.loaders import clean_text
@@ -89,7 +98,8 @@ class Pipeline:
             | RunnableLambda(self._retrieve, name="retrieve")
             | RunnableBranch(
                 (lambda s: not self._relevant(s.hits), RunnableLambda(self._dont_know, name="dont_know")),
-                RunnableLambda(self._generate, name="generate"),
+                (lambda s: self._mode(s) == "extractive", RunnableLambda(self._extractive, name="extractive")),
+                RunnableLambda(self._generate, name="generate") | RunnableLambda(self._review, name="review"),
             )
         )
         return RunnableBranch(
@@ -190,6 +200,9 @@ class Pipeline:
         s.log.latency_ms["retrieve"] = ms_since(t0)
         return s
 
+    def _mode(self, s: Run) -> str:
+        return s.question.mode or self.config.answer_mode
+
     def _relevant(self, hits: list[SearchHit]) -> bool:
         if not hits:
             return False
@@ -202,17 +215,18 @@ class Pipeline:
         return s
 
     def _generate(self, s: Run, config: RunnableConfig) -> Run:
+        """The model's answer from the sources, in the asker's language (one retry), citations checked."""
         t0 = time.perf_counter()
         backend = self.router.backend_for({h.collection for h in s.hits}, s.question.model)
         question = s.search_text  # the standalone form when there was a thread
         s.log.prompt_version = prompts.ANSWER_PROMPT_VERSION
-        sources, reply, backend = self.router.ask(backend, question, s, config)
+        s.sources, reply, backend = self.router.ask(backend, question, s, config)
         text = tidy(str(reply.content))
         answer_language = detect_language(text)
         language_ok = answer_language in (s.language, "unknown")
         retried = not language_ok
         if retried:  # regenerate once, then mark
-            messages = prompts.answer_messages(question, render(sources), s.language, retry=True)
+            messages = prompts.answer_messages(question, render(s.sources), s.language, retry=True)
             try:
                 retry = self.router.call(backend, messages, config, s, fallback=False)
             except ModelUnavailable as exc:
@@ -221,29 +235,93 @@ class Pipeline:
                 text = tidy(str(retry.content))
                 answer_language = detect_language(text)
                 language_ok = answer_language in (s.language, "unknown")
-        check = check_citations(text, len(sources))
-        cited = [sources[n - 1] for n in check.cited]
-        notices = list(s.notices)
-        if not check.verified:
-            notices.append(prompts.UNVERIFIED[s.language])
         config_used = self.models.config(backend)
         s.log.model_name = config_used.name
         s.log.model_version = str(reply.response_metadata.get("model_name") or "") or None
         s.log.answer_language = answer_language
-        s.log.verified = check.verified
-        s.log.citations = [source_record(src) for src in cited]
-        s.log.context = render(sources)
-        with self.engine.connect() as conn:
-            hashes = document_hashes(conn, sorted({src.document_id for src in sources}))
-        s.log.sources = [{**source_record(src), "cited": src.number in check.cited,
-                          "content_hash": hashes.get(src.document_id)} for src in sources]
+        s.log.context = render(s.sources)
         s.log.latency_ms["generate"] = ms_since(t0)
-        s.answer = Answer(
-            text=check.text or prompts.DONT_KNOW[s.language], route=Route.ANSWER, language=s.language, sources=cited,
-            uncited=[src for src in sources if src.number not in check.cited], verified=check.verified,
-            language_ok=language_ok, language_retried=retried, notices=notices, model=config_used.name,
-        )
+        s.answer = Answer(text, route=Route.ANSWER, language=s.language, language_ok=language_ok,
+                          language_retried=retried, notices=list(s.notices), model=config_used.name)
         return s
+
+    def _review(self, s: Run) -> Run:
+        """Check the generated answer against its sources; in auto mode give the evidence instead of an
+        answer that fails (a stub, unsupported facts, no valid citation, the wrong language)."""
+        t0 = time.perf_counter()
+        draft = s.answer
+        evidence = select_evidence(s.search_text, s.sources)
+        given = source_text(s.sources)
+        text = draft.text if is_stub(draft.text) else attach_citations(draft.text, s.sources)
+        check = check_citations(text, len(s.sources))
+        grounding = check_grounding(check.text, given, f"{s.text}\n{s.search_text}")
+        reason = review(draft, check, grounding)
+        draft.text = check.text or prompts.DONT_KNOW[s.language]
+        draft.sources = [s.sources[n - 1] for n in check.cited]
+        draft.uncited = [src for src in s.sources if src.number not in check.cited]
+        draft.verified, draft.grounding, draft.evidence = check.verified, grounding, list(evidence.passages)
+        if not check.verified:
+            draft.notices.append(prompts.UNVERIFIED[s.language])
+        s.log.grounding = grounding.as_dict()
+        s.log.latency_ms["review"] = ms_since(t0)
+        if reason and self._mode(s) == "auto":
+            s.log.grounding["draft"] = draft.text
+            return self._give_evidence(s, evidence, reason, draft)
+        s.log.evidence = [dataclasses.asdict(p) for p in evidence.passages]
+        s.log.verified = check.verified
+        s.log.citations = [source_record(src) for src in draft.sources]
+        self._log_sources(s, set(check.cited))
+        return s
+
+    def _extractive(self, s: Run) -> Run:
+        """ANSWER_MODE=extractive: the evidence of the best sources, no model call."""
+        s.sources = build_sources(s.hits, self.config.source_tokens, count_tokens=approx_tokens)
+        return self._give_evidence(s, select_evidence(s.search_text, s.sources), None, None)
+
+    def _give_evidence(self, s: Run, evidence: Evidence, reason: str | None, draft: Answer | None) -> Run:
+        """The extractive answer (or, with no passage to quote, "I don't know" and the closest sources)."""
+        s.log.fallback = reason
+        s.log.evidence = [dataclasses.asdict(p) for p in evidence.passages]
+        if not evidence.passages:
+            s = self._dont_know(s)
+            s.answer.draft, s.answer.fallback = draft, reason
+            return s
+        s.answer = extractive_answer(list(evidence.passages), s.sources, s.language)
+        s.answer.fallback, s.answer.draft, s.answer.model = reason, draft, draft.model if draft else None
+        s.log.verified = True
+        s.log.citations = [source_record(src) for src in s.answer.sources]
+        self._log_sources(s, set(evidence.numbers()))
+        return s
+
+    def _log_sources(self, s: Run, cited: set[int]) -> None:
+        with self.engine.connect() as conn:
+            hashes = document_hashes(conn, sorted({src.document_id for src in s.sources}))
+        s.log.sources = [{**source_record(src), "cited": src.number in cited,
+                          "content_hash": hashes.get(src.document_id)} for src in s.sources]
+
+
+def review(draft: Answer, check: CitationCheck, grounding: Grounding) -> str | None:
+    """Why a generated answer should not be given (auto mode), or None when it passes every check."""
+    if is_stub(draft.text) or not check.text:
+        return "stub"
+    if not grounding.grounded:
+        return "unsupported"
+    if not check.verified:
+        return "uncited"
+    if draft.language_ok is False:
+        return "language"
+    return None
+
+
+def source_text(sources: list[Source]) -> str:
+    """What the sources say, headings included, as the groundedness check reads it."""
+    return "\n\n".join(f"{src.heading}\n{src.text}" for src in sources)
+
+
+def approx_tokens(text: str) -> int:
+    """A model-free token estimate (about three characters a token, for English and Korean alike)."""
+    return len(text) // 3 + 1
+
 
 def _usable_rewrite(candidate: str, original: str) -> str | None:
     """The model's rewrite if it looks like one question in the user's language, else None."""

@@ -73,6 +73,10 @@ CLOSEST = {
     "en": "The closest documents I found:",
     "ko": "가장 가까운 문서는 다음과 같습니다:",
 }
+EVIDENCE = {
+    "en": "What the sources say:",
+    "ko": "출처의 해당 부분:",
+}
 FALLBACK = {
     "en": "The hosted model did not answer, so the local model wrote this answer.",
     "ko": "호스팅 모델이 응답하지 않아 로컬 모델이 이 답변을 작성했습니다.",

@@ -20,6 +20,7 @@ class Run:
     search_text: str = ""
     keyword_text: str = ""
     hits: list[SearchHit] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)  # the numbered sources answered from
     answer: Answer | None = None
     notices: list[str] = field(default_factory=list)
 

@@ -8,9 +8,14 @@ from enum import StrEnum
 from typing import Protocol
 
 from answering.context import Source
+from answering.evidence import Passage
+from answering.grounding import Grounding
 from retrieval.search import RetrievalParams
 
 POLICIES = ("auto", "hosted", "local")
+# auto: generate, check, and give the evidence instead of an answer that fails the checks;
+# generate: always the model's answer; extractive: always the evidence, no model call.
+ANSWER_MODES = ("auto", "generate", "extractive")
 
 
 class Route(StrEnum):
@@ -19,7 +24,8 @@ class Route(StrEnum):
     HELP = "help"  # onboarding text with example questions (no model)
     CACHED = "cached"  # an approved answer (no model)
     DONT_KNOW = "dont_know"  # nothing relevant: "I don't know" + the closest sources (no model)
-    ANSWER = "answer"  # generated from the sources, citations checked
+    ANSWER = "answer"  # generated from the sources, citations and facts checked
+    EXTRACTIVE = "extractive"  # the evidence quoted with its citations (no model, or instead of its answer)
     REJECTED = "rejected"  # refused before anything ran (too long)
     ERROR = "error"  # something failed: an apology with a reference
 
@@ -29,6 +35,7 @@ class PipelineConfig:
     """How to answer: model policy, the "I don't know" threshold, the token budgets, onboarding examples."""
 
     policy: str = "auto"
+    answer_mode: str = "auto"
     confidential: frozenset[str] = frozenset()
     hosted_configured: bool = False
     # Best cosine similarity (default embedder) below which nothing counts as relevant;
@@ -47,6 +54,8 @@ class PipelineConfig:
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
             raise ValueError(f"MODEL_POLICY must be one of {', '.join(POLICIES)}, not {self.policy!r}")
+        if self.answer_mode not in ANSWER_MODES:
+            raise ValueError(f"ANSWER_MODE must be one of {', '.join(ANSWER_MODES)}, not {self.answer_mode!r}")
         if self.policy == "hosted" and not self.hosted_configured:
             raise ValueError("MODEL_POLICY=hosted needs HOSTED_MODEL (and HOSTED_BASE_URL or AZURE_OPENAI_ENDPOINT)")
         if not 0 <= self.relevance_threshold <= 1:
@@ -61,12 +70,17 @@ class Question:
     history: tuple[tuple[str, str], ...] = ()  # (role "user" | "assistant", text), oldest first
     collections: tuple[str, ...] | None = None  # None = every collection
     model: str | None = None  # "hosted" | "local" overrides MODEL_POLICY
+    mode: str | None = None  # "auto" | "generate" | "extractive" overrides ANSWER_MODE
     origin: str = "cli"
     asker: str | None = None
     channel: str | None = None
     thread_ts: str | None = None
     message_ts: str | None = None
     use_cache: bool = True  # False: "ask the model instead" of a cached answer
+
+    def __post_init__(self) -> None:
+        if self.mode is not None and self.mode not in ANSWER_MODES:
+            raise ValueError(f"the answer mode must be one of {', '.join(ANSWER_MODES)}, not {self.mode!r}")
 
 
 @dataclass
@@ -89,6 +103,15 @@ class Answer:
     cached_answer_id: int | None = None  # CACHED: the entry served
     approvals: int = 0  # CACHED: people who approved it
     curated: bool = False  # CACHED: written by an admin
+    evidence: list[Passage] = field(default_factory=list)  # the passages that best answer the question
+    grounding: Grounding | None = None  # ANSWER (and the draft of EXTRACTIVE): its facts checked
+    fallback: str | None = None  # EXTRACTIVE in auto mode: why the generated answer was not given
+    draft: Answer | None = None  # EXTRACTIVE in auto mode: the generated answer it replaced
+
+    @property
+    def answered(self) -> bool:
+        """An answer from the documents (generated, extractive or approved), not a refusal or a failure."""
+        return self.route in (Route.ANSWER, Route.EXTRACTIVE, Route.CACHED)
 
 
 class AnswerCache(Protocol):

@@ -260,10 +260,17 @@ def answer_as_dict(answer) -> dict:
 
 
 def _print_answer(answer) -> None:
-    from answering.prompts import CLOSEST
+    from rich.markup import escape
+
+    from answering.prompts import CLOSEST, EVIDENCE
     from answering.types import Route
 
     console.print(answer.text, markup=False, highlight=False)
+    if answer.route == Route.ANSWER and answer.evidence:
+        console.print()
+        console.print(EVIDENCE[answer.language], highlight=False)
+        for passage in answer.evidence:
+            console.print(f"[dim]  > {escape(passage.text)} [{passage.number}][/dim]", highlight=False)
     for notice in answer.notices:
         console.print(f"[yellow]{notice}[/yellow]", highlight=False)
     if answer.sources:

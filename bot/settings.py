@@ -58,6 +58,7 @@ class Settings(BaseSettings):
 
     # Answering: which model, and when to say "I don't know"
     model_policy: Literal["auto", "hosted", "local"] = "auto"
+    answer_mode: Literal["auto", "generate", "extractive"] = "auto"
     confidential_collections: Annotated[list[str], NoDecode] = Field(default_factory=list)
     relevance_threshold: float = Field(default=PipelineConfig.relevance_threshold, ge=0, le=1)
     answer_max_tokens: int = Field(default=PipelineConfig.max_tokens, ge=16, le=8192)
@@ -184,6 +185,7 @@ class Settings(BaseSettings):
     def pipeline_config(self) -> PipelineConfig:
         return PipelineConfig(
             policy=self.model_policy,
+            answer_mode=self.answer_mode,
             confidential=frozenset(self.confidential_collections),
             hosted_configured=self.hosted_configured,
             relevance_threshold=self.relevance_threshold,

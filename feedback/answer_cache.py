@@ -220,7 +220,8 @@ class AnswerCacheStore:
 
     def _cacheable(self, row) -> bool:
         # Thread follow-ups are only meaningful with their thread; answers without text are not answers.
-        return row["route"] == "answer" and bool((row["answer"] or "").strip()) and not row["rewritten_question"]
+        return (row["route"] in ("answer", "extractive") and bool((row["answer"] or "").strip())
+                and not row["rewritten_question"])
 
     def _approved_votes(self, interaction_id: int) -> bool:
         with self.engine.connect() as conn:

@@ -117,7 +117,7 @@ class Exporter:
 
     @staticmethod
     def _rejected(row: dict) -> bool:
-        return row["route"] in ("answer", "cached") and bool(row["answer"]) and row["down"] > row["up"]
+        return row["route"] in ("answer", "extractive", "cached") and bool(row["answer"]) and row["down"] > row["up"]
 
     @staticmethod
     def _question(row: dict) -> str:

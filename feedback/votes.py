@@ -52,7 +52,7 @@ def popular_questions(engine: Engine, limit: int = 3) -> list[str]:
     with engine.connect() as conn:
         return list(conn.execute(text("""
             SELECT i.question FROM interactions i JOIN feedback f ON f.interaction_id = i.id
-            WHERE i.route = 'answer' GROUP BY i.question HAVING sum(f.vote) > 0
+            WHERE i.route IN ('answer', 'extractive') GROUP BY i.question HAVING sum(f.vote) > 0
             ORDER BY sum(f.vote) DESC, max(i.created_at) DESC LIMIT :n
         """), {"n": limit}).scalars())
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from answering.context import Source
-from answering.types import Answer
-from evals.answers import check, load_cases, summarise
+from answering.evidence import Passage
+from answering.types import Answer, Route
+from evals.answers import check, load_cases, summarise, variants
+
+INTERNS = "Interns get 1.25 paid vacation days per month."
 
 
-def source(name: str, number: int = 1) -> Source:
-    return Source(number, "T", "S", "text", f"/kb/{name}", None, "handbook", 1, (1,), 0.1)
+def source(name: str, number: int = 1, text: str = INTERNS) -> Source:
+    return Source(number, "T", "S", text, f"/kb/{name}", None, "handbook", 1, (1,), 0.1)
 
 
 CASE = {"id": "interns", "question": "How many vacation days do interns get?", "language": "en", "route": "answer",
@@ -27,19 +30,42 @@ def test_the_handbook_cases_cover_both_languages_and_out_of_scope_questions():
 
 def test_a_correct_cited_answer_passes_every_assertion():
     answer = Answer("Interns get 1.25 days per month [1].", "answer", "en",
-                    sources=[source("contractors-and-interns-policy.md")])
+                    sources=[source("contractors-and-interns-policy.md")], evidence=[Passage(1, INTERNS, 1.0)])
     assert check(CASE, answer) == {"route": True, "cited_source": True, "must_contain": True,
-                                   "must_not_contain": True, "language": True, "length": True,
-                                   "language_first_try": True}
+                                   "must_not_contain": True, "grounded": True, "evidence": True, "language": True,
+                                   "length": True, "language_first_try": True}
 
 
 def test_each_assertion_can_fail():
     wrong = Answer("인턴은 20 days 받습니다. " * 20, "answer", "en", sources=[source("vacation-policy.md")],
-                   language_retried=True)
+                   language_retried=True, evidence=[Passage(1, "Employees get 20 days.", 0.5)])
     results = check(CASE, wrong)
     assert results.pop("route") is True and not any(results.values())
     refused = check(CASE, Answer("I couldn't find this.", "dont_know", "en"))
     assert refused["route"] is False and "language_first_try" not in refused
+
+
+def test_an_untranslated_english_lead_in_fails_the_korean_language_check():
+    case = {**CASE, "language": "ko", "must_contain": ["1.25"]}
+    lead_in = Answer("The answer is:\n인턴은 한 달에 1.25일의 유급 휴가를 받습니다 [1].", "answer", "ko",
+                     sources=[source("contractors-and-interns-policy.md")])
+    assert check(case, lead_in)["language"] is False
+    korean = Answer("인턴은 매달 1.25일의 유급 휴가를 받습니다 [1].", "answer", "ko",
+                    sources=[source("contractors-and-interns-policy.md")])
+    assert check(case, korean)["language"] is True
+
+
+def test_one_auto_answer_gives_every_mode():
+    src = source("contractors-and-interns-policy.md")
+    draft = Answer("Interns get 3 days [1].", "answer", "en", sources=[src], evidence=[Passage(1, INTERNS, 1.0)])
+    auto = Answer(f"Here is what the documents say:\n• {INTERNS} [1]", Route.EXTRACTIVE, "en", sources=[src],
+                  evidence=[Passage(1, INTERNS, 1.0)], draft=draft, fallback="unsupported")
+    modes = variants(auto)
+    assert modes["generate"] is draft and modes["extractive"] is auto
+    assert check(CASE, modes["generate"])["grounded"] is False and check(CASE, auto)["grounded"] is True
+    kept = variants(draft)
+    assert kept["auto"] is draft and kept["extractive"].route == Route.EXTRACTIVE
+    assert INTERNS in kept["extractive"].text
 
 
 def test_out_of_scope_gate_fails_when_a_model_was_called():

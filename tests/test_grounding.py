@@ -48,3 +48,12 @@ def test_a_sentence_made_of_words_the_sources_do_not_have_is_flagged():
     answer = "Interns accrue paid vacation days [1]. Quantum blockchain synergies revolutionise payroll forever."
     result = check_grounding(answer, SOURCES)
     assert result.unsupported_sentences == ["Quantum blockchain synergies revolutionise payroll forever."]
+
+
+def test_a_number_must_count_the_same_thing_as_in_the_sources():
+    sources = "Interns are employed for 3 to 6 months. | Paid vacation | 1.25 days per month |. 5 business days."
+    assert check_grounding("Interns get 3 paid vacation days a month.", sources).unsupported == ["3"]
+    assert check_grounding("Interns get 1.25 days a month and stay 3 to 6 months.", sources).grounded
+    assert check_grounding("인턴은 매달 1.25일을 받고, 보고서는 5영업일 안에 냅니다.", sources).grounded
+    assert check_grounding("It takes 6 weeks.", sources).unsupported == ["6"]
+    assert check_grounding("The answer is 1.25.", sources).grounded  # no unit: the value is enough

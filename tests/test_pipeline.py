@@ -32,6 +32,9 @@ def build(handbook_db, e5_embedder, smollm_path):
     engine = handbook_db[0]
 
     def build(models=None, **values) -> Pipeline:
+        # These tests are about generation (routing, fallbacks, language, citations): they take the
+        # model's answer as it is; tests/test_answer_modes.py covers what auto mode does with it.
+        values.setdefault("answer_mode", "generate")
         s = settings(local_model_path=smollm_path, answer_max_tokens=120, **values)
         return Pipeline(s.pipeline_config, Searcher(engine, e5_embedder), models or ChatModels(s.chat_config), engine)
 

@@ -67,6 +67,18 @@ def source_line(source: Source) -> str:
     return f"[{source.number}] {shown}"
 
 
+def evidence_block(answer: Answer, allowed: Callable[[str], bool]) -> dict:
+    """The passages under a generated answer, quoted, each with its numbered (linked) source."""
+    by_number = {src.number: src for src in answer.sources + answer.uncited}
+    lines = []
+    for passage in answer.evidence:
+        src = by_number.get(passage.number)
+        where = source_line(src) if src else f"[{passage.number}]"
+        lines.append(f"> {plain(passage.text, allowed)}\n— {where}")
+    lang = answer.language if answer.language in prompts.EVIDENCE else "en"
+    return _context(f"*{escape(prompts.EVIDENCE[lang])}*\n" + "\n".join(lines))
+
+
 def _source_sections(title: str, sources: list[Source]) -> list[dict]:
     lines = "\n".join(source_line(s) for s in sources)
     return [_section(piece) for piece in split_text(f"*{escape(title)}*\n{lines}")]
@@ -143,6 +155,8 @@ def answer_message(answer: Answer) -> tuple[str, list[dict]]:
     allowed = linkable(answer)
     body = split_text(to_mrkdwn(answer.text, allowed)) or [plain(answer.text, allowed) or "…"]
     tail: list[dict] = []
+    if answer.route == Route.ANSWER and answer.evidence:
+        tail.append(evidence_block(answer, allowed))
     if answer.notices:
         tail.append(_context("\n".join(f"⚠️ {escape(n)}" for n in answer.notices)))
     if answer.route == Route.DONT_KNOW and answer.sources:
@@ -152,7 +166,7 @@ def answer_message(answer: Answer) -> tuple[str, list[dict]]:
     elif answer.route == Route.ANSWER and answer.uncited:
         tail += _source_sections(UNCITED[lang], answer.uncited)
     tail.append(_context(footer(answer)))
-    if answer.interaction_id and answer.route in (Route.ANSWER, Route.CACHED, Route.DONT_KNOW):
+    if answer.interaction_id and answer.route in (Route.ANSWER, Route.EXTRACTIVE, Route.CACHED, Route.DONT_KNOW):
         ask_model = ASK_MODEL_LABEL[lang] if answer.route == Route.CACHED else None
         tail.append(vote_buttons(answer.interaction_id, ask_model))
     tail = tail[-(MAX_BLOCKS - 1):]

@@ -1,0 +1,64 @@
+"""Answers that need no trust in a model: the evidence quoted, and citations a model forgot.
+
+The extractive answer is a fixed lead-in in the asker's language and the evidence passages, each
+with its source number, word for word as the documents say them. It is what ``ANSWER_MODE=auto``
+gives when the generated answer cannot be trusted, and all that ``ANSWER_MODE=extractive`` gives.
+"""
+
+from __future__ import annotations
+
+import re
+
+from answering.citations import CITATION
+from answering.context import Source
+from answering.evidence import Evidence, Passage, terms
+from answering.types import Answer, Route
+from answering.wellformed import sentences
+
+LEAD_IN = {
+    "en": "Here is what the documents say:",
+    "ko": "문서에는 다음과 같이 나와 있습니다:",
+}
+# A sentence gets a citation from the source that holds at least this share of its content words.
+MIN_COVERAGE = 0.6
+_SENTENCE_END = re.compile(r"([.!?。]?)\s*$")
+
+
+def extractive_text(evidence: Evidence, language: str) -> str:
+    """The lead-in and one line per passage, ending in its citation: "• Interns get … [1]"."""
+    lines = [LEAD_IN.get(language, LEAD_IN["en"])]
+    lines += [f"• {passage.text} [{passage.number}]" for passage in evidence.passages]
+    return "\n".join(lines)
+
+
+def extractive_answer(passages: list[Passage], sources: list[Source], language: str) -> Answer:
+    """The extractive answer as an Answer: the sources it quotes are its cited ones."""
+    cited = {p.number for p in passages}
+    return Answer(extractive_text(Evidence(tuple(passages), 0.0), language), route=Route.EXTRACTIVE,
+                  language=language, sources=[src for src in sources if src.number in cited],
+                  uncited=[src for src in sources if src.number not in cited], verified=True,
+                  evidence=list(passages))
+
+
+def attach_citations(answer: str, sources: list[Source]) -> str:
+    """``answer`` with a citation after every uncited sentence that one source supports.
+
+    A sentence is supported by the source holding the largest share (at least ``MIN_COVERAGE``) of its
+    content words; sentences no source supports, and sentences already cited, are left as they are.
+    """
+    if not sources:
+        return answer
+    source_terms = [(src.number, terms(f"{src.heading}\n{src.text}")) for src in sources]
+    out = answer
+    for sentence in sentences(answer):
+        if CITATION.search(sentence):
+            continue
+        words = terms(sentence)
+        if len(words) < 2:
+            continue
+        number, share = max(((n, len(words & known) / len(words)) for n, known in source_terms),
+                            key=lambda pair: pair[1])
+        if share >= MIN_COVERAGE:
+            cited = _SENTENCE_END.sub(lambda m: f" [{number}]{m.group(1)}", sentence, count=1)
+            out = out.replace(sentence, cited, 1)
+    return out

@@ -1,0 +1,123 @@
+"""ANSWER_MODE on the sample handbook: auto gives the evidence instead of an answer it cannot trust,
+generate keeps the model's answer (checked and logged), extractive never calls a model. Real
+PostgreSQL and retrieval; a scripted chat model stands in for a model that errs in a given way."""
+
+from __future__ import annotations
+
+import pytest
+
+from answering import prompts
+from answering.extractive import LEAD_IN, attach_citations
+from answering.pipeline import Pipeline
+from answering.types import Question, Route
+from bot.settings import Settings
+from feedback.log import load
+from retrieval.search import Searcher
+from tests.fakes import ScriptedChat, ScriptedModels
+
+INTERNS = "How many paid vacation days do interns get per month?"
+
+
+@pytest.fixture
+def build(handbook_db, e5_embedder):
+    engine = handbook_db[0]
+
+    def build(*replies: str, **values) -> tuple[Pipeline, ScriptedChat]:
+        chat = ScriptedChat(replies=list(replies) or ["unused"])
+        s = Settings(_env_file=None, model_policy="local", **values)
+        return Pipeline(s.pipeline_config, Searcher(engine, e5_embedder), ScriptedModels(chat), engine), chat
+
+    return build
+
+
+def row(pipeline: Pipeline, answer) -> dict:
+    return load(pipeline.engine, answer.interaction_id)
+
+
+def test_an_invented_number_is_replaced_by_the_evidence_in_auto_mode(build):
+    pipeline, _ = build("Interns get 3 paid vacation days per month [1].")
+    answer = pipeline.answer(Question(INTERNS))
+    assert answer.route == Route.EXTRACTIVE and answer.fallback == "unsupported"
+    assert answer.text.startswith(LEAD_IN["en"]) and "1.25" in answer.text and "3 paid" not in answer.text
+    assert answer.verified and "contractors-and-interns-policy.md" in {s.source.rsplit("/", 1)[-1]
+                                                                       for s in answer.sources}
+    assert answer.draft.text == "Interns get 3 paid vacation days per month [1]." and answer.model_calls == 1
+    logged = row(pipeline, answer)
+    assert logged["route"] == "extractive" and logged["fallback"] == "unsupported"
+    assert logged["grounding"]["unsupported"] == ["3"] and logged["grounding"]["draft"] == answer.draft.text
+    assert [e["number"] for e in logged["evidence"]] == [p.number for p in answer.evidence]
+    assert logged["verified"] is True and logged["answer"] == answer.text
+
+
+@pytest.mark.parametrize("reply, reason", [
+    ("The answer to this question is:", "stub"),
+    ("", "stub"),
+    ("Interns get paid vacation.", "uncited"),  # true, but no source holds most of its words and none is cited
+])
+def test_a_stub_or_uncited_answer_is_replaced_by_the_evidence(build, reply, reason):
+    pipeline, _ = build(reply)
+    answer = pipeline.answer(Question(INTERNS))
+    assert (answer.route, answer.fallback) == (Route.EXTRACTIVE, reason)
+    assert "1.25" in answer.text
+
+
+def test_a_supported_answer_without_citations_gets_them_attached(build):
+    pipeline, _ = build("Interns get 1.25 days of paid vacation per month of internship.")
+    answer = pipeline.answer(Question(INTERNS))
+    assert answer.route == Route.ANSWER and answer.verified and answer.fallback is None
+    assert answer.text.endswith("internship [1].") or "internship [" in answer.text
+    assert answer.grounding.grounded and answer.evidence
+    assert prompts.UNVERIFIED["en"] not in answer.notices
+    assert row(pipeline, answer)["grounding"]["grounded"] is True
+
+
+def test_an_answer_in_the_wrong_language_after_the_retry_is_replaced(build):
+    pipeline, chat = build("Interns get 1.25 days per month [1].")
+    answer = pipeline.answer(Question("인턴은 한 달에 유급 휴가를 며칠 받나요?"))
+    assert answer.route == Route.EXTRACTIVE and answer.fallback == "language" and len(chat.prompts) == 2
+    assert answer.text.startswith(LEAD_IN["ko"])
+
+
+def test_generate_mode_keeps_the_models_answer_and_logs_what_is_unsupported(build):
+    pipeline, _ = build("Interns get 3 paid vacation days per month [1].", answer_mode="generate")
+    answer = pipeline.answer(Question(INTERNS))
+    assert answer.route == Route.ANSWER and answer.text == "Interns get 3 paid vacation days per month [1]."
+    assert answer.grounding.unsupported == ["3"] and answer.evidence
+    logged = row(pipeline, answer)
+    assert logged["route"] == "answer" and logged["fallback"] is None and logged["grounding"]["grounded"] is False
+
+
+def test_extractive_mode_quotes_the_evidence_without_a_model(build):
+    pipeline, chat = build(answer_mode="extractive")
+    answer = pipeline.answer(Question(INTERNS))
+    assert answer.route == Route.EXTRACTIVE and answer.model_calls == 0 and not chat.prompts
+    assert "1.25" in answer.text and answer.fallback is None
+    assert all(f"[{p.number}]" in answer.text for p in answer.evidence)
+    korean = pipeline.answer(Question("휴가 신청은 어떻게 하나요?"))
+    assert korean.route == Route.EXTRACTIVE and korean.text.startswith(LEAD_IN["ko"])
+    assert "vacation-policy-ko.md" in {s.source.rsplit("/", 1)[-1] for s in korean.sources}
+
+
+def test_a_question_can_ask_for_its_own_mode(build):
+    pipeline, chat = build("Interns get 3 days [1].", answer_mode="generate")
+    answer = pipeline.answer(Question(INTERNS, mode="extractive"))
+    assert answer.route == Route.EXTRACTIVE and not chat.prompts
+    with pytest.raises(ValueError, match="auto, generate, extractive"):
+        Question(INTERNS, mode="creative")
+
+
+def test_out_of_scope_questions_still_get_i_dont_know_without_a_model_in_every_mode(build):
+    for mode in ("auto", "generate", "extractive"):
+        pipeline, chat = build(answer_mode=mode)
+        answer = pipeline.answer(Question("Who won the 2018 FIFA World Cup final?"))
+        assert answer.route == Route.DONT_KNOW and answer.model_calls == 0 and not chat.prompts
+
+
+def test_attached_citations_name_the_source_holding_the_sentence():
+    from answering.context import Source
+
+    sources = [Source(1, "Travel", "", "Trains are booked by the travel desk.", "t.md", None, "h", 1, (1,), 1.0),
+               Source(2, "Leave", "", "Interns get 1.25 vacation days per month.", "l.md", None, "h", 2, (2,), 1.0)]
+    text = attach_citations("Interns get 1.25 vacation days per month. Ask your manager about it.", sources)
+    assert text == "Interns get 1.25 vacation days per month [2]. Ask your manager about it."
+    assert attach_citations("Already cited [1].", sources) == "Already cited [1]."
