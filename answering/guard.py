@@ -8,7 +8,8 @@ on what handbooks do say: "never share your password", "reset your password at t
 
 "Enter your code" alone is an ordinary instruction (a login page, an authenticator app), so entering
 counts only when the answer says where and that is the conversation ("here", "in this thread") or
-an address the sources do not have.
+an address the sources do not have. An address a poisoned source itself gives passes the address
+check; a request for a secret does not, and such a source is flagged when indexed (retrieval.injection).
 """
 
 from __future__ import annotations
@@ -48,14 +49,14 @@ _EN_TO_USER_AFTER = re.compile(r".*?\bto\s+(?:you|your\s+(?:phone|mobile|e-?mail
 _EN_CONVERSATION = re.compile(r"\b(?:here|below|in\s+(?:this|the|your)\s+(?:chat|thread|conversation|message|dm|"
                               r"reply|channel)|to\s+(?:me|us)|in\s+a\s+reply)\b", re.I)
 
-_KO_CREDENTIAL = (r"(?:비밀\s*번호|패스워드|암호(?!화)|인증\s*번호|인증\s*코드|보안\s*코드|확인\s*코드|일회용\s*(?:비밀번호|코드|암호)"
-                  r"|OTP|토큰|(?:API|액세스|비밀|개인)\s*키|시크릿|자격\s*증명|PIN(?:\s*번호)?|핀\s*번호|로그인\s*정보)")
+_KO_CREDENTIAL = (r"(?:비밀\s*번호|패스워드|암호(?!화)|인증\s*번호|인증\s*코드|보안\s*코드|확인\s*코드"
+                  r"|일회용\s*(?:비밀번호|코드|암호)|OTP|토큰|(?:API|액세스|비밀|개인)\s*키|시크릿|자격\s*증명|PIN(?:\s*번호)?|핀\s*번호|로그인\s*정보)")
 _KO_GIVE = r"(?:보내|알려|공유|전달|제출|회신|답장|말해|말씀해|적어|남겨|불러)"
 _KO_ENTER = r"입력"
 _KO_BETWEEN = r"[^\n]{0,30}?"
 # the noun belongs to another verb or clause: "비밀번호를 잊었다면 IT팀에 메일을 보내세요"
-_KO_DETOUR = re.compile(r"재설정|변경|바꾸|바꿔|링크|요청|초기화|정책|분실|만료|안내|방법|규칙|잊|잃|문의|관련|대해|대한|"
-                        r"메일을|이메일을|면\s|때|후에|,")
+_KO_DETOUR = re.compile(r"재설정|변경|바꾸|바꿔|링크|요청|초기화|정책|분실|만료|안내|방법|규칙|잊|잃|문의|관련|"
+                        r"대해|대한|메일을|이메일을|면\s|때|후에|,")
 _KO_NOT = re.compile(r"지\s*(?:마|말|않)|면\s*안|서는\s*안|달라|라고|라는|금지|않")
 _KO_CONVERSATION = re.compile(r"여기|이\s*(?:채팅|대화|스레드|메시지|채널)|답장|댓글|회신|DM")
 

@@ -240,7 +240,8 @@ def _collections(args, services) -> int:
     total, flagged = flagged_documents(services.engine, limit=1000)
     if flagged:
         excluded = services.settings.flagged_documents == "exclude"
-        used = "left out of answers" if excluded else "still used in answers (FLAGGED_DOCUMENTS=exclude leaves them out)"
+        used = ("left out of answers" if excluded
+                else "still used in answers (FLAGGED_DOCUMENTS=exclude leaves them out)")
         listing = Table("collection", "document", "pattern", "excerpt", title_justify="left",
                         title=f"Flagged documents: text aimed at an assistant, {used}")
         for doc in flagged:  # document text: Text() so rich reads no markup in it

@@ -39,7 +39,8 @@ class Doctor:
 
     def checks(self) -> list[Callable[[], Check]]:
         return [self.python, self.cpu, self.load_settings, self.database, self.pgvector, self.migrations,
-                self.embedder, self.local_model, self.hosted_model, self.slack, self.sources, self.collections, self.flagged]
+                self.embedder, self.local_model, self.hosted_model, self.slack, self.sources, self.collections,
+                self.flagged]
 
     def run(self, report: Callable[[Check], None]) -> bool:
         healthy = True

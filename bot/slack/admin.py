@@ -359,7 +359,8 @@ def _flagged_lines(total: int, docs: list[FlaggedDocument], mode: str) -> list[s
     with addresses defanged and the excerpt in code (no links, mentions or formatting)."""
     if not total:
         return []
-    used = "left out of answers" if mode == "exclude" else "still used in answers; FLAGGED_DOCUMENTS=exclude leaves them out"
+    used = ("left out of answers" if mode == "exclude"
+            else "still used in answers; FLAGGED_DOCUMENTS=exclude leaves them out")
     lines = [f"*Flagged documents* ({total}: text aimed at an assistant, {used})"]
     for doc in docs:
         excerpt = plain(doc.flags[0]["excerpt"].replace("`", "'"), lambda _: False)
