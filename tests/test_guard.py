@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 
 from answering.guard import withheld
+from answering.wellformed import sentences
+from core.paths import SAMPLES
 
 SOURCES = """[1] IT Accounts › Passwords
 Reset your password at https://it.example.com/reset. Never share your password or one-time codes with anyone:
@@ -102,3 +104,11 @@ def test_an_address_is_known_only_when_the_sources_have_it():
     assert withheld(answer, SOURCES) is None
     assert withheld(answer, "[1] IT › Help\nCall extension 4000.") is not None
     assert withheld("E-mail desk@example.com.evil.example [1].", SOURCES) is not None  # a known prefix is not enough
+
+
+def test_no_sentence_of_the_sample_handbook_is_withheld():
+    """2,000 sentences of real policy prose (passwords, MFA, 1Password, phishing; English and Korean), each
+    taken as an answer whose source is its own page."""
+    for page in sorted((SAMPLES / "handbook").iterdir()):
+        body = page.read_text(encoding="utf-8")
+        assert [s for s in sentences(body) if withheld(s, body)] == [], page.name
