@@ -228,13 +228,29 @@ def _search(args, services) -> int:
 
 
 def _collections(args, services) -> int:
-    from retrieval.store import collection_summaries
+    from rich.text import Text
 
-    table = Table("collection", "documents", "chunks", "embedding model", "last indexed")
+    from retrieval.store import collection_summaries, flagged_documents
+
+    table = Table("collection", "documents", "chunks", "flagged", "embedding model", "last indexed")
     for row in collection_summaries(services.engine):
-        table.add_row(row["name"], str(row["documents"]), str(row["chunks"]), row["embedding_model"],
-                      str(row["last_indexed_at"] or "never"))
+        table.add_row(row["name"], str(row["documents"]), str(row["chunks"]), str(row["flagged"]),
+                      row["embedding_model"], str(row["last_indexed_at"] or "never"))
     console.print(table)
+    total, flagged = flagged_documents(services.engine, limit=1000)
+    if flagged:
+        excluded = services.settings.flagged_documents == "exclude"
+        used = ("left out of answers" if excluded
+                else "still used in answers (FLAGGED_DOCUMENTS=exclude leaves them out)")
+        listing = Table("collection", "document", "pattern", "excerpt", title_justify="left",
+                        title=f"Flagged documents: text aimed at an assistant, {used}")
+        for doc in flagged:  # document text: Text() so rich reads no markup in it
+            for flag in doc.flags:
+                listing.add_row(Text(doc.collection), Text(f"{doc.title}\n{doc.source}"), flag["pattern"],
+                                Text(flag["excerpt"]))
+        console.print(listing)
+        if total > len(flagged):
+            console.print(f"… and {total - len(flagged)} more flagged documents")
     return 0
 
 

@@ -39,7 +39,8 @@ class Doctor:
 
     def checks(self) -> list[Callable[[], Check]]:
         return [self.python, self.cpu, self.load_settings, self.database, self.pgvector, self.migrations,
-                self.embedder, self.local_model, self.hosted_model, self.slack, self.sources, self.collections]
+                self.embedder, self.local_model, self.hosted_model, self.slack, self.sources, self.collections,
+                self.flagged]
 
     def run(self, report: Callable[[Check], None]) -> bool:
         healthy = True
@@ -268,6 +269,21 @@ class Doctor:
             return Check("collections", WARN, "the knowledge base is empty",
                          "python -m bot index PATH (try samples/handbook)")
         return Check("collections", OK, detail)
+
+    def flagged(self) -> Check:
+        if self.engine is None or self.settings is None or not self.schema_current:
+            return Check("flagged", SKIP, "no database" if self.engine is None else "schema not current")
+        from retrieval.store import flagged_documents
+
+        total, docs = flagged_documents(self.engine, limit=3)
+        if not total:
+            return Check("flagged", OK, "no document addresses an assistant")
+        named = ", ".join(f"{d.title} ({d.collection})" for d in docs) + (" …" if total > len(docs) else "")
+        used = "left out of answers" if self.settings.flagged_documents == "exclude" else "used in answers"
+        return Check("flagged", WARN, f"{total} document{'s' * (total != 1)} with text aimed at an assistant, "
+                     f"{used}: {named}",
+                     "read them (`python -m bot collections` shows the passages) and fix or remove them; "
+                     "FLAGGED_DOCUMENTS=exclude keeps them out of answers meanwhile")
 
 
 def print_report(console) -> int:

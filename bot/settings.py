@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     retrieval_vector_weight: float = Field(default=RetrievalParams.vector_weight, ge=0)
     retrieval_keyword_weight: float = Field(default=RetrievalParams.keyword_weight, ge=0)
     hnsw_ef_search: int = Field(default=100, ge=1, le=1000)
+    # Documents whose text addresses an assistant ("ignore previous instructions"), flagged when indexed
+    flagged_documents: Literal["answer", "exclude"] = "answer"
 
     # Answering: which model, and when to say "I don't know"
     model_policy: Literal["auto", "hosted", "local"] = "auto"
@@ -151,6 +153,7 @@ class Settings(BaseSettings):
             rrf_k=self.retrieval_rrf_k,
             vector_weight=self.retrieval_vector_weight,
             keyword_weight=self.retrieval_keyword_weight,
+            exclude_flagged=self.flagged_documents == "exclude",
         )
 
     @cached_property
@@ -213,6 +216,7 @@ class Settings(BaseSettings):
             hosted_model=self.hosted_model,
             local_model_path=self.local_model_path,
             confidential_collections=tuple(self.confidential_collections),
+            flagged_documents=self.flagged_documents,
         )
 
 

@@ -22,6 +22,7 @@ from core.errors import Cancelled, InvalidInput, ModelError, UnreadableFile
 from models import Embedder
 from retrieval import store
 from retrieval.chunking import Chunk, ChunkingParams, chunk_document
+from retrieval.injection import SCANNER_VERSION, Finding, scan_document
 from retrieval.keywords import keyword_text
 from retrieval.loaders import ParsedDocument
 from retrieval.parse_worker import ParseWorker
@@ -108,6 +109,7 @@ class _Pending:
     content_hash: str
     size: int
     existed: bool
+    flags: list[Finding]
 
     @property
     def contexts(self) -> list[str]:
@@ -177,7 +179,7 @@ class Indexer:
     def _index_all(self, items: list[SourceItem], coll: store.Collection, existing: dict[str, store.StoredDocument],
                    report: IndexReport, progress: Progress | None, cancel: threading.Event | None) -> set[str]:
         """Prepare and write every item; returns the sources looked at (all of them unless cancelled)."""
-        pipeline = self.chunking.fingerprint
+        pipeline = f"{self.chunking.fingerprint}/scan={SCANNER_VERSION}"
         seen: set[str] = set()
         batch: list[_Pending] = []
         batch_chunks = 0
@@ -250,7 +252,7 @@ class Indexer:
         if not chunks:
             report.failed.append((item.source, "empty: no text to index"))
             return None
-        return _Pending(item, doc, chunks, digest, len(data), old is not None)
+        return _Pending(item, doc, chunks, digest, len(data), old is not None, scan_document(doc))
 
     def _flush(self, coll: store.Collection, batch: list[_Pending], pipeline: str, report: IndexReport) -> None:
         if not batch:
@@ -271,7 +273,7 @@ class Indexer:
                     store.replace_document(
                         conn, coll.id, source=p.item.source, title=p.doc.title, url=p.doc.url, kind=p.doc.kind,
                         content_hash=p.content_hash, pipeline=pipeline, size_bytes=p.size, chunks=p.chunks,
-                        vectors=mine, keyword_texts=keyword_texts,
+                        vectors=mine, keyword_texts=keyword_texts, flags=[f.as_dict() for f in p.flags],
                     )
             except DBAPIError as exc:
                 report.failed.append((p.item.source, f"database refused it: {str(exc.orig).strip()}"))

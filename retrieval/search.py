@@ -31,6 +31,10 @@ class RetrievalParams:
     mode: Mode = "hybrid"
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
+    # Leave out chunks of documents flagged at index time for text aimed at an assistant (retrieval.injection).
+    # They are dropped after fusion, so they still take candidate places: fewer than k results come back only
+    # when nearly all candidates are flagged.
+    exclude_flagged: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -153,6 +157,7 @@ FROM fused f
 JOIN chunks c ON c.id = f.chunk_id
 JOIN documents d ON d.id = c.document_id
 JOIN collections col ON col.id = c.collection_id
+WHERE NOT (:exclude_flagged AND d.flags <> '[]'::jsonb)
 ORDER BY f.score DESC, f.chunk_id
 LIMIT :k"""
 
@@ -204,6 +209,7 @@ class Searcher:
             "wk": float(params.keyword_weight) if hybrid else 1.0,
             "k1": params.bm25_k1,
             "b": params.bm25_b,
+            "exclude_flagged": params.exclude_flagged,
         }
         if params.uses_keyword:
             bind["keyword_text"] = keyword_text(clean_text(keyword_query) if keyword_query else query)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 from sqlalchemy import Connection, text
@@ -68,8 +70,10 @@ def replace_document(
     chunks: list[Chunk],
     vectors: np.ndarray,
     keyword_texts: list[str],
+    flags: Sequence[dict] = (),
 ) -> None:
-    """Insert or replace a document and all its chunks.
+    """Insert or replace a document and all its chunks; ``flags`` are its injection findings
+    (``[{"pattern", "excerpt"}]``, see retrieval.injection), replacing any it had.
 
     Call inside a transaction: readers see the old chunks until it commits.
     """
@@ -77,17 +81,19 @@ def replace_document(
         text(
             """
             INSERT INTO documents (collection_id, source, title, url, kind, content_hash, pipeline,
-                                   size_bytes, chunk_count)
-            VALUES (:c, :source, :title, :url, :kind, :hash, :pipeline, :size, :n)
+                                   size_bytes, chunk_count, flags)
+            VALUES (:c, :source, :title, :url, :kind, :hash, :pipeline, :size, :n, CAST(:flags AS jsonb))
             ON CONFLICT (collection_id, source) DO UPDATE
                SET title = EXCLUDED.title, url = EXCLUDED.url, kind = EXCLUDED.kind,
                    content_hash = EXCLUDED.content_hash, pipeline = EXCLUDED.pipeline,
-                   size_bytes = EXCLUDED.size_bytes, chunk_count = EXCLUDED.chunk_count, indexed_at = now()
+                   size_bytes = EXCLUDED.size_bytes, chunk_count = EXCLUDED.chunk_count, flags = EXCLUDED.flags,
+                   indexed_at = now()
             RETURNING id
             """
         ),
         {"c": collection_id, "source": source, "title": title, "url": url, "kind": kind, "hash": content_hash,
-         "pipeline": pipeline, "size": size_bytes, "n": len(chunks)},
+         "pipeline": pipeline, "size": size_bytes, "n": len(chunks),
+         "flags": json.dumps(list(flags), ensure_ascii=False)},
     ).scalar_one()
     conn.execute(text("DELETE FROM chunks WHERE document_id = :d"), {"d": doc_id})
     conn.execute(
@@ -158,6 +164,8 @@ def collection_summaries(engine) -> list[dict]:
                 """
                 SELECT c.name, c.embedding_model, c.last_indexed_at,
                        (SELECT count(*) FROM documents d WHERE d.collection_id = c.id) AS documents,
+                       (SELECT count(*) FROM documents d WHERE d.collection_id = c.id AND d.flags <> '[]'::jsonb)
+                           AS flagged,
                        coalesce((SELECT chunks FROM collection_stats s WHERE s.collection_id = c.id), 0) AS chunks
                 FROM collections c ORDER BY c.name
                 """
@@ -177,3 +185,28 @@ def document_hashes(conn: Connection, ids: list[int]) -> dict[int, str]:
         return {}
     return dict(conn.execute(text("SELECT id, content_hash FROM documents WHERE id = ANY(:ids)"),
                              {"ids": list(ids)}).all())
+
+
+@dataclass(frozen=True)
+class FlaggedDocument:
+    """A document whose text addresses an assistant (``flags`` as stored: ``[{"pattern", "excerpt"}]``)."""
+
+    collection: str
+    title: str
+    source: str
+    flags: list[dict]
+
+
+def flagged_documents(engine, limit: int = 50) -> tuple[int, list[FlaggedDocument]]:
+    """How many documents carry injection flags, and the first ``limit`` of them (by collection, title)."""
+    with engine.connect() as conn:
+        total = conn.execute(text("SELECT count(*) FROM documents WHERE flags <> '[]'::jsonb")).scalar_one()
+        rows = conn.execute(
+            text(
+                "SELECT c.name, d.title, d.source, d.flags FROM documents d "
+                "JOIN collections c ON c.id = d.collection_id WHERE d.flags <> '[]'::jsonb "
+                "ORDER BY c.name, d.title, d.source LIMIT :n"
+            ),
+            {"n": limit},
+        ).all()
+    return total, [FlaggedDocument(*row) for row in rows]

@@ -108,6 +108,7 @@ def test_vector_arm_uses_the_hnsw_index(indexer, engine, fake_embedder):
         plan = "\n".join(conn.execute(text("EXPLAIN " + sql), {
             "collections": ["c"], "candidates": 40, "k": 5, "rrf_k": 60.0, "wv": 1.0, "wk": 0.0,
             "qvec": vector_literal(fake_embedder.embed_query("word7")), "model": fake_embedder.name,
+            "exclude_flagged": False,
         }).scalars())
     assert "chunks_embedding_384_idx" in plan
 

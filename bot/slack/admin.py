@@ -17,18 +17,19 @@ from sqlalchemy import Engine, text
 
 from bot.slack import blocks
 from bot.slack.config import SlackConfig
-from bot.slack.mrkdwn import escape
+from bot.slack.mrkdwn import escape, plain
 from feedback import votes
 from feedback.answer_cache import AnswerCacheStore
 from feedback.log import question_of
 from retrieval.ingest import Indexer, IndexReport
-from retrieval.store import collection_summaries
+from retrieval.store import FlaggedDocument, collection_summaries, flagged_documents
 
 log = logging.getLogger(__name__)
 ADMIN_CACHE_SECONDS = 600
 USAGE = "Usage: `/kb status`, `/kb sources`, `/kb feedback`, `/kb reindex [SOURCE]`"
 REFUSAL = "Sorry, `/kb {sub}` is for knowledge-base admins. Ask one of them, or use `/ask` for questions."
 REINDEX_SECONDS = 30 * 60
+FLAGGED_SHOWN = 10
 DRAIN_SECONDS = 10.0
 
 
@@ -209,6 +210,7 @@ class Admin:
                          f"last reindex {when}")
         if not rows:
             lines.append("• empty: run `/kb reindex`")
+        lines += _flagged_lines(*flagged_documents(self.engine, FLAGGED_SHOWN), s.flagged_documents)
         local = escape(s.local_model_path.rsplit("/", 1)[-1] or "SmolLM2-135M-Instruct (default)")
         hosted = escape(s.hosted_model) if s.hosted_model else "not configured"
         lines += ["*Model routing*",
@@ -349,6 +351,22 @@ def _report_lines(collection: str, report: IndexReport) -> list[str]:
                      f"`python -m bot index {escape(folder)} --collection {escape(collection)} --allow-empty`.")
     if report.stopped:
         lines.append("  ⚠ stopped before the last file: nothing was removed")
+    return lines
+
+
+def _flagged_lines(total: int, docs: list[FlaggedDocument], mode: str) -> list[str]:
+    """Documents with text aimed at an assistant: title, collection and first excerpt, all untrusted, so escaped,
+    with addresses defanged and the excerpt in code (no links, mentions or formatting)."""
+    if not total:
+        return []
+    used = ("left out of answers" if mode == "exclude"
+            else "still used in answers; FLAGGED_DOCUMENTS=exclude leaves them out")
+    lines = [f"*Flagged documents* ({total}: text aimed at an assistant, {used})"]
+    for doc in docs:
+        excerpt = plain(doc.flags[0]["excerpt"].replace("`", "'"), lambda _: False)
+        lines.append(f"• {escape(doc.title)} ({escape(doc.collection)}): `{excerpt}`")
+    if total > len(docs):
+        lines.append(f"• … and {total - len(docs)} more (`python -m bot collections` lists them all)")
     return lines
 
 

@@ -26,6 +26,7 @@ class SlackConfig:
     hosted_model: str = ""
     local_model_path: str = ""
     confidential_collections: tuple[str, ...] = ()
+    flagged_documents: str = "answer"  # "exclude": flagged documents are left out of answers
 
     def collections_for_channel(self, channel: str | None, known: list[str]) -> tuple[str, ...]:
         """The collections a question asked in ``channel`` may search: those bound to no channel,
