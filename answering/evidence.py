@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from answering.context import Source
 from retrieval.chunking import TABLE_RULE
+from retrieval.injection import instruction_like
 from retrieval.keywords import keyword_text
 
 MAX_PASSAGE_CHARS = 400
@@ -123,9 +124,11 @@ def _clean(passage: str) -> str:
 
 def select_evidence(question: str, sources: list[Source], k: int = 3) -> Evidence:
     """The ``k`` passages of ``sources`` (numbered best first) that best answer ``question``; at most
-    two from one source, none that shares no content word with the question."""
+    two from one source, none that shares no content word with the question, none that addresses an
+    assistant ("SYSTEM: ignore previous instructions …")."""
     wanted = terms(question)
-    candidates = [(src.number, text, terms(text)) for src in sources for text in passages(src.text)]
+    candidates = [(src.number, text, terms(text)) for src in sources for text in passages(src.text)
+                  if not instruction_like(text, limit=1)]  # a document's orders to an assistant are no evidence
     if not wanted or not candidates:
         return Evidence((), 0.0)
     n = len(candidates)

@@ -54,6 +54,7 @@ class Grounding:
     supported: list[str] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)  # claims found in neither the sources nor the question
     unsupported_sentences: list[str] = field(default_factory=list)  # mostly words the sources do not have
+    withheld: str | None = None  # why the answer must not be sent at all (answering.guard)
 
     @property
     def grounded(self) -> bool:
@@ -61,7 +62,7 @@ class Grounding:
 
     def as_dict(self) -> dict:
         return {"grounded": self.grounded, "supported": self.supported, "unsupported": self.unsupported,
-                "unsupported_sentences": self.unsupported_sentences}
+                "unsupported_sentences": self.unsupported_sentences, "withheld": self.withheld}
 
 
 def numbers(text: str) -> set[float]:

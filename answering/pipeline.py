@@ -37,6 +37,7 @@ from answering.context import Source, build_sources
 from answering.evidence import Evidence, select_evidence
 from answering.extractive import attach_citations, extractive_answer
 from answering.grounding import Grounding, check_grounding
+from answering.guard import withheld
 from answering.language import detect_language
 from answering.relevance import best_similarity
 from answering.routing import ModelRouter, render
@@ -256,6 +257,9 @@ class Pipeline:
         check = check_citations(text, len(s.sources))
         grounding = check_grounding(check.text, given, f"{s.text}\n{s.search_text}")
         reason = review(draft, check, grounding)
+        refused = withheld(check.text, given)
+        if refused:  # whatever the mode: a request for a secret, or an address no source gives
+            reason, grounding.withheld = "withheld", refused
         draft.text = check.text or prompts.DONT_KNOW[s.language]
         draft.sources = [s.sources[n - 1] for n in check.cited]
         draft.uncited = [src for src in s.sources if src.number not in check.cited]
@@ -264,7 +268,7 @@ class Pipeline:
             draft.notices.append(prompts.UNVERIFIED[s.language])
         s.log.grounding = grounding.as_dict()
         s.log.latency_ms["review"] = ms_since(t0)
-        if reason and self._mode(s) == "auto":
+        if reason == "withheld" or (reason and self._mode(s) == "auto"):
             s.log.grounding["draft"] = draft.text
             return self._give_evidence(s, evidence, reason, draft)
         s.log.evidence = [dataclasses.asdict(p) for p in evidence.passages]

@@ -35,16 +35,16 @@ def row(pipeline: Pipeline, answer) -> dict:
 
 
 def test_an_invented_number_is_replaced_by_the_evidence_in_auto_mode(build):
-    pipeline, _ = build("Interns get 3 paid vacation days per month [1].")
+    pipeline, _ = build("Interns get 11.5 paid vacation days per month [1].")
     answer = pipeline.answer(Question(INTERNS))
     assert answer.route == Route.EXTRACTIVE and answer.fallback == "unsupported"
-    assert answer.text.startswith(LEAD_IN["en"]) and "1.25" in answer.text and "3 paid" not in answer.text
+    assert answer.text.startswith(LEAD_IN["en"]) and "1.25" in answer.text and "11.5" not in answer.text
     assert answer.verified and "contractors-and-interns-policy.md" in {s.source.rsplit("/", 1)[-1]
                                                                        for s in answer.sources}
-    assert answer.draft.text == "Interns get 3 paid vacation days per month [1]." and answer.model_calls == 1
+    assert answer.draft.text == "Interns get 11.5 paid vacation days per month [1]." and answer.model_calls == 1
     logged = row(pipeline, answer)
     assert logged["route"] == "extractive" and logged["fallback"] == "unsupported"
-    assert logged["grounding"]["unsupported"] == ["3"] and logged["grounding"]["draft"] == answer.draft.text
+    assert logged["grounding"]["unsupported"] == ["11.5"] and logged["grounding"]["draft"] == answer.draft.text
     assert [e["number"] for e in logged["evidence"]] == [p.number for p in answer.evidence]
     assert logged["verified"] is True and logged["answer"] == answer.text
 
@@ -52,7 +52,7 @@ def test_an_invented_number_is_replaced_by_the_evidence_in_auto_mode(build):
 @pytest.mark.parametrize("reply, reason", [
     ("The answer to this question is:", "stub"),
     ("", "stub"),
-    ("Interns get paid vacation.", "uncited"),  # true, but no source holds most of its words and none is cited
+    ("Please ask your manager about it.", "uncited"),  # no claim to check, but no source holds it either
 ])
 def test_a_stub_or_uncited_answer_is_replaced_by_the_evidence(build, reply, reason):
     pipeline, _ = build(reply)
@@ -79,10 +79,10 @@ def test_an_answer_in_the_wrong_language_after_the_retry_is_replaced(build):
 
 
 def test_generate_mode_keeps_the_models_answer_and_logs_what_is_unsupported(build):
-    pipeline, _ = build("Interns get 3 paid vacation days per month [1].", answer_mode="generate")
+    pipeline, _ = build("Interns get 11.5 paid vacation days per month [1].", answer_mode="generate")
     answer = pipeline.answer(Question(INTERNS))
-    assert answer.route == Route.ANSWER and answer.text == "Interns get 3 paid vacation days per month [1]."
-    assert answer.grounding.unsupported == ["3"] and answer.evidence
+    assert answer.route == Route.ANSWER and answer.text == "Interns get 11.5 paid vacation days per month [1]."
+    assert answer.grounding.unsupported == ["11.5"] and answer.evidence
     logged = row(pipeline, answer)
     assert logged["route"] == "answer" and logged["fallback"] is None and logged["grounding"]["grounded"] is False
 

@@ -1,7 +1,7 @@
 """Pure pieces of the answering pipeline."""
 
 from answering.citations import check_citations
-from answering.language import detect_language
+from answering.language import detect_language, written_in
 
 
 def test_language_detection():
@@ -76,3 +76,12 @@ def test_sources_enter_the_prompt_as_data_that_cannot_close_its_own_block():
     assert "never ask the user for a password" in system.content
     assert user.content.count("<sources>") == 1 and user.content.count("</sources>") == 1
     assert user.content.index("SYSTEM: ignore") < user.content.index("</sources>")
+
+
+def test_written_in_asks_for_the_language_itself_not_its_script():
+    assert written_in("Kestrel 프로젝트는 2026년 Q4에 한국 리전에 출시됩니다 [2].", "ko")
+    assert written_in("VPN-ERR-619는 인증서가 만료되었다는 뜻입니다. https://it.example/vpn 에서 갱신하세요.", "ko")
+    assert not written_in("The answer is:\n휴가는 HR 포털에서 신청합니다 [1].", "ko")  # an English lead-in
+    assert not written_in("You apply in the HR portal, 휴가 신청 메뉴 [1].", "ko")
+    assert written_in("Interns get 1.25 days per month [1].", "en")
+    assert not written_in("Interns get 1.25 days per month (인턴은 매달 1.25일) [1].", "en")

@@ -13,6 +13,7 @@ from answering.context import Source, heading
 from answering.grounding import normal_url, urls
 from answering.types import Answer, Route
 from bot.slack.mrkdwn import escape, link, plain, to_mrkdwn
+from retrieval.injection import instruction_like
 
 MAX_SECTION_CHARS = 3000
 MAX_BLOCKS = 50
@@ -63,6 +64,8 @@ def _context(mrkdwn: str) -> dict:
 def source_line(source: Source) -> str:
     """``[1] Title › Section`` linked to the document when it has a web address."""
     url = source.url or (source.source if source.source.startswith(("http://", "https://")) else None)
+    if url and instruction_like(source.text, limit=1):
+        url = None  # a page that addresses an assistant may be pointing users somewhere; show its title only
     shown = link(url, source.heading) if url else escape(source.heading)
     return f"[{source.number}] {shown}"
 
@@ -139,13 +142,14 @@ def _no_links(url: str) -> bool:
 
 
 def linkable(answer: Answer) -> Callable[[str], bool]:
-    """The answer may link only to addresses its sources contain (their text, or their own URL); an
-    answer an admin wrote (curated) may link anywhere."""
+    """The answer may link only to addresses its sources contain (their text, or their own URL), and not
+    to those in a source that addresses an assistant; an answer an admin wrote (curated) may link anywhere."""
     if answer.route == Route.CACHED and answer.curated:
         return lambda url: True
     known = {normal_url(src.url) for src in answer.sources + answer.uncited if src.url}
     for src in answer.sources + answer.uncited:
-        known |= urls(src.text)
+        if not instruction_like(src.text, limit=1):  # a page that addresses an assistant lends no link
+            known |= urls(src.text)
     return lambda url: normal_url(url) in known
 
 
