@@ -3,7 +3,7 @@
 The facts a small model most often invents are checked one by one: numbers and amounts (thousands
 separators, currency symbols and Korean units such as 만 and 원 normalised, so "₩200,000", "20만 원"
 and "200000 won" are one value; a number that counts something, "3 days", must occur counting the
-same thing, "3일", or bare, as in a table cell), dates, IDs and codes, e-mail addresses, URLs, and capitalised
+same thing, "3일"), dates, IDs and codes, e-mail addresses, URLs, and capitalised
 names. Each must occur in the sources or the question. A sentence most of whose content words occur
 in neither is flagged too. Citation markers ([1]) and list numbering are not claims.
 """
@@ -91,7 +91,10 @@ def _measure(text: str, end: int, start: int) -> str | None:
     before = text[max(0, start - 2):start].strip()
     if before in ("€", "$", "₩"):
         return _MEASURES[before]
-    for word in _WORD.findall(re.sub(r"^[\d\s.,~–-]*(?:to\s+)?[\d.,]*", "", text[end:end + 40]))[:3]:
+    after = re.sub(r"^[\d\s.,~–-]*(?:to\s+)?[\d.,]*", "", text[end:end + 40])
+    for word in _WORD.findall(re.split(r"[;:|,()\n]", after, maxsplit=1)[0])[:3]:  # within its phrase
+        if word.lower() in ("a", "an", "per", "each", "every"):
+            break  # "1,700,000 a year": a rate, not what the number counts
         if word.lower() in _MEASURES:
             return _MEASURES[word.lower()]
     return None
@@ -162,7 +165,7 @@ def check_grounding(answer: str, sources_text: str, question: str = "") -> Groun
     for match in _NUMBER.finditer(text):
         value = next(iter(numbers(match.group(0))))
         unit = _measure(text, match.end(), match.start())
-        ok = (value, unit) in known or (value, None) in known or (unit is None and any(v == value for v, _ in known))
+        ok = (value, unit) in known if unit else any(v == value for v, _ in known)
         judge(match.group(0).strip(), ok)
     for name in dict.fromkeys(_NAME.findall(text)):
         words = [w for w in name.split() if w not in _NAME_STOP]

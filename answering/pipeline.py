@@ -308,7 +308,7 @@ def review(draft: Answer, check: CitationCheck, grounding: Grounding) -> str | N
     """Why a generated answer should not be given (auto mode), or None when it passes every check."""
     if is_stub(draft.text) or not check.text:
         return "stub"
-    if not grounding.grounded:
+    if not grounding.grounded or grounding.unsupported_sentences:
         return "unsupported"
     if not check.verified:
         return "uncited"

@@ -57,3 +57,5 @@ def test_a_number_must_count_the_same_thing_as_in_the_sources():
     assert check_grounding("인턴은 매달 1.25일을 받고, 보고서는 5영업일 안에 냅니다.", sources).grounded
     assert check_grounding("It takes 6 weeks.", sources).unsupported == ["6"]
     assert check_grounding("The answer is 1.25.", sources).grounded  # no unit: the value is enough
+    assert check_grounding("Coverage must be 5%.", sources).unsupported == ["5"]  # 5 days is not 5%
+    assert check_grounding("Date: Dec 31; Day: Thu", "| Dec 31 | Thu |").grounded  # "Day" is the next column
