@@ -23,6 +23,7 @@ from retrieval.keywords import keyword_text
 
 MAX_PASSAGE_CHARS = 400
 MAX_PER_SOURCE = 2
+RELATIVE = 0.6  # a passage answering much less of the question than the best one is left out
 
 _TOKEN = re.compile(r"[0-9a-z\uac00-\ud7a3]+(?:[-_./:][0-9a-z\uac00-\ud7a3]+)*")
 _STOP = frozenset("""
@@ -70,11 +71,16 @@ def terms(text: str) -> set[str]:
 
 
 def _fold(word: str) -> str:
+    """A light English stemmer: "volunteering", "volunteers" and "volunteer" meet; Korean is Kiwi's."""
+    if not (word.isascii() and word.isalpha()):
+        return word
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith("ss") and word.isascii() and word.isalpha():
-        return word[:-1]
-    return word
+    for suffix, shortest in (("ing", 6), ("ed", 5), ("es", 5), ("s", 4)):
+        if len(word) >= shortest and word.endswith(suffix) and not word.endswith("ss"):
+            word = word[: -len(suffix)]
+            break
+    return word[:-1] if len(word) > 4 and word.endswith("e") else word
 
 
 def passages(text: str) -> list[str]:
@@ -122,18 +128,19 @@ def _clean(passage: str) -> str:
     return text if len(text) <= MAX_PASSAGE_CHARS else text[: MAX_PASSAGE_CHARS - 1].rstrip() + "…"
 
 
-def select_evidence(question: str, sources: list[Source], k: int = 3) -> Evidence:
+def select_evidence(question: str, sources: list[Source], k: int = 3, focus: str = "") -> Evidence:
     """The ``k`` passages of ``sources`` (numbered best first) that best answer ``question``; at most
     two from one source, none that shares no content word with the question, none that addresses an
     assistant ("SYSTEM: ignore previous instructions …")."""
-    wanted = terms(question)
+    wanted = terms(question) | terms(focus)
+    focused = terms(focus)  # a thread follow-up's own words ("And contractors?") count double
     candidates = [(src.number, text, terms(text)) for src in sources for text in passages(src.text)
                   if not instruction_like(text, limit=1)]  # a document's orders to an assistant are no evidence
     if not wanted or not candidates:
         return Evidence((), 0.0)
     n = len(candidates)
     df = {t: sum(t in words for _, _, words in candidates) for t in wanted}
-    weight = {t: math.log(1 + n / (1 + df[t])) for t in wanted}
+    weight = {t: math.log(1 + n / (1 + df[t])) * (2 if t in focused else 1) for t in wanted}
     total = sum(weight.values())
     scored = []
     for order, (number, text, words) in enumerate(candidates):
@@ -144,8 +151,9 @@ def select_evidence(question: str, sources: list[Source], k: int = 3) -> Evidenc
     chosen: list[Passage] = []
     per_source: dict[int, int] = {}
     seen: set[str] = set()
-    for score, _, number, text in scored:
-        if len(chosen) == k:
+    best = scored[0][1] if scored else 0.0
+    for score, coverage, number, text in scored:
+        if len(chosen) == k or coverage < RELATIVE * best:
             break
         if text in seen or per_source.get(number, 0) >= MAX_PER_SOURCE:
             continue

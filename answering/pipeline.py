@@ -201,6 +201,10 @@ class Pipeline:
         s.log.latency_ms["retrieve"] = ms_since(t0)
         return s
 
+    def _focus(self, s: Run) -> str:
+        """A follow-up's own words, which the evidence weighs above the rest of its rewritten question."""
+        return s.text if s.question.history else ""
+
     def _mode(self, s: Run) -> str:
         return s.question.mode or self.config.answer_mode
 
@@ -251,7 +255,7 @@ class Pipeline:
         answer that fails (a stub, unsupported facts, no valid citation, the wrong language)."""
         t0 = time.perf_counter()
         draft = s.answer
-        evidence = select_evidence(s.search_text, s.sources)
+        evidence = select_evidence(s.search_text, s.sources, focus=self._focus(s))
         given = source_text(s.sources)
         text = draft.text if is_stub(draft.text) else attach_citations(draft.text, s.sources)
         check = check_citations(text, len(s.sources))
@@ -280,7 +284,7 @@ class Pipeline:
     def _extractive(self, s: Run) -> Run:
         """ANSWER_MODE=extractive: the evidence of the best sources, no model call."""
         s.sources = build_sources(s.hits, self.config.source_tokens, count_tokens=approx_tokens)
-        return self._give_evidence(s, select_evidence(s.search_text, s.sources), None, None)
+        return self._give_evidence(s, select_evidence(s.search_text, s.sources, focus=self._focus(s)), None, None)
 
     def _give_evidence(self, s: Run, evidence: Evidence, reason: str | None, draft: Answer | None) -> Run:
         """The extractive answer (or, with no passage to quote, "I don't know" and the closest sources)."""
