@@ -74,14 +74,16 @@ _LEVEL_VALUES = {
         "온콜 업무": ["참관 근무만", "6주에 한 번 보조 호출 담당", "4주에 한 번 1차 호출 담당", "장애 지휘관 순번",
                   "중대 장애 시 에스컬레이션 연락처", "분기에 두 번 주말 호출", "호출 순번 없음",
                   "시차 인수인계 리드", "8주에 한 번 1차 호출 담당"],
-        "평가 주기": ["분기마다", "1년에 두 번", "1년에 한 번", "프로젝트가 끝날 때마다", "두 달마다", "매달 점검, 연 1회 등급"],
+        "평가 주기": ["분기마다", "1년에 두 번", "1년에 한 번", "프로젝트가 끝날 때마다", "두 달마다",
+                  "매달 점검, 연 1회 등급"],
         "성과급 목표": [f"기본급의 {p}%" for p in (0, 5, 8, 10, 12, 15, 18, 20, 25, 30)],
         "승진 요건": ["두 번 연속 우수 등급", "동료가 승인한 설계 문서", "두 명 멘토링", "장애 회고 주도",
                   "위원회 결정", "이사의 추천", "팀 간 프로젝트 완수", "자기 평가서 제출"],
     },
 }
-_TEAMS = {"en": ["Platform", "Payments", "Data", "Security", "Mobile", "Support"],
-          "ko": ["플랫폼", "결제", "데이터", "보안"]}
+_TEAMS = {"en": ["Platform", "Payments", "Data", "Security", "Mobile", "Support", "Search", "Growth", "Design",
+                 "Infrastructure"],
+          "ko": ["플랫폼", "결제", "데이터", "보안", "모바일", "검색"]}
 _LEVEL_QUESTIONS = {
     "en": {"Title": "What is the title of level {row} in the {team} team?",
            "Scope": "What scope does a {row} in the {team} team have?",
@@ -151,7 +153,7 @@ def _date(lang: str, rng: random.Random, month: int) -> str:
 def _holidays(lang: str, rng: random.Random) -> tuple[list[Page], list[TableQuestion]]:
     pages, questions = [], []
     offices = _OFFICES[lang]
-    for year in (2025, 2026, 2027):
+    for year in range(2024, 2029):
         rows = [[name, *(_date(lang, rng, i * 12 // len(_HOLIDAYS[lang])) for _ in offices)]
                 for i, name in enumerate(_HOLIDAYS[lang])]
         if lang == "en":
@@ -193,16 +195,17 @@ _ERROR_VALUES = {
     "ko": {
         "의미": ["상위 서버 응답 시간 초과", "토큰 만료", "서명 검증 실패", "계정 잠김", "할당량 소진",
                "신뢰할 수 없는 인증서", "터널 연결 실패", "아티팩트 누락", "스키마 버전 낮음", "카드 발급사 거절"],
-        "원인": ["클라이언트 시계 오차", "오래된 캐시 항목", "방화벽의 UDP 차단", "배포되지 않은 교체 키", "과도한 재시도",
-               "만료된 루트 인증서", "브랜치 이름 변경", "일부만 배포됨"],
+        "원인": ["클라이언트 시계 오차", "오래된 캐시 항목", "방화벽의 UDP 차단", "배포되지 않은 교체 키",
+               "과도한 재시도", "만료된 루트 인증서", "브랜치 이름 변경", "일부만 배포됨"],
         "조치": ["5분 후 다시 시도", "다시 로그인", "셀프서비스 포털에서 갱신", "담당 팀에 티켓 등록", "로컬 캐시 삭제",
                "클라이언트 업데이트", "할당량 증설 요청", "마지막 배포 롤백"],
         "담당 팀": ["결제팀", "인증팀", "네트워크팀", "빌드 인프라팀", "데이터 플랫폼팀", "IT 헬프데스크"],
         "심각도": ["낮음", "보통", "높음", "긴급"],
     },
 }
-_PRODUCTS = {"en": [("PAY", "Payments API"), ("VPN", "VPN Client"), ("BLD", "Build System"), ("IDP", "Sign-in")],
-             "ko": [("MSG", "메신저"), ("HRP", "인사 포털"), ("ERP", "전사 자원 관리")]}
+_PRODUCTS = {"en": [("PAY", "Payments API"), ("VPN", "VPN Client"), ("BLD", "Build System"), ("IDP", "Sign-in"),
+                    ("STO", "Object Storage"), ("MAIL", "Mail Gateway")],
+             "ko": [("MSG", "메신저"), ("HRP", "인사 포털"), ("ERP", "전사 자원 관리"), ("PAYK", "사내 결제")]}
 _ERROR_QUESTIONS = {
     "en": {"Meaning": "What does error {row} mean in the {product}?",
            "Likely cause": "What is the likely cause of {row}?",
@@ -221,7 +224,7 @@ def _errors(lang: str, rng: random.Random) -> tuple[list[Page], list[TableQuesti
     pages, questions = [], []
     columns = list(_ERROR_VALUES[lang])
     for prefix, product in _PRODUCTS[lang]:
-        codes = sorted(rng.sample(range(1000, 9999), 24))
+        codes = sorted(rng.sample(range(1000, 9999), 40))
         rows = [[f"{prefix}-{c}", *(rng.choice(_ERROR_VALUES[lang][col]) for col in columns)] for c in codes]
         key = "Code" if lang == "en" else "코드"
         if lang == "en":
