@@ -43,6 +43,10 @@ _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?。])\s+(?=[A-Z0-9\"'“(\[*\uac00-\ud7a3])")
 _EMPHASIS = re.compile(r"(\*\*|__|`)")
 _WORD = re.compile(r"\S+")  # a word as keyword_text splits them
+_SEPARATOR = re.compile(r"[-_./:]")
+_HANGUL_CHARS = "\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f"  # as retrieval.keywords.HANGUL
+_OTHER_ALNUM = re.compile(rf"[^\W_{_HANGUL_CHARS}]")  # str.isalnum() and not Hangul
+_UNUSUAL_ALNUM = re.compile(rf"[^\W_0-9A-Za-z{_HANGUL_CHARS}]")  # ... and not ASCII either
 _REMEMBERED_CHARS = 2000  # the terms of texts up to this long (passages, questions, sentences) are cached
 
 
@@ -87,8 +91,8 @@ def clear_cache() -> None:
 
 def _words(keywords: str) -> frozenset[str]:
     found: set[str] = set()
-    for token in _TOKEN.findall(keywords.lower()):
-        pieces = [token, *re.split(r"[-_./:]", token)] if re.search(r"[-_./:]", token) else [token]
+    for token in set(_TOKEN.findall(keywords.lower())):
+        pieces = (token, *_SEPARATOR.split(token)) if _SEPARATOR.search(token) else (token,)
         for piece in pieces:
             if piece and piece not in _STOP:
                 found.add(_fold(piece))
@@ -107,15 +111,16 @@ class TextTerms:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        plain_words, self._mixed = [], []
+        plain_words, mixed = [], []
         for word in _WORD.findall(text):
             if not HANGUL.search(word):
                 plain_words.append(word)
-            elif any(c.isalnum() and not HANGUL.match(c) for c in word):
-                self._mixed.append(word.lower())
+            elif _OTHER_ALNUM.search(word):
+                mixed.append(word)
         self.plain = _words(" ".join(plain_words))
+        self._mixed = [word.lower() for word in mixed]
         # Kiwi may rewrite letters and digits that are not ASCII (full-width ones, say): anything goes then.
-        self._unusual = any(not c.isascii() and c.isalnum() and not HANGUL.match(c) for w in self._mixed for c in w)
+        self._unusual = any(_UNUSUAL_ALNUM.search(word) for word in mixed)
         self._all: frozenset[str] | None = None
 
     def missing(self, words: set[str] | frozenset[str]) -> set[str]:
