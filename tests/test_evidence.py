@@ -78,9 +78,9 @@ def test_at_most_two_passages_from_one_source_and_none_without_a_shared_word():
 
 def test_text_terms_finds_exactly_the_missing_words_with_or_without_asking_kiwi():
     mixed = "VPN-ERR-619가 나면 HR포털에서 3영업일 안에 20만 원까지 policies를 신청합니다. Café를 씁니다 (SEC-104)."
+    words = {"vpn", "err", "619", "20", "policy", "hr", "caf", "intern", "vacation", "휴가", "신청", "포털", "없는말"}
     for text in (POLICY, VPN, KOREAN, mixed, POLICY + KOREAN):
         found = terms(text)
-        words = {"vpn", "err", "619", "20", "policy", "hr", "caf", "intern", "vacation", "휴가", "신청", "포털", "없는말"}
         assert TextTerms(text).missing(words) == words - found, text
     assert TextTerms(mixed).plain == {"sec-104", "sec", "104"}  # the one word without Hangul
 
