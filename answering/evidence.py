@@ -8,6 +8,11 @@ occurs in few passages weighs more than one that occurs everywhere. Retrieval's 
 
 No model is involved, so the evidence can be shown under any answer, checked against it, and
 given instead of it when the model's answer cannot be trusted.
+
+Kiwi is the cost (about 13 µs of CPU per Hangul character), so the terms of short texts are
+remembered (the same chunks come back answer after answer), and Kiwi reads a text only when the
+terms it could add can change the result: an English question's words are found in a Korean
+passage's Latin words and numbers without it (``TextTerms``).
 """
 
 from __future__ import annotations
@@ -15,11 +20,12 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from answering.context import Source
 from retrieval.chunking import TABLE_RULE
 from retrieval.injection import instruction_like
-from retrieval.keywords import keyword_text
+from retrieval.keywords import HANGUL, keyword_text
 
 MAX_PASSAGE_CHARS = 400
 MAX_PER_SOURCE = 2
@@ -38,6 +44,12 @@ _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
 # "e.g. this" and "v2.1" stay whole.
 _SENTENCE_END = re.compile(r"(?<=[.!?。])\s+(?=[A-Z0-9\"'“(\[*\uac00-\ud7a3])")
 _EMPHASIS = re.compile(r"(\*\*|__|`)")
+_WORD = re.compile(r"\S+")  # a word as keyword_text splits them
+_SEPARATOR = re.compile(r"[-_./:]")
+_HANGUL_CHARS = "\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f"  # as retrieval.keywords.HANGUL
+_OTHER_ALNUM = re.compile(rf"[^\W_{_HANGUL_CHARS}]")  # str.isalnum() and not Hangul
+_UNUSUAL_ALNUM = re.compile(rf"[^\W_0-9A-Za-z{_HANGUL_CHARS}]")  # ... and not ASCII either
+_REMEMBERED_CHARS = 2000  # the terms of texts up to this long (passages, questions, sentences) are cached
 
 
 @dataclass(frozen=True)
@@ -61,13 +73,74 @@ class Evidence:
 
 def terms(text: str) -> set[str]:
     """The content words of ``text``, normalised so a question and a document can be compared."""
+    return set(_terms(text))
+
+
+def _terms(text: str) -> frozenset[str]:
+    return _remembered_terms(text) if len(text) <= _REMEMBERED_CHARS else _words(keyword_text(text))
+
+
+@lru_cache(maxsize=8192)
+def _remembered_terms(text: str) -> frozenset[str]:
+    return _words(keyword_text(text))
+
+
+def clear_cache() -> None:
+    """Forget the remembered terms and passages (to measure the checks on texts never seen before)."""
+    _remembered_terms.cache_clear()
+    _passages.cache_clear()
+
+
+def _words(keywords: str) -> frozenset[str]:
     found: set[str] = set()
-    for token in _TOKEN.findall(keyword_text(text).lower()):
-        pieces = [token, *re.split(r"[-_./:]", token)] if re.search(r"[-_./:]", token) else [token]
+    for token in set(_TOKEN.findall(keywords.lower())):
+        pieces = (token, *_SEPARATOR.split(token)) if _SEPARATOR.search(token) else (token,)
         for piece in pieces:
             if piece and piece not in _STOP:
                 found.add(_fold(piece))
-    return found
+    return frozenset(found)
+
+
+class TextTerms:
+    """The terms of one text, asking Kiwi only when needed: ``missing(words)`` is exactly
+    ``words - terms(text)``.
+
+    Words without Hangul pass keyword_text unchanged, so their terms (``plain``) need no Kiwi, and
+    Kiwi adds terms without Hangul only from words that mix Hangul with Latin letters or digits
+    ("VPN-ERR-619가", "20만"), as pieces of them: a plain word that is not a piece of such a word
+    cannot be a term. Only Hangul words, or such pieces, make Kiwi read the text.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        plain_words, mixed = [], []
+        for word in _WORD.findall(text):
+            if not HANGUL.search(word):
+                plain_words.append(word)
+            elif _OTHER_ALNUM.search(word):
+                mixed.append(word)
+        self.plain = _words(" ".join(plain_words))
+        self._mixed = [word.lower() for word in mixed]
+        # Kiwi may rewrite letters and digits that are not ASCII (full-width ones, say): anything goes then.
+        self._unusual = any(_UNUSUAL_ALNUM.search(word) for word in mixed)
+        self._all: frozenset[str] | None = None
+
+    def missing(self, words: set[str] | frozenset[str]) -> set[str]:
+        outside = set(words - self.plain)
+        if any(HANGUL.search(w) or self._may_come_from_mixed(w) for w in outside):
+            if self._all is None:
+                self._all = _terms(self.text)
+            outside -= self._all
+        return outside
+
+    def _may_come_from_mixed(self, term: str) -> bool:
+        if not self._mixed:
+            return False
+        if self._unusual:
+            return True
+        # the pieces _fold turns into ``term``: itself, a plural in -s, or one in -ies
+        pieces = (term, term + "s", term[:-1] + "ies") if term.endswith("y") else (term, term + "s")
+        return any(p in word for word in self._mixed for p in pieces)
 
 
 def _fold(word: str) -> str:
@@ -86,6 +159,11 @@ def _fold(word: str) -> str:
 def passages(text: str) -> list[str]:
     """``text`` cut into sentences, list items and table rows; headings and table rules are dropped.
     A table row becomes "column: value; …" when the rows above it include the header."""
+    return list(_passages(text))
+
+
+@lru_cache(maxsize=1024)
+def _passages(text: str) -> tuple[str, ...]:
     out: list[str] = []
     header: list[str] | None = None
     paragraph: list[str] = []
@@ -120,7 +198,7 @@ def passages(text: str) -> list[str]:
         else:
             paragraph.append(stripped)
     flush()
-    return [_clean(p) for p in out if _clean(p)]
+    return tuple(cleaned for cleaned in map(_clean, out) if cleaned)
 
 
 def _clean(passage: str) -> str:
@@ -132,12 +210,14 @@ def select_evidence(question: str, sources: list[Source], k: int = 3, focus: str
     """The ``k`` passages of ``sources`` (numbered best first) that best answer ``question``; at most
     two from one source, none that shares no content word with the question, none that addresses an
     assistant ("SYSTEM: ignore previous instructions …")."""
-    wanted = terms(question) | terms(focus)
-    focused = terms(focus)  # a thread follow-up's own words ("And contractors?") count double
-    candidates = [(src.number, text, terms(text)) for src in sources for text in passages(src.text)
-                  if not instruction_like(text, limit=1)]  # a document's orders to an assistant are no evidence
-    if not wanted or not candidates:
+    focused = _terms(focus) if focus else frozenset()  # a follow-up's own words ("And contractors?") count double
+    wanted = _terms(question) | focused
+    texts = [(src.number, text) for src in sources for text in _passages(src.text)
+             if not instruction_like(text, limit=1)]  # a document's orders to an assistant are no evidence
+    if not wanted or not texts:
         return Evidence((), 0.0)
+    # Only the question's words count, so each passage's terms are those (found without Kiwi if it can).
+    candidates = [(number, text, wanted - TextTerms(text).missing(wanted)) for number, text in texts]
     n = len(candidates)
     df = {t: sum(t in words for _, _, words in candidates) for t in wanted}
     weight = {t: math.log(1 + n / (1 + df[t])) * (2 if t in focused else 1) for t in wanted}

@@ -6,6 +6,9 @@ and "200000 won" are one value; a number that counts something, "3 days", must o
 same thing, "3일"), dates, IDs and codes, e-mail addresses, URLs, and capitalised
 names. Each must occur in the sources or the question. A sentence most of whose content words occur
 in neither is flagged too. Citation markers ([1]) and list numbering are not claims.
+
+Kiwi reads the sources only for a sentence whose verdict depends on their Korean words
+(``TextTerms``): an English answer over Korean sources is usually judged without it.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from answering.citations import CITATION
-from answering.evidence import terms
+from answering.evidence import TextTerms, terms
 from answering.wellformed import sentences
 
 _LIST_NUMBER = re.compile(r"^\s*\d+[.)]\s+", re.M)
@@ -171,9 +174,10 @@ def check_grounding(answer: str, sources_text: str, question: str = "") -> Groun
         words = [w for w in name.split() if w not in _NAME_STOP]
         if len(words) >= 2:
             judge(" ".join(words), " ".join(words).lower() in lowered)
-    known_terms = terms(given)
+    known = TextTerms(given)
     for sentence in sentences(answer):
         words = {w for w in terms(CITATION.sub(" ", sentence)) if not w[0].isdigit()}  # numbers: checked above
-        if len(words) >= 3 and len(words - known_terms) > len(words) / 2:
+        # words - known.plain bounds the missing words: when that is half or fewer, no need to ask Kiwi
+        if len(words) >= 3 and len(words - known.plain) > len(words) / 2 and len(known.missing(words)) > len(words) / 2:
             result.unsupported_sentences.append(sentence)
     return result

@@ -31,6 +31,17 @@ def _parser() -> argparse.ArgumentParser:
     embedders = sub.add_parser("embedders", help="compare embedding models (English and Korean)")
     embedders.add_argument("--squad-json", type=Path, required=True)
     embedders.add_argument("--paragraphs", type=int, default=300)
+    checks = sub.add_parser("answer-checks", help="latency of evidence selection and the groundedness check")
+    checks.add_argument("--squad-json", type=Path, required=True)
+    checks.add_argument("--answers", type=int, default=400, help="answers to check (handbook ones, then SQuAD)")
+    checks.add_argument("--paragraphs", type=int, default=150, help="SQuAD paragraphs to index and ask about")
+    checks.add_argument("--seed", type=int, default=13)
+    checks.add_argument("--reuse-index", action="store_true", help="keep the SQuAD scratch collection")
+    checks.add_argument("--json", action="store_true")
+    tables = sub.add_parser("tables", help="retrieval of split tables' cells: header repeated or not")
+    tables.add_argument("--seed", type=int, default=7)
+    tables.add_argument("--keep", action="store_true", help="keep the three scratch collections")
+    tables.add_argument("--json", action="store_true")
     return parser
 
 
@@ -57,6 +68,24 @@ def _embedders(args, services) -> int:
     return 0
 
 
+def _answer_checks(args, services) -> int:
+    from benchmarks.answer_checks import render_answer_checks, run_answer_checks_benchmark
+
+    result = run_answer_checks_benchmark(services, args.squad_json, answers=args.answers, paragraphs=args.paragraphs,
+                                         seed=args.seed, reuse_index=args.reuse_index,
+                                         log=None if args.json else errors.print)
+    print(json.dumps(result, indent=2)) if args.json else console.print(render_answer_checks(result))
+    return 0
+
+
+def _tables(args, services) -> int:
+    from benchmarks.tables import render_tables, run_tables_benchmark
+
+    result = run_tables_benchmark(services, seed=args.seed, keep=args.keep, log=None if args.json else errors.print)
+    print(json.dumps(result, indent=2)) if args.json else console.print(render_tables(result))
+    return 0
+
+
 def _retrieval(args, services) -> int:
     from benchmarks.retrieval import render_table, run_retrieval_benchmark
 
@@ -68,7 +97,8 @@ def _retrieval(args, services) -> int:
     return 0
 
 
-_COMMANDS = {"retrieval": _retrieval, "slack": _slack, "cache": _cache, "embedders": _embedders}
+_COMMANDS = {"retrieval": _retrieval, "slack": _slack, "cache": _cache, "embedders": _embedders,
+             "answer-checks": _answer_checks, "tables": _tables}
 
 
 def main(argv: list[str] | None = None) -> int:

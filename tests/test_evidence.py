@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from answering.context import Source
-from answering.evidence import passages, select_evidence, terms
+from answering.evidence import TextTerms, clear_cache, passages, select_evidence, terms
 
 POLICY = """# Contractors and Interns Policy
 
@@ -74,3 +74,22 @@ def test_at_most_two_passages_from_one_source_and_none_without_a_shared_word():
     nothing = select_evidence("Who won the 2018 FIFA World Cup?", sources)
     assert nothing.passages == () and nothing.support == 0.0
     assert select_evidence("", sources).passages == () and select_evidence("vacation", []).passages == ()
+
+
+def test_text_terms_finds_exactly_the_missing_words_with_or_without_asking_kiwi():
+    mixed = "VPN-ERR-619가 나면 HR포털에서 3영업일 안에 20만 원까지 policies를 신청합니다. Café를 씁니다 (SEC-104)."
+    words = {"vpn", "err", "619", "20", "policy", "hr", "caf", "intern", "vacation", "휴가", "신청", "포털", "없는말"}
+    for text in (POLICY, VPN, KOREAN, mixed, POLICY + KOREAN):
+        found = terms(text)
+        assert TextTerms(text).missing(words) == words - found, text
+    assert TextTerms(mixed).plain == {"sec-104", "sec", "104"}  # the one word without Hangul
+
+
+def test_remembered_terms_are_copies_and_give_the_same_evidence_as_fresh_ones():
+    first = terms(KOREAN)
+    first.add("changed")
+    assert "changed" not in terms(KOREAN)
+    sources = [source(1, POLICY), source(2, VPN), source(3, KOREAN)]
+    warm = select_evidence("휴가 신청은 어떻게 하나요?", sources)
+    clear_cache()
+    assert select_evidence("휴가 신청은 어떻게 하나요?", sources) == warm
