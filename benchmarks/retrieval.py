@@ -35,7 +35,7 @@ METHODS: dict[str, dict] = {
 
 def scratch_collection(squad_json: Path) -> str:
     """One scratch collection per file, so --reuse-index keeps each data set's index."""
-    return "bench-" + re.sub(r"[^a-z0-9]+", "-", Path(squad_json).stem.lower()).strip("-")
+    return "bench-" + re.sub(r"[^a-z0-9.]+", "-", Path(squad_json).stem.lower()).strip("-")
 
 
 def method_params(base: RetrievalParams) -> dict[str, RetrievalParams]:
