@@ -14,7 +14,8 @@ from bot.cli import console, errors, progress_bar, run
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description="Benchmarks (not tests).")
     sub = parser.add_subparsers(dest="command", required=True)
-    retrieval = sub.add_parser("retrieval", help="recall/MRR/latency on a SQuAD v1.1 file")
+    retrieval = sub.add_parser("retrieval", help="recall/MRR/latency on a SQuAD v1.1 file "
+                               "(benchmarks/data/kolaw-squad.json is a Korean one)")
     retrieval.add_argument("--squad-json", type=Path, required=True)
     retrieval.add_argument("--questions", type=int, default=2000)
     retrieval.add_argument("--seed", type=int, default=13)

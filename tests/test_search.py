@@ -58,7 +58,7 @@ def test_hybrid_order_is_reciprocal_rank_fusion_of_the_two_arms(indexer, searche
     corpus["exact"] = "# exact\n\nThe badge code ZX-4471 opens the loading dock."
     corpus["semantic"] = "# semantic\n\nbadge opens loading dock door badge loading dock"
     indexer.index_items(items(corpus), "c")
-    base = RetrievalParams(k=10, candidates=30, rrf_k=60, vector_weight=1.0, keyword_weight=0.7)
+    base = RetrievalParams(k=10, candidates=30, rrf_k=60, vector_weight=1.0, keyword_weight=0.7, fusion="rrf")
     query = "badge ZX-4471 loading dock w3"
 
     vector = searcher.search(query, dataclasses.replace(base, mode="vector", k=30))
@@ -80,6 +80,24 @@ def test_hybrid_order_is_reciprocal_rank_fusion_of_the_two_arms(indexer, searche
     # documents found by both arms rise above those only one arm found
     assert {h.title for h in hybrid[:2]} == {"exact", "semantic"}
     assert all(h.vector_rank and h.keyword_rank for h in hybrid[:2])
+
+
+def test_adaptive_hybrid_is_the_fusion_of_the_two_arms(indexer, searcher):
+    from retrieval.search import fuse
+
+    corpus = {f"doc{i}": f"# doc{i}\n\n" + " ".join(f"w{(i * 7 + j) % 23}" for j in range(12)) for i in range(40)}
+    corpus["exact"] = "# exact\n\nThe badge code ZX-4471 opens the loading dock."
+    indexer.index_items(items(corpus), "c")
+    base = RetrievalParams(k=8, candidates=30)
+    assert base.fusion == "adaptive"
+    query = "badge ZX-4471 loading dock w3"
+    vector = searcher.search(query, dataclasses.replace(base, mode="vector", k=30))
+    keyword = searcher.search(query, dataclasses.replace(base, mode="keyword", k=30))
+    expected = fuse([(h.chunk_id, h.vector_similarity) for h in vector],
+                    [(h.chunk_id, h.keyword_score) for h in keyword], base)[:8]
+    hybrid = searcher.search(query, base)
+    assert [(h.chunk_id, pytest.approx(h.score)) for h in hybrid] == [(c, pytest.approx(s)) for c, s in expected]
+    assert hybrid[0].title == "exact"
 
 
 def test_collection_filter_is_applied_inside_the_search_and_still_fills_k(indexer, searcher, engine):
