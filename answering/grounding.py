@@ -77,6 +77,11 @@ def numbers(text: str) -> set[float]:
     return values
 
 
+def stated_numbers(answer: str) -> set[float]:
+    """The numbers an answer states, citation markers and list numbering left out."""
+    return numbers(_LIST_NUMBER.sub("", CITATION.sub(" ", answer)))
+
+
 def measured(text: str) -> set[tuple[float, str | None]]:
     """Every number in ``text`` with what it counts (a day, a month, won, …) when a unit follows it:
     directly in Korean ("3일", "20만 원"), within three words in English ("3 paid vacation days")."""

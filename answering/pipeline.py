@@ -36,7 +36,7 @@ from answering.citations import CitationCheck, check_citations
 from answering.context import Source, build_sources
 from answering.evidence import Evidence, select_evidence
 from answering.extractive import attach_citations, extractive_answer
-from answering.grounding import Grounding, check_grounding
+from answering.grounding import Grounding, check_grounding, numbers, stated_numbers
 from answering.guard import withheld
 from answering.language import detect_language
 from answering.relevance import best_similarity
@@ -260,7 +260,7 @@ class Pipeline:
         text = draft.text if is_stub(draft.text) else attach_citations(draft.text, s.sources)
         check = check_citations(text, len(s.sources))
         grounding = check_grounding(check.text, given, f"{s.text}\n{s.search_text}")
-        reason = review(draft, check, grounding)
+        reason = review(draft, check, grounding, evidence, f"{s.text}\n{s.search_text}")
         refused = withheld(check.text, given)
         if refused:  # whatever the mode: a request for a secret, or an address no source gives
             reason, grounding.withheld = "withheld", refused
@@ -308,16 +308,20 @@ class Pipeline:
                           "content_hash": hashes.get(src.document_id)} for src in s.sources]
 
 
-def review(draft: Answer, check: CitationCheck, grounding: Grounding) -> str | None:
+def review(draft: Answer, check: CitationCheck, grounding: Grounding, evidence: Evidence,
+           question: str) -> str | None:
     """Why a generated answer should not be given (auto mode), or None when it passes every check."""
-    if is_stub(draft.text) or not check.text:
+    if is_stub(draft.text, question) or not check.text:
         return "stub"
+    if draft.language_ok is False:
+        return "language"
     if not grounding.grounded or grounding.unsupported_sentences:
         return "unsupported"
     if not check.verified:
         return "uncited"
-    if draft.language_ok is False:
-        return "language"
+    stated, quoted = stated_numbers(check.text), numbers(" ".join(p.text for p in evidence.passages))
+    if stated and quoted and not stated & quoted:
+        return "off_evidence"  # its numbers are in the sources, but none where the question is answered
     return None
 
 

@@ -39,7 +39,7 @@ def tidy(text: str, max_sentences: int = MAX_SENTENCES) -> str:
     return "".join(kept).strip()
 
 
-def is_stub(text: str) -> bool:
-    """Nothing but a lead-in, or nothing at all: "The answer to this question is:"."""
+def is_stub(text: str, question: str = "") -> bool:
+    """Nothing but a lead-in, the question said back, or nothing at all: "The answer to this question is:"."""
     body = CITATION.sub("", text).strip()
-    return not body or body.endswith((":", "：")) or not (terms(body) - _LEAD_INS)
+    return not body or body.endswith((":", "：")) or not (terms(body) - _LEAD_INS - terms(question))

@@ -52,7 +52,9 @@ def test_an_invented_number_is_replaced_by_the_evidence_in_auto_mode(build):
 @pytest.mark.parametrize("reply, reason", [
     ("The answer to this question is:", "stub"),
     ("", "stub"),
-    ("Please ask your manager about it.", "uncited"),  # no claim to check, but no source holds it either
+    ("Please ask your manager about it.", "unsupported"),  # no claim to check, but the sources say nothing like it
+    ("Interns get paid vacation days per month [1].", "stub"),  # the question said back
+    ("Interns are employed for 3 to 6 months [1].", "off_evidence"),  # true, but not the answer
 ])
 def test_a_stub_or_uncited_answer_is_replaced_by_the_evidence(build, reply, reason):
     pipeline, _ = build(reply)
