@@ -319,9 +319,9 @@ def review(draft: Answer, check: CitationCheck, grounding: Grounding, evidence: 
         return "unsupported"
     if not check.verified:
         return "uncited"
-    stated, quoted = stated_numbers(check.text), numbers(" ".join(p.text for p in evidence.passages))
-    if stated and quoted and not stated & quoted:
-        return "off_evidence"  # its numbers are in the sources, but none where the question is answered
+    quoted = numbers(" ".join(p.text for p in evidence.passages))
+    if quoted and stated_numbers(check.text) - quoted - numbers(question):
+        return "off_evidence"  # a number the sources have, but not where the question is answered
     return None
 
 
