@@ -101,7 +101,9 @@ class Harness:
 def running_bot(engine: Engine, embedder: Embedder, chat: ScriptedChat, **settings) -> Iterator[Harness]:
     """The bot on ``engine``, served by uvicorn on a free port, talking to a new fake Slack."""
     fake = FakeSlack()
-    values = {"slack_admin_users": "", "model_policy": "local", **settings}
+    # The scripted model's reply is the answer the Slack tests look for; auto mode's review of it is
+    # tested in tests/test_answer_modes.py and tests/test_injected_document.py.
+    values = {"slack_admin_users": "", "model_policy": "local", "answer_mode": "generate", **settings}
     config = Settings(_env_file=None, slack_bot_token="xoxb-test", slack_signing_secret=SECRET,
                       slack_api_url=fake.api_url, **values)
     store = AnswerCacheStore(engine, embedder, config.cache_params)

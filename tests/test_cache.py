@@ -71,7 +71,7 @@ def world(team, migrated_engine, e5_embedder):
         conn.execute(text("TRUNCATE interactions, feedback, cached_answers RESTART IDENTITY CASCADE"))
 
     def build(replies=(INTERNS_REPLY,), **params):
-        settings = Settings(_env_file=None, model_policy="local", relevance_threshold=0.80)
+        settings = Settings(_env_file=None, model_policy="local", relevance_threshold=0.80, answer_mode="generate")
         store = AnswerCacheStore(migrated_engine, e5_embedder, CacheParams(**params))
         chat = ScriptedChat(replies=list(replies))
         pipeline = Pipeline(settings.pipeline_config, Searcher(migrated_engine, e5_embedder), ScriptedModels(chat),
@@ -211,7 +211,7 @@ def test_exports_contain_exactly_the_expected_records_with_personal_data_scrubbe
     pipeline, store, _ = build(replies=[
         INTERNS_REPLY,                                       # 1 approved (asked with PII)
         "Interns get 20 vacation days [1].",                 # 2 rejected, same question -> pair with 1
-        "Contractors get 1.5 days; mail hr@northwind.example [1].",  # 3 rejected, curated -> pair with curation
+        "Contractors get 1.5 days; hr@northwind.example knows more [1].",  # 3 rejected, curated -> pair
         "The primary on-call gets 300 euros a week [1].",    # 4 not voted: in no export
     ])
     pii = "I'm <@U0123ABCD>, call me on +82 10-1234-5678: how many vacation days do interns get?"
@@ -239,7 +239,7 @@ def test_exports_contain_exactly_the_expected_records_with_personal_data_scrubbe
     assert [(p["chosen"][0]["content"], p["rejected"][0]["content"]) for p in pairs] == [
         (INTERNS_REPLY, "Interns get 20 vacation days [1]."),
         ("Contractors get no paid vacation days; ask [email].",
-         "Contractors get 1.5 days; mail [email] [1]."),
+         "Contractors get 1.5 days; [email] knows more [1]."),
     ]
     assert report.records == 2 and report.scrubbed["email"] == 2
 
