@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from core.errors import DatabaseError
@@ -154,3 +155,12 @@ def _wait_for_socket(sockets: Path, server: subprocess.Popen, timeout: float = 1
         if server.poll() is not None or time.monotonic() > deadline:
             raise AssertionError("the emulated PostgreSQL did not start")
         time.sleep(0.2)
+    # The socket exists before recovery ends ("the database system is starting up"): wait for a session.
+    while True:
+        try:
+            psycopg.connect(f"host={sockets} user=postgres dbname=postgres", connect_timeout=10).close()
+            return
+        except psycopg.OperationalError as exc:
+            if "starting up" not in str(exc) or server.poll() is not None or time.monotonic() > deadline:
+                return  # let the test meet whatever the server does next
+            time.sleep(0.5)
