@@ -11,7 +11,7 @@ import re
 
 from answering.citations import CITATION
 from answering.context import Source
-from answering.evidence import Evidence, Passage, terms
+from answering.evidence import Passage, terms
 from answering.types import Answer, Route
 from answering.wellformed import sentences
 
@@ -24,17 +24,17 @@ MIN_COVERAGE = 0.6
 _SENTENCE_END = re.compile(r"([.!?。]?)\s*$")
 
 
-def extractive_text(evidence: Evidence, language: str) -> str:
+def extractive_text(passages: list[Passage], language: str) -> str:
     """The lead-in and one line per passage, ending in its citation: "• Interns get … [1]"."""
     lines = [LEAD_IN.get(language, LEAD_IN["en"])]
-    lines += [f"• {passage.text} [{passage.number}]" for passage in evidence.passages]
+    lines += [f"• {passage.text} [{passage.number}]" for passage in passages]
     return "\n".join(lines)
 
 
 def extractive_answer(passages: list[Passage], sources: list[Source], language: str) -> Answer:
     """The extractive answer as an Answer: the sources it quotes are its cited ones."""
     cited = {p.number for p in passages}
-    return Answer(extractive_text(Evidence(tuple(passages), 0.0), language), route=Route.EXTRACTIVE,
+    return Answer(extractive_text(passages, language), route=Route.EXTRACTIVE,
                   language=language, sources=[src for src in sources if src.number in cited],
                   uncited=[src for src in sources if src.number not in cited], verified=True,
                   evidence=list(passages))
