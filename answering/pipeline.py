@@ -259,8 +259,9 @@ class Pipeline:
         given = source_text(s.sources)
         text = draft.text if is_stub(draft.text) else attach_citations(draft.text, s.sources)
         check = check_citations(text, len(s.sources))
-        grounding = check_grounding(check.text, given, f"{s.text}\n{s.search_text}")
-        reason = review(draft, check, grounding, evidence, f"{s.text}\n{s.search_text}")
+        asked = f"{s.text}\n{s.search_text}"  # what the answer may repeat without a source
+        grounding = check_grounding(check.text, given, asked)
+        reason = review(draft, check, grounding, evidence, asked)
         refused = withheld(check.text, given)
         if refused:  # whatever the mode: a request for a secret, or an address no source gives
             reason, grounding.withheld = "withheld", refused
@@ -275,7 +276,7 @@ class Pipeline:
         if reason == "withheld" or (reason and self._mode(s) == "auto"):
             s.log.grounding["draft"] = draft.text
             return self._give_evidence(s, evidence, reason, draft)
-        s.log.evidence = [dataclasses.asdict(p) for p in evidence.passages]
+        s.log.evidence = evidence_record(evidence)
         s.log.verified = check.verified
         s.log.citations = [source_record(src) for src in draft.sources]
         self._log_sources(s, set(check.cited))
@@ -289,7 +290,7 @@ class Pipeline:
     def _give_evidence(self, s: Run, evidence: Evidence, reason: str | None, draft: Answer | None) -> Run:
         """The extractive answer (or, with no passage to quote, "I don't know" and the closest sources)."""
         s.log.fallback = reason
-        s.log.evidence = [dataclasses.asdict(p) for p in evidence.passages]
+        s.log.evidence = evidence_record(evidence)
         if not evidence.passages:
             s = self._dont_know(s)
             s.answer.draft, s.answer.fallback = draft, reason
@@ -323,6 +324,10 @@ def review(draft: Answer, check: CitationCheck, grounding: Grounding, evidence: 
     if quoted and stated_numbers(check.text) - quoted - numbers(question):
         return "off_evidence"  # a number the sources have, but not where the question is answered
     return None
+
+
+def evidence_record(evidence: Evidence) -> list[dict]:
+    return [dataclasses.asdict(p) for p in evidence.passages]
 
 
 def source_text(sources: list[Source]) -> str:
