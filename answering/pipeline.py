@@ -6,7 +6,8 @@
       │ miss
     rewrite (only with thread history) -> hybrid retrieval
       │
-    relevant? ── no ─> "I don't know" + the closest sources          (no model)
+    answerable? ── no ─> "I don't know" + the closest sources        (no model)
+      │         (close enough for this collection, and a source has the question's key terms)
       │ yes
     ANSWER_MODE=extractive ── the evidence quoted, with citations                    (no model)
       │ auto | generate
@@ -39,15 +40,16 @@ from answering.extractive import attach_citations, extractive_answer
 from answering.grounding import Grounding, check_grounding, numbers, stated_numbers
 from answering.guard import withheld
 from answering.language import detect_language
-from answering.relevance import best_similarity
+from answering.answerable import assess
 from answering.routing import ModelRouter, render
 from answering.run import Run, finish_record, hit_record, ms_since, source_record, start_record
 from answering.types import Answer, AnswerCache, NoCache, PipelineConfig, Question, Route
 from answering.wellformed import is_stub, tidy
 from feedback.log import record
 from models.chat import ChatModels, ModelUnavailable
+from retrieval.calibration import load_calibrations
 from retrieval.loaders import clean_text
-from retrieval.search import MAX_QUERY_CHARS, Searcher, SearchHit
+from retrieval.search import MAX_QUERY_CHARS, Searcher
 from retrieval.store import document_hashes
 
 log = logging.getLogger(__name__)
@@ -97,8 +99,9 @@ class Pipeline:
         answer_path = (
             RunnableLambda(self._rewrite, name="rewrite")
             | RunnableLambda(self._retrieve, name="retrieve")
+            | RunnableLambda(self._assess, name="answerable")
             | RunnableBranch(
-                (lambda s: not self._relevant(s.hits), RunnableLambda(self._dont_know, name="dont_know")),
+                (lambda s: not s.answerable, RunnableLambda(self._dont_know, name="dont_know")),
                 (lambda s: self._mode(s) == "extractive", RunnableLambda(self._extractive, name="extractive")),
                 RunnableLambda(self._generate, name="generate") | RunnableLambda(self._review, name="review"),
             )
@@ -208,11 +211,17 @@ class Pipeline:
     def _mode(self, s: Run) -> str:
         return s.question.mode or self.config.answer_mode
 
-    def _relevant(self, hits: list[SearchHit]) -> bool:
-        if not hits:
-            return False
-        best = best_similarity(hits)
-        return best is None or best >= self.config.relevance_threshold  # keyword-only search: any hit
+    def _assess(self, s: Run) -> Run:
+        """Can the hits answer the question at all? (answering.answerable; no model call)"""
+        t0 = time.perf_counter()
+        sources = build_sources(s.hits, self.config.source_tokens, count_tokens=approx_tokens)
+        with self.engine.connect() as conn:
+            calibrations = load_calibrations(conn, self.searcher.embedder.name)
+        verdict = assess(s.search_text, s.language, s.hits, sources, calibrations, self.config.relevance_threshold)
+        s.answerable = verdict.answerable
+        s.log.answerability = verdict.as_dict()
+        s.log.latency_ms["answerable"] = ms_since(t0)
+        return s
 
     def _dont_know(self, s: Run) -> Run:
         closest = build_sources(s.hits, budget_tokens=10**9, count_tokens=len)[: self.config.closest_sources]

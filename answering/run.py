@@ -21,6 +21,7 @@ class Run:
     keyword_text: str = ""
     hits: list[SearchHit] = field(default_factory=list)
     sources: list[Source] = field(default_factory=list)  # the numbered sources answered from
+    answerable: bool = False  # whether the sources can answer it (answering.answerable)
     answer: Answer | None = None
     notices: list[str] = field(default_factory=list)
 

@@ -18,7 +18,11 @@ def _parser() -> argparse.ArgumentParser:
     answers.add_argument("--model", choices=["hosted", "local"], help="override MODEL_POLICY")
     answers.add_argument("--collection", help="answer from this collection (default: the sample handbook)")
     answers.add_argument("--json", action="store_true")
-    relevance = sub.add_parser("relevance", help="calibrate RELEVANCE_THRESHOLD on in/out-of-scope questions")
+    relevance = sub.add_parser("relevance", help="\"I don't know\" on in- and out-of-scope questions")
+    relevance.add_argument("--squad-json", type=Path, metavar="FILE",
+                           help="a SQuAD-layout file: half its articles indexed, questions on both halves")
+    relevance.add_argument("--questions", type=int, default=300, help="in-scope and out-of-scope, each (default 300)")
+    relevance.add_argument("--seed", type=int, default=7, help="which articles are indexed, which questions asked")
     relevance.add_argument("--json", action="store_true")
     ret = sub.add_parser("retrieval", help="score the live index on a set written by `python -m bot export eval`")
     ret.add_argument("--from", dest="source", type=Path, required=True, metavar="FILE")
@@ -42,10 +46,10 @@ def _retrieval(args, services) -> int:
 
 
 def _relevance(args, services) -> int:
-    from evals.relevance import render_relevance, run_relevance_calibration
+    from evals.relevance import render_relevance, run_relevance
 
-    result = run_relevance_calibration(services, log=errors.print)
-    print(json.dumps(result, indent=2)) if args.json else console.print(render_relevance(result))
+    result = run_relevance(services, args.squad_json, questions=args.questions, seed=args.seed, log=errors.print)
+    print(json.dumps(result, ensure_ascii=False, indent=2)) if args.json else console.print(render_relevance(result))
     return 0
 
 

@@ -1,70 +1,126 @@
-"""`python -m evals relevance`: choose RELEVANCE_THRESHOLD from in-scope and out-of-scope questions.
+"""`python -m evals relevance`: does "I don't know" come when it should, and only then?
 
-For each calibration question the best cosine similarity of a retrieved chunk is
-measured; the report gives, at the configured threshold and at every useful cut, how
-many in-scope questions would be answered and how many out-of-scope ones would get
-"I don't know" (with no model call).
+Each question is searched and judged as the pipeline judges it (answering.answerable: the collection's
+calibrated floor and the question's key terms in a source), with no model call. Two corpora:
+
+- the sample handbook, with in-scope questions (the calibration set, the retrieval queries and the
+  answer evaluation's) and out-of-scope ones, some on its own topics (Northwind's revenue, a dress
+  code): the set the answerability parameters were chosen on;
+- ``--squad-json FILE``: any SQuAD-layout file, for a corpus nobody tuned on. Half of its articles
+  (chosen with ``--seed``) are indexed into a scratch collection; questions about them are in scope,
+  questions about the other half are not.
+
+The fixed RELEVANCE_THRESHOLD (what decided before calibration) is reported beside it.
 """
 
 from __future__ import annotations
 
 import json
+import random
+from pathlib import Path
 from typing import Callable
 
 from rich.table import Table
 
-from answering.relevance import best_similarity
+from answering.answerable import assess
+from answering.context import build_sources
+from answering.language import detect_language
+from answering.pipeline import approx_tokens
+from benchmarks.retrieval import load_squad, scratch_collection
 from core.paths import SAMPLES
 from evals.handbook import ensure_indexed
+from retrieval import store
+from retrieval.calibration import load_calibrations, recalibrate
 
 CALIBRATION = SAMPLES / "relevance-calibration.json"
 QUERIES = SAMPLES / "handbook-queries.json"
+CASES = SAMPLES / "handbook-eval.json"
 
 
-def _questions() -> tuple[list[str], list[str]]:
+def handbook_questions() -> tuple[list[str], list[str]]:
+    """(in-scope, out-of-scope) questions about the sample handbook."""
     data = json.loads(CALIBRATION.read_text(encoding="utf-8"))
     queries = json.loads(QUERIES.read_text(encoding="utf-8"))
-    in_scope = [q["question"] for q in data["in_scope"]] + [q["question"] for q in queries]
-    return in_scope, [q["question"] for q in data["out_of_scope"]]
+    cases = json.loads(CASES.read_text(encoding="utf-8"))
+    in_scope = ([q["question"] for q in data["in_scope"]] + [q["question"] for q in queries]
+                + [c["question"] for c in cases if c["route"] != "dont_know" and not c.get("history")])
+    out_of_scope = [q["question"] for q in data["out_of_scope"]] + [c["question"] for c in cases
+                                                                   if c["route"] == "dont_know"]
+    return in_scope, out_of_scope
 
 
-def _at(threshold: float, ins: list[float], outs: list[float]) -> dict:
-    answered = sum(s >= threshold for s in ins) / len(ins)
-    refused = sum(s < threshold for s in outs) / len(outs)
-    return {"threshold": round(threshold, 4), "in_scope_answered": round(answered, 3),
-            "out_of_scope_refused": round(refused, 3), "balanced_accuracy": round((answered + refused) / 2, 3)}
+def squad_split(path: Path, questions: int, seed: int) -> tuple[list, list[str], list[str]]:
+    """Half the articles' paragraphs to index, and sampled questions about them and about the rest."""
+    items, pairs = load_squad(path)
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    titles = [a["title"].replace("_", " ") for a in data["data"]]
+    indexed = set(random.Random(seed).sample(titles, len(titles) // 2))
+    kept = [item for item in items if item.title in indexed]
+    sources = {item.source for item in kept}
+    rng = random.Random(seed + 1)
+    inside = [q for q, source in pairs if source in sources]
+    outside = [q for q, source in pairs if source not in sources]
+    return (kept, rng.sample(inside, min(questions, len(inside))), rng.sample(outside, min(questions, len(outside))))
 
 
-def run_relevance_calibration(services, log: Callable | None = None) -> dict:
-    collection = ensure_indexed(services)
+def run_relevance(services, squad_json: Path | None = None, questions: int = 300, seed: int = 7,
+                  log: Callable | None = None, keep: bool = False) -> dict:
+    say = log or (lambda _msg: None)
+    if squad_json is None:
+        collection = ensure_indexed(services)
+        in_scope, out_of_scope = handbook_questions()
+        corpus = "sample handbook"
+    else:
+        items, in_scope, out_of_scope = squad_split(squad_json, questions, seed)
+        collection = "relevance-" + scratch_collection(squad_json).removeprefix("bench-")
+        say(f"indexing {len(items)} paragraphs of half the articles (seed {seed}) into {collection} …")
+        with services.engine.begin() as conn:
+            store.delete_collection(conn, collection)
+        services.indexer.index_items(items, collection)
+        corpus = Path(squad_json).name
+    recalibrate(services.engine, services.searcher, collection)  # as indexing does, measured now
+    with services.engine.connect() as conn:
+        calibrations = load_calibrations(conn, services.embedder.name)
+    threshold = services.settings.relevance_threshold
     params = services.settings.retrieval_params
-    in_scope, out_of_scope = _questions()
+    config = services.settings.pipeline_config
 
-    def score(q: str) -> float:
-        return best_similarity(services.searcher.search(q, params, collections=[collection])) or 0.0
+    def judge(question: str) -> tuple[bool, bool, dict]:
+        hits = services.searcher.search(question, params, collections=[collection])
+        sources = build_sources(hits, config.source_tokens, count_tokens=approx_tokens)
+        verdict = assess(question, detect_language(question), hits, sources, calibrations, threshold)
+        best = max((h.vector_similarity for h in hits if h.vector_similarity is not None), default=0.0)
+        return verdict.answerable, best >= threshold, {"question": question, **verdict.as_dict()}
 
-    ins = [score(q) for q in in_scope]
-    outs = [score(q) for q in out_of_scope]
-    values = sorted(set(ins + outs))
-    cuts = [(a + b) / 2 for a, b in zip(values, values[1:])]
-    sweep = [_at(t, ins, outs) for t in cuts]
-    best = max(sweep, key=lambda r: (r["balanced_accuracy"], r["out_of_scope_refused"]))
+    say(f"judging {len(in_scope)} in-scope and {len(out_of_scope)} out-of-scope questions …")
+    ins = [judge(q) for q in in_scope]
+    outs = [judge(q) for q in out_of_scope]
+    if squad_json is not None and not keep:
+        with services.engine.begin() as conn:
+            store.delete_collection(conn, collection)
+
+    def rates(index: int) -> dict:
+        answered = sum(r[index] for r in ins) / len(ins)
+        refused = sum(not r[index] for r in outs) / len(outs)
+        return {"in_scope_answered": round(answered, 3), "out_of_scope_refused": round(refused, 3),
+                "balanced_accuracy": round((answered + refused) / 2, 3)}
+
     return {
-        "embedding_model": services.embedder.name,
-        "in_scope": len(ins), "out_of_scope": len(outs),
-        "in_scope_min": round(min(ins), 4), "out_of_scope_max": round(max(outs), 4),
-        "configured": _at(services.settings.relevance_threshold, ins, outs),
-        "best": best,
-        "sweep": [r for r in sweep if r["in_scope_answered"] >= 0.8 and r["out_of_scope_refused"] >= 0.5],
-        "scores": {"in_scope": sorted(round(s, 4) for s in ins), "out_of_scope": sorted(round(s, 4) for s in outs)},
+        "corpus": corpus, "collection": collection, "embedding_model": services.embedder.name,
+        "seed": seed if squad_json else None, "in_scope": len(ins), "out_of_scope": len(outs),
+        "calibration": calibrations[collection].as_dict() if collection in calibrations else None,
+        "answerability": rates(0), "fixed_threshold": {"threshold": threshold, **rates(1)},
+        "wrong": {"refused": [r[2] for r in ins if not r[0]], "answered": [r[2] for r in outs if r[0]]},
     }
 
 
 def render_relevance(result: dict) -> Table:
-    table = Table("threshold", "in-scope answered", "out-of-scope refused", "balanced accuracy",
-                  title=f"relevance calibration · {result['embedding_model']} · {result['in_scope']} in-scope, "
+    table = Table("decided by", "in-scope answered", "out-of-scope refused", "balanced accuracy",
+                  title=f"\"I don't know\" · {result['corpus']} · {result['in_scope']} in-scope, "
                         f"{result['out_of_scope']} out-of-scope questions", title_justify="left")
-    for label, row in (("configured", result["configured"]), ("best", result["best"])):
-        table.add_row(f"{row['threshold']} ({label})", f"{row['in_scope_answered']:.0%}",
-                      f"{row['out_of_scope_refused']:.0%}", f"{row['balanced_accuracy']:.3f}")
+    fixed = result["fixed_threshold"]
+    for label, row in (("calibrated floor + key terms", result["answerability"]),
+                       (f"RELEVANCE_THRESHOLD {fixed['threshold']}", fixed)):
+        table.add_row(label, f"{row['in_scope_answered']:.1%}", f"{row['out_of_scope_refused']:.1%}",
+                      f"{row['balanced_accuracy']:.3f}")
     return table

@@ -40,9 +40,10 @@ class Interaction:
     evidence: list[dict] = field(default_factory=list)  # the passages quoted under the answer
     grounding: dict | None = None  # the groundedness check of a generated answer
     fallback: str | None = None  # why a generated answer was replaced by its evidence
+    answerability: dict | None = None  # could the sources answer it (answering.answerable)
 
 
-_JSON = ("retrieved", "citations", "latency_ms", "sources", "evidence", "grounding")
+_JSON = ("retrieved", "citations", "latency_ms", "sources", "evidence", "grounding", "answerability")
 
 
 def record(engine: Engine, interaction: Interaction) -> int:

@@ -21,11 +21,13 @@ from sqlalchemy.exc import DBAPIError
 from core.errors import Cancelled, InvalidInput, ModelError, UnreadableFile
 from models import Embedder
 from retrieval import store
+from retrieval.calibration import load_calibrations, recalibrate
 from retrieval.chunking import Chunk, ChunkingParams, chunk_document
 from retrieval.injection import SCANNER_VERSION, Finding, scan_document
 from retrieval.keywords import keyword_text
 from retrieval.loaders import ParsedDocument
 from retrieval.parse_worker import ParseWorker
+from retrieval.search import Searcher
 from retrieval.sources import SourceItem, discover, under
 
 __all__ = ["COLLECTION_NAME", "IndexReport", "Indexer", "SourceItem"]
@@ -48,6 +50,7 @@ class IndexReport:
     stopped: bool = False  # cancelled before the last file; nothing was removed
     chunks_written: int = 0
     reembedded_chunks: int = 0
+    calibrated: bool = False  # the collection's "I don't know" floor was measured again (retrieval.calibration)
     seconds: float = 0.0
 
     @property
@@ -78,6 +81,7 @@ class IndexReport:
             "stopped": self.stopped,
             "chunks_written": self.chunks_written,
             "reembedded_chunks": self.reembedded_chunks,
+            "calibrated": self.calibrated,
             "seconds": round(self.seconds, 3),
         }
 
@@ -173,6 +177,9 @@ class Indexer:
             store.delete_documents(conn, [doc.id for doc in gone])
             store.touch_collection(conn, coll.id)
         report.removed.extend(sorted(doc.source for doc in gone))
+        if report.added or report.updated or report.removed or report.reembedded_chunks or self._uncalibrated(coll):
+            recalibrate(self.engine, Searcher(self.engine, self.embedder), coll.name)
+            report.calibrated = True
         report.seconds = time.perf_counter() - started
         return report
 
@@ -203,6 +210,10 @@ class Indexer:
                     progress(n, len(items), item.source)
         self._flush(coll, batch, pipeline, report)
         return seen
+
+    def _uncalibrated(self, coll: store.Collection) -> bool:
+        with self.engine.connect() as conn:
+            return coll.name not in load_calibrations(conn, self.embedder.name)
 
     def _collection(self, name: str, report: IndexReport) -> store.Collection:
         if not COLLECTION_NAME.fullmatch(name):

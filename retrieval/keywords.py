@@ -56,3 +56,11 @@ def keyword_text(text: str) -> str:
             i += 1
         out.append(" ".join(morphemes) if morphemes else word.group())
     return " ".join(out)
+
+
+def morphemes(text: str, tags: tuple[str, ...]) -> list[str]:
+    """The morphemes of ``text``'s Hangul words whose Kiwi tag starts with one of ``tags`` (no fallback to
+    the whole word, unlike keyword_text); words without Hangul are left out."""
+    if not HANGUL.search(text):
+        return []
+    return [t.form for t in _analyser().tokenize(text) if t.tag.startswith(tags) and HANGUL.search(t.form)]

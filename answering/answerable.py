@@ -1,0 +1,160 @@
+"""Can the retrieved sources answer this question at all? The decision behind "I don't know".
+
+Two signals, neither enough alone:
+
+- **How close the question comes**, against the collection's own calibration (retrieval.calibration):
+  below the floor that questions no document answers reach, nothing is relevant.
+- **Whether the sources contain what the question is about**: its key terms, weighted by how rare
+  they are among the retrieved sources (a term no source has weighs most). "What is the stock ticker
+  of Northwind Labs?" comes close to a Northwind handbook, but no source says "stock" or "ticker".
+
+The further above the floor a question comes, the fewer of its words a source needs to share
+(paraphrases: "time off" for "vacation"). When the sources are in another language than the question,
+words cannot be compared and the similarity decides alone, at a stricter level. A collection indexed
+before calibration existed (or a keyword-only search) falls back to RELEVANCE_THRESHOLD.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass
+
+from answering.context import Source
+from answering.evidence import terms
+from answering.language import detect_language
+from retrieval.calibration import FLOOR_SD, Calibration
+from retrieval.keywords import HANGUL, morphemes
+from retrieval.search import SearchHit
+
+MIN_COVERAGE = 0.6  # the share of the question's weighted key terms one source must contain, at the floor
+RELAX_PER_SD = 0.05  # ... less this much per standard deviation the question comes above the floor
+LEAST_COVERAGE = 0.3  # ... but never less than this
+CROSS_LANGUAGE_SD = 3.0  # sources in another language: the similarity alone must be this far above the mean
+_NUMBER = re.compile(r"^[0-9.,:/-]+$")
+_ID = re.compile(r"[-_./:]")
+# Words any question may use whatever it is about: how much, how long, what does it mean, can I use ...
+# (and the pieces contractions leave: what's -> s). A source need not contain them.
+_QUESTION_WORDS = frozenset().union(*map(terms, """
+much many long often soon quickly far big large small high low old new early late next last first
+just still already ever even only also really actually please tell know need want like able allow
+allowed suppos supposed maximum max minimum min least kind sort type way thing anything something
+anyone someone say mean use get take give make go come let put keep happen left since until till
+under over again back around s m ve re ll d t am date time day toward towards regarding within between
+during among through across via each every
+""".split()))  # as terms() folds them: "allowed" -> "allow"
+# Kiwi tags of the Korean morphemes that carry what a question is about: common and proper nouns,
+# verb and adjective stems, roots, foreign words and Chinese characters (not adverbs, bound nouns, numerals).
+_KEY_TAGS = ("NNG", "NNP", "VV", "VA", "XR", "SH")
+_KOREAN_QUESTION_WORDS = frozenset("""
+하 되 있 없 않 어떻 무엇 뭐 얼마 몇 어느 언제 어디 누구 왜 가능 알리 알 주 싶 보 놓 나 받 가 오 쓰 말 이
+생기 필요 경우 방법 관련 정도 대하
+""".split())
+
+
+@dataclass(frozen=True)
+class Answerability:
+    answerable: bool
+    reason: str  # "relevant", "no_hits", "below_floor", "key_terms", "other_language", "threshold"
+    similarity: float | None = None
+    floor: float | None = None
+    z: float | None = None  # standard deviations above the calibration probes' mean
+    coverage: float | None = None
+    required: float | None = None
+    missing: tuple[str, ...] = ()  # the key terms no source contains
+
+    def as_dict(self) -> dict:
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+def key_terms(question: str) -> set[str]:
+    """What the question is about, as terms a source answering it should share: content words, not
+    the words any question uses (how much, 어떻게 하나요), no bare numbers (a source may write a date or
+    amount otherwise), IDs whole (VPN-ERR-619, not VPN and 619)."""
+    latin = {t for t in terms(question) if not HANGUL.search(t) and not _NUMBER.match(t) and t not in _QUESTION_WORDS}
+    ids = {t for t in latin if _ID.search(t) and any(c.isdigit() for c in t)}
+    pieces = {p for t in ids for p in _ID.split(t)}
+    korean = {m for m in morphemes(question, _KEY_TAGS) if m not in _KOREAN_QUESTION_WORDS}
+    return (latin - (pieces - ids)) | korean
+
+
+def coverage(wanted: set[str], sources: list[Source], language: str,
+             sections: dict[int, str] | None = None) -> list[float | None]:
+    """For each source, the weighted share of ``wanted`` it contains (its heading, and the sections of its
+    chunks from ``sections`` by chunk id, included). A term in
+    fewer sources weighs more; one in none weighs most. A source in another language is measured on the
+    terms it could share (Latin names and IDs in a Korean question, IDs in an English one) and those it
+    does share; None when that leaves nothing to compare."""
+    have = [terms(_text(src, sections or {})) & wanted for src in sources]
+    n = len(have)
+    weight = {t: math.log(1 + n / (1 + sum(t in h for h in have))) for t in wanted}
+    shares: list[float | None] = []
+    for src, found in zip(sources, have):
+        comparable = wanted if _language(src) in (language, "unknown") else _names(wanted, language) | found
+        shares.append(sum(weight[t] for t in found) / sum(weight[t] for t in comparable) if comparable else None)
+    return shares
+
+
+def _text(src: Source, sections: dict[int, str]) -> str:
+    """A source as its words are compared: headings first ("Address and getting here" names what follows)."""
+    headings = dict.fromkeys([src.heading, *(sections.get(c, "") for c in src.chunk_ids)])
+    return "\n".join([*headings, src.text])
+
+
+def _names(wanted: set[str], language: str) -> set[str]:
+    """The terms a source in the other language may still contain: words in Latin letters in a Korean
+    question, IDs (letters with digits) in an English one."""
+    if language == "ko":
+        return {t for t in wanted if not HANGUL.search(t)}
+    return {t for t in wanted if any(c.isdigit() for c in t) and any(c.isalpha() for c in t)}
+
+
+def _language(src: Source) -> str:
+    return detect_language(src.text[:2000])
+
+
+def assess(question: str, language: str, hits: list[SearchHit], sources: list[Source],
+           calibrations: dict[str, Calibration], threshold: float) -> Answerability:
+    """Whether ``sources`` (built from ``hits``) can answer ``question``, asked in ``language``."""
+    if not hits or not sources:
+        return Answerability(False, "no_hits")
+    similar = {h.chunk_id: h.vector_similarity for h in hits if h.vector_similarity is not None}
+    if not similar:  # a keyword-only search: every hit shares a word with the question
+        return Answerability(True, "threshold")
+    similarity = max(similar.values())
+    spreads = {c: cal.spread(language) for c, cal in calibrations.items() if cal.spread(language)}
+    if any(h.collection not in spreads for h in hits if h.chunk_id in similar):
+        ok = similarity >= threshold  # a collection that was never calibrated: the fixed threshold
+        return Answerability(ok, "threshold" if ok else "below_floor", similarity, threshold)
+    # each source's standard deviations above its collection's probes (None: only the keyword arm found it)
+    zs = [max((spreads[src.collection].z(similar[c]) for c in src.chunk_ids if c in similar), default=None)
+          for src in sources]
+    z = max((v for v in zs if v is not None), default=spreads[hits[0].collection].z(similarity))
+    floor = min(spreads[h.collection].floor for h in hits if h.chunk_id in similar)
+    if z < FLOOR_SD:
+        return Answerability(False, "below_floor", similarity, floor, z)
+    wanted = key_terms(question)
+    if not wanted:  # "What about it?": nothing to compare, the similarity decides
+        return Answerability(True, "relevant", similarity, floor, z)
+    sections = {h.chunk_id: h.section for h in hits}
+    shares = coverage(wanted, sources, language, sections)
+    missing = tuple(sorted(wanted - set().union(*(terms(_text(s, sections)) for s in sources))))
+    best_required = None
+    for share, source_z in zip(shares, zs):
+        if source_z is None or source_z < FLOOR_SD:
+            continue
+        if share is None:  # another language, nothing to compare: only a close one counts
+            if source_z >= CROSS_LANGUAGE_SD:
+                return Answerability(True, "other_language", similarity, floor, z, missing=missing)
+            continue
+        required = _required(source_z)
+        if share >= required:
+            return Answerability(True, "relevant", similarity, floor, z, share, required, missing)
+        best_required = required if best_required is None else min(best_required, required)
+    best = max((v for v in shares if v is not None), default=None)
+    return Answerability(False, "key_terms", similarity, floor, z, best, best_required, missing)
+
+
+def _required(z: float) -> float:
+    """The share of key terms a source must contain when it comes ``z`` standard deviations above the probes."""
+    return max(LEAST_COVERAGE, MIN_COVERAGE - RELAX_PER_SD * (z - FLOOR_SD))

@@ -1,0 +1,103 @@
+"""Answerability: "I don't know" from the collection's own calibration and the question's key terms,
+not from one similarity threshold tuned on one corpus. Real PostgreSQL, the real default embedder, the
+sample handbook; a scripted chat model shows whether the pipeline would have asked a model."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from answering.answerable import key_terms
+from answering.language import detect_language
+from answering.pipeline import Pipeline
+from answering.types import Question, Route
+from bot.settings import Settings
+from feedback.log import load
+from retrieval.calibration import load_calibrations, probes
+from retrieval.ingest import Indexer
+from retrieval.search import Searcher
+from tests.fakes import ScriptedChat, ScriptedModels
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("How much is the home office stipend?", {"home", "offic", "stipend"}),  # "how much" is no topic
+    ("What does VPN-ERR-619 mean?", {"vpn-err-619"}),  # an ID whole, not VPN and 619
+    ("Who has to approve an expense claim of €7,000?", {"approv", "expens", "claim"}),  # no bare numbers
+    ("What's the longest we can keep a contractor?", {"longest", "contractor"}),
+    ("휴가 신청은 어떻게 하나요?", {"휴가", "신청"}),  # not 어떻게, 하나요
+    ("Kestrel 프로젝트는 언제 출시되나요?", {"kestrel", "프로젝트", "출시"}),  # Latin names kept
+    ("2026년 추석 연휴는 언제인가요?", {"추석", "연휴"}),
+])
+def test_key_terms_are_what_the_question_is_about(question, expected):
+    assert key_terms(question) == expected
+
+
+def test_indexing_calibrates_the_collection_once_per_change(handbook_db, e5_embedder):
+    engine, first, second = handbook_db
+    assert first.calibrated and not second.calibrated  # unchanged files: the floor stands
+    with engine.connect() as conn:
+        calibration = load_calibrations(conn, e5_embedder.name)["handbook"]
+    assert set(calibration.languages) == set(probes()) == {"en", "ko"}
+    for spread in calibration.languages.values():
+        assert spread.n == 24 and 0.5 < spread.mean < spread.floor < 0.95
+    with engine.connect() as conn:  # another embedding model's calibration does not count
+        assert load_calibrations(conn, "some-other-model") == {}
+
+
+@pytest.fixture
+def build(handbook_db, e5_embedder):
+    engine = handbook_db[0]
+
+    def build(reply: str = "unused", **values) -> tuple[Pipeline, ScriptedChat]:
+        chat = ScriptedChat(replies=[reply])
+        s = Settings(_env_file=None, model_policy="local", answer_mode="generate", **values)
+        return Pipeline(s.pipeline_config, Searcher(engine, e5_embedder), ScriptedModels(chat), engine), chat
+
+    return build
+
+
+@pytest.mark.parametrize("question, reason, missing", [
+    ("What is the stock ticker of Northwind Labs?", "key_terms", {"stock", "ticker"}),  # close, but off the page
+    ("회사에 복장 규정이 있나요?", "key_terms", {"복장"}),
+    ("Who wrote Pride and Prejudice?", "below_floor", set()),
+    ("세계에서 가장 긴 강은 어디인가요?", "below_floor", set()),
+])
+def test_a_question_the_sources_do_not_cover_gets_i_dont_know_without_a_model(build, question, reason, missing):
+    pipeline, chat = build(relevance_threshold=0.0)  # the fixed threshold no longer decides for a calibrated collection
+    answer = pipeline.answer(Question(question))
+    assert answer.route == Route.DONT_KNOW and answer.model_calls == 0 and not chat.prompts
+    logged = load(pipeline.engine, answer.interaction_id)["answerability"]
+    assert logged["answerable"] is False and logged["reason"] == reason
+    assert missing <= set(logged["missing"])
+
+
+@pytest.mark.parametrize("question", [
+    "How many desks are there in the Berlin office?",
+    "What is the address of the Berlin office?",  # "address" is a heading of a merged chunk, not its text
+    "인턴은 한 달에 휴가가 며칠인가요?",
+    "Kestrel 프로젝트는 한국 리전에 언제 정식 출시될 예정인가요?",  # Korean over an English page that names Kestrel
+])
+def test_a_covered_question_reaches_the_model(build, question):
+    reply = "출처에 나와 있습니다 [1]." if detect_language(question) == "ko" else "From the sources [1]."
+    pipeline, chat = build(reply, relevance_threshold=0.99)  # ignored: the collection is calibrated
+    answer = pipeline.answer(Question(question))
+    assert answer.route == Route.ANSWER and len(chat.prompts) == 1
+    logged = load(pipeline.engine, answer.interaction_id)["answerability"]
+    assert logged["answerable"] is True and logged["z"] >= 1
+
+
+def test_an_uncalibrated_collection_falls_back_to_the_fixed_threshold(engine, e5_embedder, tmp_path):
+    (tmp_path / "doc.md").write_text("# Parking\n\nThe garage has 40 spaces for bicycles.\n", encoding="utf-8")
+    Indexer(engine, e5_embedder).index_paths([tmp_path], "old")
+    with engine.begin() as conn:  # as a collection indexed before calibration existed
+        conn.execute(text("UPDATE collections SET calibration = NULL"))
+    chat = ScriptedChat(replies=["The garage has 40 spaces [1]."])
+    for threshold, route in ((0.0, Route.ANSWER), (0.99, Route.DONT_KNOW)):
+        s = Settings(_env_file=None, model_policy="local", answer_mode="generate", relevance_threshold=threshold)
+        pipeline = Pipeline(s.pipeline_config, Searcher(engine, e5_embedder), ScriptedModels(chat), engine)
+        answer = pipeline.answer(Question("How many bicycle spaces does the garage have?"))
+        assert answer.route == route
+        assert load(engine, answer.interaction_id)["answerability"]["reason"] in ("threshold", "below_floor")
+    # indexing again measures it, though no file changed
+    report = Indexer(engine, e5_embedder).index_paths([tmp_path], "old")
+    assert report.calibrated and not report.added and not report.updated
