@@ -33,6 +33,7 @@ from langchain_core.runnables import RunnableBranch, RunnableConfig, RunnableLam
 from sqlalchemy import Engine
 
 from answering import prompts
+from answering.answerable import assess
 from answering.citations import CitationCheck, check_citations
 from answering.context import Source, build_sources
 from answering.evidence import Evidence, select_evidence
@@ -40,7 +41,6 @@ from answering.extractive import attach_citations, extractive_answer
 from answering.grounding import Grounding, check_grounding, numbers, stated_numbers
 from answering.guard import withheld
 from answering.language import detect_language
-from answering.answerable import assess
 from answering.routing import ModelRouter, render
 from answering.run import Run, finish_record, hit_record, ms_since, source_record, start_record
 from answering.types import Answer, AnswerCache, NoCache, PipelineConfig, Question, Route

@@ -63,8 +63,8 @@ class Calibration:
 
     @classmethod
     def from_dict(cls, data: dict) -> Calibration:
-        return cls(data["embedding_model"], int(data["chunks"]),
-                   {lang: Spread(float(s["mean"]), float(s["sd"]), int(s["n"])) for lang, s in data["languages"].items()})
+        spreads = {lang: Spread(float(s["mean"]), float(s["sd"]), int(s["n"])) for lang, s in data["languages"].items()}
+        return cls(data["embedding_model"], int(data["chunks"]), spreads)
 
 
 @cache
