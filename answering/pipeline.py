@@ -33,7 +33,7 @@ from langchain_core.runnables import RunnableBranch, RunnableConfig, RunnableLam
 from sqlalchemy import Engine
 
 from answering import prompts
-from answering.answerable import assess
+from answering.answerable import assess, key_terms
 from answering.citations import CitationCheck, check_citations
 from answering.context import Source, build_sources
 from answering.evidence import Evidence, select_evidence
@@ -182,7 +182,7 @@ class Pipeline:
             backend = self.router.backend_for(scope, s.question.model)
             try:
                 reply = self.router.call(backend, prompts.rewrite_messages(history, s.text), config, s, max_tokens=96)
-                s.search_text = _usable_rewrite(str(reply.content), s.text) or fallback
+                s.search_text = _usable_rewrite(str(reply.content), s.text, fallback) or fallback
             except Exception as exc:  # a failed rewrite must not lose the question
                 log.warning("query rewrite failed (%s); searching with the thread's last question", exc)
                 s.search_text = fallback
@@ -218,6 +218,10 @@ class Pipeline:
         with self.engine.connect() as conn:
             calibrations = load_calibrations(conn, self.searcher.embedder.name)
         verdict = assess(s.search_text, s.language, s.hits, sources, calibrations, self.config.relevance_threshold)
+        if verdict.reason == "key_terms" and s.question.history:  # a poor rewrite must not lose the thread's topic
+            previous = next((t for role, t in reversed(s.question.history) if role == "user"), "")
+            verdict = assess(f"{previous}\n{s.text}", s.language, s.hits, sources, calibrations,
+                             self.config.relevance_threshold)
         s.answerable = verdict.answerable
         s.log.answerability = verdict.as_dict()
         s.log.latency_ms["answerable"] = ms_since(t0)
@@ -349,12 +353,16 @@ def approx_tokens(text: str) -> int:
     return len(text) // 3 + 1
 
 
-def _usable_rewrite(candidate: str, original: str) -> str | None:
-    """The model's rewrite if it looks like one question in the user's language, else None."""
+def _usable_rewrite(candidate: str, original: str, thread: str) -> str | None:
+    """The model's rewrite if it looks like one question in the user's language that keeps something of
+    what the thread is about (``thread``: its last question and the follow-up), else None."""
     text = candidate.strip().strip('"\'“”').strip()
     text = re.sub(r"^(standalone question|question|질문)\s*[:：]\s*", "", text, flags=re.I).strip()
     if not text or "\n" in text or len(text) > max(300, 3 * len(original)):
         return None
     if detect_language(text) not in (detect_language(original), "unknown"):
+        return None
+    topic = key_terms(thread)
+    if topic and not key_terms(text) & topic:  # "Who is the leader?" for "What is Project Kestrel? Who leads it?"
         return None
     return text

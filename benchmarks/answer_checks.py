@@ -26,9 +26,10 @@ from answering.evidence import clear_cache, select_evidence, terms
 from answering.grounding import check_grounding
 from answering.routing import render
 from answering.wellformed import is_stub, tidy
-from benchmarks.retrieval import load_squad, percentile
+from benchmarks.retrieval import percentile
 from core.paths import SAMPLES
 from evals.handbook import EVAL_COLLECTION, ensure_indexed
+from evals.squad import load_squad
 from retrieval import store
 from retrieval.keywords import HANGUL
 

@@ -10,17 +10,14 @@ is a Korean set in the same layout (see benchmarks/data/README.md).
 from __future__ import annotations
 
 import dataclasses
-import json
 import random
-import re
 import statistics
 import time
 from pathlib import Path
 from typing import Callable
 
-from core.errors import InvalidInput
+from evals.squad import load_squad, scratch_collection
 from retrieval import store
-from retrieval.ingest import SourceItem
 from retrieval.search import RetrievalParams
 
 DEPTH = 10
@@ -33,34 +30,9 @@ METHODS: dict[str, dict] = {
 }
 
 
-def scratch_collection(squad_json: Path) -> str:
-    """One scratch collection per file, so --reuse-index keeps each data set's index."""
-    return "bench-" + re.sub(r"[^a-z0-9.]+", "-", Path(squad_json).stem.lower()).strip("-")
-
-
 def method_params(base: RetrievalParams) -> dict[str, RetrievalParams]:
     return {name: dataclasses.replace(base, k=2 * DEPTH, candidates=max(base.candidates, 2 * DEPTH), **change)
             for name, change in METHODS.items()}
-
-
-def load_squad(path: Path) -> tuple[list[SourceItem], list[tuple[str, str]]]:
-    """Distinct paragraphs as items, and (question, paragraph source) pairs."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:  # a file named on the command line
-        raise InvalidInput(str(exc)) from exc
-    by_text: dict[str, SourceItem] = {}
-    questions: list[tuple[str, str]] = []
-    for article in data["data"]:
-        title = article["title"].replace("_", " ")
-        for paragraph in article["paragraphs"]:
-            context = paragraph["context"].strip()
-            item = by_text.get(context)
-            if item is None:
-                item = by_text[context] = SourceItem(f"squad:{len(by_text)}", "text", data=context.encode("utf-8"),
-                                                     title=title)
-            questions.extend((qa["question"], item.source) for qa in paragraph["qas"])
-    return list(by_text.values()), questions
 
 
 def percentile(values: list[float], q: float) -> float:

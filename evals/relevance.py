@@ -26,9 +26,9 @@ from answering.answerable import assess
 from answering.context import build_sources
 from answering.language import detect_language
 from answering.pipeline import approx_tokens
-from benchmarks.retrieval import load_squad, scratch_collection
 from core.paths import SAMPLES
 from evals.handbook import ensure_indexed
+from evals.squad import load_squad, scratch_collection
 from retrieval import store
 from retrieval.calibration import load_calibrations, recalibrate
 

@@ -94,7 +94,7 @@ class SearchHit:
     ordinal: int = 0
     vector_rank: int | None = None
     keyword_rank: int | None = None
-    vector_similarity: float | None = None
+    vector_similarity: float | None = None  # cosine similarity to the question (None: a keyword-only search)
     keyword_score: float | None = None
 
     def as_dict(self) -> dict:
@@ -169,7 +169,7 @@ fused AS (
            v.rank AS vector_rank, k.rank AS keyword_rank, v.distance, k.score AS keyword_score
     FROM vec_ranked v FULL JOIN kw_ranked k ON v.chunk_id = k.chunk_id
 )
-SELECT f.chunk_id, f.score, f.vector_rank, f.keyword_rank, f.distance, f.keyword_score,
+SELECT f.chunk_id, f.score, f.vector_rank, f.keyword_rank, {distance} AS distance, f.keyword_score,
        c.document_id, c.ordinal, c.section, c.text, d.title, d.source, d.url, col.name AS collection
 FROM fused f
 JOIN chunks c ON c.id = f.chunk_id
@@ -180,13 +180,20 @@ ORDER BY f.score DESC, f.chunk_id
 LIMIT :k"""
 
 
+# Every result gets its cosine distance to the question, including those only the keyword arm found
+# (answerability compares each source's similarity with its collection's calibration).
+_ANY_DISTANCE = """coalesce(f.distance, CASE WHEN col.embedding_model = :model AND vector_dims(c.embedding) = {dim}
+    THEN c.embedding::vector({dim}) <=> CAST(:qvec AS vector({dim})) END)"""
+
+
 def build_sql(params: RetrievalParams, dim: int) -> str:
     """The one statement for ``params`` (exposed for EXPLAIN and tests)."""
     arms = [
         _VECTOR_ARM.format(dim=int(dim)) if params.uses_vector else _NO_VECTOR_ARM,
         _KEYWORD_ARM if params.uses_keyword else _NO_KEYWORD_ARM,
     ]
-    return "WITH " + ",".join(arms) + "," + _FUSE
+    distance = _ANY_DISTANCE.format(dim=int(dim)) if params.uses_vector else "f.distance"
+    return "WITH " + ",".join(arms) + "," + _FUSE.format(distance=distance)
 
 
 def _rescaled(ranked: Sequence[tuple[int, float]], background: float | None) -> tuple[dict[int, float], float]:

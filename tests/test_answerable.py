@@ -101,3 +101,14 @@ def test_an_uncalibrated_collection_falls_back_to_the_fixed_threshold(engine, e5
     # indexing again measures it, though no file changed
     report = Indexer(engine, e5_embedder).index_paths([tmp_path], "old")
     assert report.calibrated and not report.added and not report.updated
+
+
+def test_a_follow_up_keeps_its_threads_topic_when_the_rewrite_loses_it(handbook_db, e5_embedder):
+    engine = handbook_db[0]
+    chat = ScriptedChat(replies=["Who is the leader?", "Kestrel is led by the platform team [1]."])  # a poor rewrite
+    s = Settings(_env_file=None, model_policy="local", answer_mode="generate")
+    pipeline = Pipeline(s.pipeline_config, Searcher(engine, e5_embedder), ScriptedModels(chat), engine)
+    answer = pipeline.answer(Question("Who leads it?", history=(("user", "What is Project Kestrel?"),
+                                                                ("assistant", "A workflow engine [1]."))))
+    assert answer.route == Route.ANSWER and len(chat.prompts) == 2
+    assert load(engine, answer.interaction_id)["answerability"]["answerable"] is True

@@ -117,7 +117,8 @@ def test_an_excluded_document_never_reaches_the_model(engine, indexer, fake_embe
         chat = ScriptedChat(replies=["Submit them within 30 days [1]."])
         with running_bot(engine, fake_embedder, chat, flagged_documents=mode, relevance_threshold=0,
                          cache_enabled=False) as slack:
-            ask_and_wait(slack, "What is the Lisbon offsite travel budget?", reply=chat.replies[0])
+            # a question the clean page answers (without it, "I don't know" would never ask the model)
+            ask_and_wait(slack, "When are expense reports for the Lisbon offsite due?", reply=chat.replies[0])
         prompt = json.dumps([m.content for m in chat.prompts[-1]], ensure_ascii=False)
         assert ("ignore all previous instructions" in prompt) is reaches, mode
         assert "Submit expense reports" in prompt
