@@ -27,9 +27,12 @@ from retrieval.calibration import FLOOR_SD, Calibration
 from retrieval.keywords import HANGUL, morphemes
 from retrieval.search import SearchHit
 
-MIN_COVERAGE = 0.6  # the share of the question's weighted key terms one source must contain, at the floor
+MIN_COVERAGE = 0.55  # the share of the question's weighted key terms one source must contain, at the floor
 RELAX_PER_SD = 0.05  # ... less this much per standard deviation the question comes above the floor
 LEAST_COVERAGE = 0.3  # ... but never less than this
+# A term's weight is log(1 + n / (SMOOTHING + sources holding it)): one no source has weighs most, but
+# not so much more than a rare one that a common word the sources put otherwise ("moved") sinks a question.
+SMOOTHING = 2.0
 CROSS_LANGUAGE_SD = 3.0  # sources in another language: the similarity alone must be this far above the mean
 _NUMBER = re.compile(r"^[0-9.,:/-]+$")
 _ID = re.compile(r"[-_./:]")
@@ -87,7 +90,7 @@ def coverage(wanted: set[str], sources: list[Source], language: str,
     does share; None when that leaves nothing to compare."""
     have = [terms(_text(src, sections or {})) & wanted for src in sources]
     n = len(have)
-    weight = {t: math.log(1 + n / (1 + sum(t in h for h in have))) for t in wanted}
+    weight = {t: math.log(1 + n / (SMOOTHING + sum(t in h for h in have))) for t in wanted}
     shares: list[float | None] = []
     for src, found in zip(sources, have):
         comparable = wanted if _language(src) in (language, "unknown") else _names(wanted, language) | found
