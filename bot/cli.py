@@ -196,6 +196,9 @@ def _print_report(report) -> None:
     summary = ", ".join(f"{n} {label}" for label, n in counts.items())
     console.print(f"[bold]{report.collection}[/bold]: {summary} "
                   f"({report.chunks_written} chunks written, {report.seconds:.2f} s)")
+    if report.floors:
+        floors = ", ".join(f"{similarity:.3f} ({lang})" for lang, similarity in report.floors.items())
+        console.print(f"\"I don't know\" calibrated: the floor is similarity {floors}")
     if report.reembedded_chunks:
         console.print(f"re-embedded {report.reembedded_chunks} chunks for the new embedding model")
     if report.failed:

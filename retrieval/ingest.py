@@ -51,6 +51,7 @@ class IndexReport:
     chunks_written: int = 0
     reembedded_chunks: int = 0
     calibrated: bool = False  # the collection's "I don't know" floor was measured again (retrieval.calibration)
+    floors: dict[str, float] = field(default_factory=dict)  # ... and what it is now, by the probes' language
     seconds: float = 0.0
 
     @property
@@ -82,6 +83,7 @@ class IndexReport:
             "chunks_written": self.chunks_written,
             "reembedded_chunks": self.reembedded_chunks,
             "calibrated": self.calibrated,
+            "floors": self.floors,
             "seconds": round(self.seconds, 3),
         }
 
@@ -178,8 +180,10 @@ class Indexer:
             store.touch_collection(conn, coll.id)
         report.removed.extend(sorted(doc.source for doc in gone))
         if report.added or report.updated or report.removed or report.reembedded_chunks or self._uncalibrated(coll):
-            recalibrate(self.engine, Searcher(self.engine, self.embedder), coll.name)
+            calibration = recalibrate(self.engine, Searcher(self.engine, self.embedder), coll.name)
             report.calibrated = True
+            spreads = calibration.languages if calibration else {}
+            report.floors = {lang: round(spread.floor, 4) for lang, spread in spreads.items()}
         report.seconds = time.perf_counter() - started
         return report
 

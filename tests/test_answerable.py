@@ -35,6 +35,7 @@ def test_key_terms_are_what_the_question_is_about(question, expected):
 def test_indexing_calibrates_the_collection_once_per_change(handbook_db, e5_embedder):
     engine, first, second = handbook_db
     assert first.calibrated and not second.calibrated  # unchanged files: the floor stands
+    assert set(first.floors) == {"en", "ko"} and not second.floors
     with engine.connect() as conn:
         calibration = load_calibrations(conn, e5_embedder.name)["handbook"]
     assert set(calibration.languages) == set(probes()) == {"en", "ko"}
