@@ -17,6 +17,7 @@ passage's Latin words and numbers without it (``TextTerms``).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass
@@ -30,13 +31,15 @@ from retrieval.keywords import HANGUL, keyword_text
 MAX_PASSAGE_CHARS = 400
 MAX_PER_SOURCE = 2
 RELATIVE = 0.6  # a passage answering much less of the question than the best one is left out
+CONTEXT = 0.5  # a question word found only in the passage's section heading counts this much
+LEAD = 0.75  # ... and one found only in the lead-in of its list or table ("Enterprise first-response times:")
 
 _TOKEN = re.compile(r"[0-9a-z\uac00-\ud7a3]+(?:[-_./:][0-9a-z\uac00-\ud7a3]+)*")
 _STOP = frozenset("""
 a about after all also an and any are as at be been before being but by can could did do does doing
 for from get gets got had has have how i if in into is it its me more most my no not of on or our per
 should so some than that the their them then there these they this those to up us was we were what
-when where which while who whom why will with would you your yours
+when where which while who whom why will with would you your yours s t d ll m re ve
 하 되 있 없 않 어떻 어떻게 무엇 뭐 뭔가 어디 언제 왜 얼마 몇 것 수 등 나 저 제 우리 때 좀 더
 """.split())
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
@@ -49,6 +52,18 @@ _SEPARATOR = re.compile(r"[-_./:]")
 _HANGUL_CHARS = "\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f"  # as retrieval.keywords.HANGUL
 _OTHER_ALNUM = re.compile(rf"[^\W_{_HANGUL_CHARS}]")  # str.isalnum() and not Hangul
 _UNUSUAL_ALNUM = re.compile(rf"[^\W_0-9A-Za-z{_HANGUL_CHARS}]")  # ... and not ASCII either
+# Words any question may use whatever it is about: how much, how long, what does it mean, can I use ...
+# A source need not contain them (answering.answerable), and they weigh less in choosing evidence.
+QUESTION_WORDS_TEXT = """
+much many long often soon quickly far big large small high low old new early late next last first
+just still already ever even only also really actually please tell know need want like able allow
+allowed suppos supposed maximum max minimum min least kind sort type way thing anything something
+anyone someone say mean use get take give make go come let put keep happen left since until till
+under over again back around s m ve re ll d t am date time day toward towards regarding within between
+during among through across via each every
+"""
+GENERIC = 0.5  # the weight of a question word any question may use, against one that says what it is about
+_ASKED = re.compile(r"\bhow\s+([a-z]+)", re.IGNORECASE)  # "how many", "how long": what kind of answer, not what about
 _REMEMBERED_CHARS = 2000  # the terms of texts up to this long (passages, questions, sentences) are cached
 
 
@@ -149,56 +164,91 @@ def _fold(word: str) -> str:
         return word
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
+    if len(word) == 4 and word.endswith("ed") and word[1] != "e":
+        return word[:-1]  # "used", "aged": "use", "age"
     for suffix, shortest in (("ing", 6), ("ed", 5), ("es", 5), ("s", 4)):
         if len(word) >= shortest and word.endswith(suffix) and not word.endswith("ss"):
             word = word[: -len(suffix)]
+            if suffix in ("ing", "ed") and len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiouls":
+                word = word[:-1]  # "submitted", "planning": "submit", "plan"
             break
     return word[:-1] if len(word) > 4 and word.endswith("e") else word
+
+
+@dataclass(frozen=True)
+class _Piece:
+    text: str
+    cells: tuple[tuple[str, str], ...] = ()  # a table row under its header: (column, value), cleaned
+    lead: str = ""  # a list item's or table row's lead-in: the sentence just above the list or table
 
 
 def passages(text: str) -> list[str]:
     """``text`` cut into sentences, list items and table rows; headings and table rules are dropped.
     A table row becomes "column: value; …" when the rows above it include the header."""
-    return list(_passages(text))
+    return [piece.text for piece in _passages(text)]
 
 
 @lru_cache(maxsize=1024)
-def _passages(text: str) -> tuple[str, ...]:
-    out: list[str] = []
+def _passages(text: str) -> tuple[_Piece, ...]:
+    out: list[_Piece] = []
     header: list[str] | None = None
     paragraph: list[str] = []
+    last = ""  # the last sentence of the paragraph above, the lead-in of a list or table right after it
+    lead: str | None = None  # the lead-in of the list or table being read (None: not in one)
 
     def flush() -> None:
+        nonlocal last
         if paragraph:
-            out.extend(s for s in _SENTENCE_END.split(" ".join(paragraph)) if s.strip())
+            sentences = [_clean(s) for s in _SENTENCE_END.split(" ".join(paragraph)) if s.strip()]
+            out.extend(_Piece(s) for s in sentences)
+            last = sentences[-1] if sentences else ""
             paragraph.clear()
+
+    def item(piece: _Piece) -> None:
+        nonlocal lead
+        flush()
+        lead = last if lead is None else lead
+        if piece.text:
+            out.append(dataclasses.replace(piece, lead=lead))
 
     lines = text.splitlines()
     for i, line in enumerate(lines):
         stripped = line.strip()
         if stripped.startswith("|"):
-            flush()
             cells = [c.strip() for c in stripped.strip("|").split("|")]
             if TABLE_RULE.match(stripped):
                 continue
             if i + 1 < len(lines) and TABLE_RULE.match(lines[i + 1].strip()):
                 header = cells  # the row above a rule names the columns
-                continue
-            if header and len(header) == len(cells):
-                out.append("; ".join(f"{h}: {c}" for h, c in zip(header, cells) if c))
+                item(_Piece(""))
+            elif header and len(header) == len(cells):
+                item(_row(tuple((h, c) for h, c in zip(header, cells) if c)))
             else:
-                out.append(" · ".join(c for c in cells if c))
+                item(_Piece(_clean(" · ".join(c for c in cells if c))))
             continue
         header = None if not stripped else header
-        if not stripped or stripped.startswith("#"):
+        if stripped.startswith("#"):
+            flush()
+            last, lead = "", None
+        elif not stripped:
             flush()
         elif _LIST_ITEM.match(stripped):
-            flush()
-            out.append(_LIST_ITEM.sub("", stripped))
+            item(_Piece(_clean(_LIST_ITEM.sub("", stripped))))
         else:
+            if lead is not None:  # the list or table has ended
+                last, lead = "", None
             paragraph.append(stripped)
     flush()
-    return tuple(cleaned for cleaned in map(_clean, out) if cleaned)
+    return tuple(out)
+
+
+def _row(cells: tuple[tuple[str, str], ...]) -> _Piece:
+    cleaned = tuple((_clean(h), _clean(c)) for h, c in cells)
+    return _Piece(_clean(_join_cells(cleaned)), cleaned)
+
+
+def _join_cells(cells: tuple[tuple[str, str], ...]) -> str:
+    return "; ".join(f"{column}: {value}" for column, value in cells)
 
 
 def _clean(passage: str) -> str:
@@ -207,37 +257,120 @@ def _clean(passage: str) -> str:
 
 
 def select_evidence(question: str, sources: list[Source], k: int = 3, focus: str = "") -> Evidence:
-    """The ``k`` passages of ``sources`` (numbered best first) that best answer ``question``; at most
-    two from one source, none that shares no content word with the question, none that addresses an
-    assistant ("SYSTEM: ignore previous instructions …")."""
+    """The passages of ``sources`` (numbered best first, at most ``k``) that best answer ``question``.
+
+    A passage is scored by the weighted question words it holds, those of its section's heading
+    counting half (a sentence under "Health › Berlin" is about Berlin). The best one is always quoted;
+    another only when the words it adds outweigh those of the best one's it lacks: a passage with the
+    question's generic words but not its qualifiers ("Seoul", "P2", "interns") answers another
+    question, and one that holds the same words again is only needed on a tie. At most two from one
+    source, none that shares no content word with the question, none that addresses an assistant
+    ("SYSTEM: ignore previous instructions …"). A table row keeps only the columns the question
+    names, with the row's first cell, when it names any ("… for Enterprise customers": not the
+    Business column); a follow-up's own words name them first ("And contractors?").
+    """
     focused = _terms(focus) if focus else frozenset()  # a follow-up's own words ("And contractors?") count double
-    wanted = _terms(question) | focused
-    texts = [(src.number, text) for src in sources for text in _passages(src.text)
-             if not instruction_like(text, limit=1)]  # a document's orders to an assistant are no evidence
-    if not wanted or not texts:
+    wanted = (_terms(question) | focused) - _asked(f"{question}\n{focus}")
+    scored, weight = _score(wanted, focused, sources)
+    if not scored:
         return Evidence((), 0.0)
+    best = scored[0]
+    chosen = [best]
+    covered = dict(best.held)
+    per_source = {best.number: 1}
+    for candidate in scored[1:]:
+        if len(chosen) == k or candidate.coverage < RELATIVE * best.coverage:
+            break
+        if per_source.get(candidate.number, 0) >= MAX_PER_SOURCE or any(c.piece.text == candidate.piece.text for c in chosen):
+            continue
+        lacks = _lacks(candidate, best, weight)
+        if lacks and _adds(candidate, covered, weight) <= lacks:
+            continue  # the best one's qualifiers are missing and nothing outweighs them: another question's answer
+        for t, held in candidate.held.items():
+            covered[t] = max(covered.get(t, 0.0), held)
+        per_source[candidate.number] = per_source.get(candidate.number, 0) + 1
+        chosen.append(candidate)
+    quoted = tuple(Passage(c.number, _quote(c.piece, wanted, focused), round(c.rank, 4)) for c in chosen)
+    return Evidence(quoted, round(best.coverage, 4))
+
+
+def _score(wanted: frozenset[str], focused: frozenset[str], sources: list[Source]) -> tuple[list[_Scored], dict[str, float]]:
+    """The passages holding a question word, best first, and the words' weights."""
+    pieces = [(src.number, piece) for src in sources for piece in _passages(src.text)
+              if not instruction_like(piece.text, limit=1)]  # a document's orders to an assistant are no evidence
+    if not wanted or not pieces:
+        return [], {}
     # Only the question's words count, so each passage's terms are those (found without Kiwi if it can).
-    candidates = [(number, text, wanted - TextTerms(text).missing(wanted)) for number, text in texts]
-    n = len(candidates)
-    df = {t: sum(t in words for _, _, words in candidates) for t in wanted}
-    weight = {t: math.log(1 + n / (1 + df[t])) * (2 if t in focused else 1) for t in wanted}
+    in_section = {src.number: wanted - TextTerms(src.section).missing(wanted) for src in sources}
+    found = [wanted - TextTerms(piece.text).missing(wanted) for _, piece in pieces]
+    leads = {lead: wanted - TextTerms(lead).missing(wanted) for lead in {piece.lead for _, piece in pieces}}
+    n = len(pieces)
+    df = {t: sum(t in words for words in found) for t in wanted}
+    generic = _question_words()
+    weight = {t: math.log(1 + n / (1 + df[t])) * (2 if t in focused else 1) * (GENERIC if t in generic else 1)
+              for t in wanted}
     total = sum(weight.values())
     scored = []
-    for order, (number, text, words) in enumerate(candidates):
-        coverage = sum(weight[t] for t in wanted & words) / total
-        if coverage > 0:
-            scored.append((coverage + 0.01 * (1 - order / n), coverage, number, text))
-    scored.sort(key=lambda s: -s[0])
-    chosen: list[Passage] = []
-    per_source: dict[int, int] = {}
-    seen: set[str] = set()
-    best = scored[0][1] if scored else 0.0
-    for score, coverage, number, text in scored:
-        if len(chosen) == k or coverage < RELATIVE * best:
-            break
-        if text in seen or per_source.get(number, 0) >= MAX_PER_SOURCE:
-            continue
-        seen.add(text)
-        per_source[number] = per_source.get(number, 0) + 1
-        chosen.append(Passage(number, text, round(score, 4)))
-    return Evidence(tuple(chosen), round(max((s[1] for s in scored), default=0.0), 4))
+    for order, ((number, piece), own) in enumerate(zip(pieces, found)):
+        if own:
+            held = {**dict.fromkeys(in_section[number], CONTEXT), **dict.fromkeys(leads[piece.lead], LEAD),
+                    **dict.fromkeys(own, 1.0)}
+            coverage = sum(weight[t] * h for t, h in held.items()) / total
+            scored.append(_Scored(coverage + 0.01 * (1 - order / n), coverage, number, piece, held))
+    scored.sort(key=lambda s: -s.rank)
+    return scored, weight
+
+
+def _adds(candidate: _Scored, covered: dict[str, float], weight: dict[str, float]) -> float:
+    """The weight of what ``candidate`` holds beyond the passages chosen."""
+    return sum(weight[t] * max(0.0, h - covered.get(t, 0.0)) for t, h in candidate.held.items())
+
+
+def _lacks(candidate: _Scored, best: _Scored, weight: dict[str, float]) -> float:
+    """The weight of what the best passage holds and ``candidate`` does not."""
+    return sum(weight[t] * max(0.0, h - candidate.held.get(t, 0.0)) for t, h in best.held.items())
+
+
+@lru_cache(maxsize=1)
+def _question_words() -> frozenset[str]:
+    return _words(QUESTION_WORDS_TEXT)
+
+
+def _asked(question: str) -> frozenset[str]:
+    """The words that only say what kind of answer is wanted ("how many", "how long")."""
+    return frozenset(_fold(word.lower()) for word in _ASKED.findall(question))
+
+
+@dataclass(frozen=True)
+class _Scored:
+    rank: float  # coverage plus retrieval's order as a tie-break
+    coverage: float
+    number: int
+    piece: _Piece
+    held: dict[str, float]  # the question's words it holds: 1 in its text, CONTEXT only in its section's heading
+
+
+def _quote(piece: _Piece, wanted: frozenset[str], focused: frozenset[str]) -> str:
+    """The passage, after its lead-in when that holds question words the passage lacks ("Sent 5 days
+    before you start: … NWL-ID …"); of a table row, only its first cell and the cells whose column or
+    value the question names, when it names a column beyond the first (a follow-up's own words first)."""
+    text = _cells(piece, wanted, focused)
+    if piece.lead and TextTerms(text).missing(wanted) - TextTerms(piece.lead).missing(wanted):
+        return f"{piece.lead} {text}" if piece.lead.endswith(":") else f"{piece.lead} — {text}"
+    return text
+
+
+def _cells(piece: _Piece, wanted: frozenset[str], focused: frozenset[str]) -> str:
+    if len(piece.cells) < 3:
+        return piece.text
+    for words in (focused & wanted, wanted):
+        named = [_names(column, words) for column, _ in piece.cells]
+        if any(named[1:]):
+            kept = [cell for i, (cell, by_column) in enumerate(zip(piece.cells, named))
+                    if i == 0 or by_column or _names(cell[1], words)]
+            return _clean(_join_cells(tuple(kept)))
+    return piece.text
+
+
+def _names(text: str, words: frozenset[str]) -> bool:
+    return bool(words) and len(TextTerms(text).missing(words)) < len(words)
