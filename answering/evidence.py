@@ -32,7 +32,8 @@ MAX_PASSAGE_CHARS = 400
 MAX_PER_SOURCE = 2
 RELATIVE = 0.6  # a passage answering much less of the question than the best one is left out
 CONTEXT = 0.5  # a question word found only in the passage's section heading counts this much
-LEAD = 0.75  # ... and one found only in the lead-in of its list or table ("Enterprise first-response times:")
+LEAD = 0.5  # ... and one found only in the lead-in of its list or table ("Enterprise first-response times:")
+OTHER = 0.5  # the score of a passage naming another code of the kind the question asks about ("P1" for "P2")
 
 _TOKEN = re.compile(r"[0-9a-z\uac00-\ud7a3]+(?:[-_./:][0-9a-z\uac00-\ud7a3]+)*")
 _STOP = frozenset("""
@@ -55,7 +56,7 @@ _UNUSUAL_ALNUM = re.compile(rf"[^\W_0-9A-Za-z{_HANGUL_CHARS}]")  # ... and not A
 # Words any question may use whatever it is about: how much, how long, what does it mean, can I use ...
 # A source need not contain them (answering.answerable), and they weigh less in choosing evidence.
 QUESTION_WORDS_TEXT = """
-much many long often soon quickly far big large small high low old new early late next last first
+much many few long often soon quickly far big large small high low old new early late next last first
 just still already ever even only also really actually please tell know need want like able allow
 allowed suppos supposed maximum max minimum min least kind sort type way thing anything something
 anyone someone say mean use get take give make go come let put keep happen left since until till
@@ -64,6 +65,8 @@ during among through across via each every
 """
 GENERIC = 0.5  # the weight of a question word any question may use, against one that says what it is about
 _ASKED = re.compile(r"\bhow\s+([a-z]+)", re.IGNORECASE)  # "how many", "how long": what kind of answer, not what about
+_CODE = re.compile(r"([a-z]{1,4})([0-9]{1,2})")  # as terms() has them: "p2", "sev1", "q4"
+_CODE_IN_TEXT = re.compile(r"\b([a-z]{1,4})[-_ ]?([0-9]{1,2})\b")
 _REMEMBERED_CHARS = 2000  # the terms of texts up to this long (passages, questions, sentences) are cached
 
 
@@ -271,7 +274,7 @@ def select_evidence(question: str, sources: list[Source], k: int = 3, focus: str
     """
     focused = _terms(focus) if focus else frozenset()  # a follow-up's own words ("And contractors?") count double
     wanted = (_terms(question) | focused) - _asked(f"{question}\n{focus}")
-    scored, weight = _score(wanted, focused, sources)
+    scored, weight, specific = _score(wanted, focused, sources)
     if not scored:
         return Evidence((), 0.0)
     best = scored[0]
@@ -284,7 +287,7 @@ def select_evidence(question: str, sources: list[Source], k: int = 3, focus: str
         if per_source.get(candidate.number, 0) >= MAX_PER_SOURCE or any(c.piece.text == candidate.piece.text for c in chosen):
             continue
         lacks = _lacks(candidate, best, weight)
-        if lacks and _adds(candidate, covered, weight) <= lacks:
+        if lacks and _adds(candidate, covered, weight) <= lacks and _lacks(candidate, best, weight, specific):
             continue  # the best one's qualifiers are missing and nothing outweighs them: another question's answer
         for t, held in candidate.held.items():
             covered[t] = max(covered.get(t, 0.0), held)
@@ -294,31 +297,50 @@ def select_evidence(question: str, sources: list[Source], k: int = 3, focus: str
     return Evidence(quoted, round(best.coverage, 4))
 
 
-def _score(wanted: frozenset[str], focused: frozenset[str], sources: list[Source]) -> tuple[list[_Scored], dict[str, float]]:
-    """The passages holding a question word, best first, and the words' weights."""
+def _score(wanted: frozenset[str], focused: frozenset[str],
+           sources: list[Source]) -> tuple[list[_Scored], dict[str, float], frozenset[str]]:
+    """The passages holding a question word, best first; the words' weights; the specific words (neither
+    a word any question uses nor one in most passages)."""
     pieces = [(src.number, piece) for src in sources for piece in _passages(src.text)
               if not instruction_like(piece.text, limit=1)]  # a document's orders to an assistant are no evidence
     if not wanted or not pieces:
-        return [], {}
+        return [], {}, frozenset()
     # Only the question's words count, so each passage's terms are those (found without Kiwi if it can).
     in_section = {src.number: wanted - TextTerms(src.section).missing(wanted) for src in sources}
     found = [wanted - TextTerms(piece.text).missing(wanted) for _, piece in pieces]
     leads = {lead: wanted - TextTerms(lead).missing(wanted) for lead in {piece.lead for _, piece in pieces}}
+    read = [own | leads[piece.lead] for own, (_, piece) in zip(found, pieces)]  # a list's lead-in is read with each item
     n = len(pieces)
-    df = {t: sum(t in words for words in found) for t in wanted}
-    generic = _question_words()
+    df = {t: sum(t in words for words in read) for t in wanted}
+    generic = question_words()
     weight = {t: math.log(1 + n / (1 + df[t])) * (2 if t in focused else 1) * (GENERIC if t in generic else 1)
               for t in wanted}
     total = sum(weight.values())
     scored = []
+    codes = _codes(wanted)
     for order, ((number, piece), own) in enumerate(zip(pieces, found)):
         if own:
             held = {**dict.fromkeys(in_section[number], CONTEXT), **dict.fromkeys(leads[piece.lead], LEAD),
                     **dict.fromkeys(own, 1.0)}
             coverage = sum(weight[t] * h for t, h in held.items()) / total
+            if codes and _other_code(piece.text, codes, own):
+                coverage *= OTHER  # "P1" where the question asks about P2: another level's answer
             scored.append(_Scored(coverage + 0.01 * (1 - order / n), coverage, number, piece, held))
     scored.sort(key=lambda s: -s.rank)
-    return scored, weight
+    specific = frozenset(t for t in wanted if t in focused or (t not in generic and df[t] <= n / 2))
+    return scored, weight, specific
+
+
+def _codes(wanted: frozenset[str]) -> dict[str, str]:
+    """The question's level-like codes ("p2", "sev1", "q4", "l3"): letters -> the code."""
+    return {m.group(1): t for t in wanted if (m := _CODE.fullmatch(t))}
+
+
+def _other_code(text: str, codes: dict[str, str], own: frozenset[str]) -> bool:
+    """Whether ``text`` names a code of the same kind as one asked about, and not that one."""
+    return any(f"{letters}{number}" not in own and f"{letters}{number}" != codes[letters]
+               for letters, number in _CODE_IN_TEXT.findall(text.lower()) if letters in codes
+               and codes[letters] not in own)
 
 
 def _adds(candidate: _Scored, covered: dict[str, float], weight: dict[str, float]) -> float:
@@ -326,13 +348,15 @@ def _adds(candidate: _Scored, covered: dict[str, float], weight: dict[str, float
     return sum(weight[t] * max(0.0, h - covered.get(t, 0.0)) for t, h in candidate.held.items())
 
 
-def _lacks(candidate: _Scored, best: _Scored, weight: dict[str, float]) -> float:
-    """The weight of what the best passage holds and ``candidate`` does not."""
-    return sum(weight[t] * max(0.0, h - candidate.held.get(t, 0.0)) for t, h in best.held.items())
+def _lacks(candidate: _Scored, best: _Scored, weight: dict[str, float], among: frozenset[str] | None = None) -> float:
+    """The weight of what the best passage holds and ``candidate`` does not (of the words ``among``)."""
+    return sum(weight[t] * max(0.0, h - candidate.held.get(t, 0.0)) for t, h in best.held.items()
+               if among is None or t in among)
 
 
 @lru_cache(maxsize=1)
-def _question_words() -> frozenset[str]:
+def question_words() -> frozenset[str]:
+    """The terms of the words any question may use (``QUESTION_WORDS_TEXT``), as ``terms`` folds them."""
     return _words(QUESTION_WORDS_TEXT)
 
 
