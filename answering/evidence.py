@@ -210,7 +210,10 @@ def _passages(text: str) -> tuple[_Piece, ...]:
     def item(piece: _Piece) -> None:
         nonlocal lead
         flush()
-        lead = last if lead is None else lead
+        if lead is None:
+            lead = last
+            if lead.endswith(":") and out and out[-1].text == lead:
+                out.pop()  # "Limits per category:" says nothing alone; it is quoted with the item
         if piece.text:
             out.append(dataclasses.replace(piece, lead=lead))
 
@@ -286,8 +289,10 @@ def select_evidence(question: str, sources: list[Source], k: int = 3, focus: str
             break
         if per_source.get(candidate.number, 0) >= MAX_PER_SOURCE or any(c.piece.text == candidate.piece.text for c in chosen):
             continue
-        lacks = _lacks(candidate, best, weight)
-        if lacks and _adds(candidate, covered, weight) <= lacks and _lacks(candidate, best, weight, specific):
+        if candidate.other:
+            continue  # "P1" where the question asks about P2: another level's answer
+        lacks = _lacks(candidate, best, weight, specific)
+        if lacks and _adds(candidate, covered, weight, specific) <= lacks:
             continue  # the best one's qualifiers are missing and nothing outweighs them: another question's answer
         for t, held in candidate.held.items():
             covered[t] = max(covered.get(t, 0.0), held)
@@ -323,9 +328,9 @@ def _score(wanted: frozenset[str], focused: frozenset[str],
             held = {**dict.fromkeys(in_section[number], CONTEXT), **dict.fromkeys(leads[piece.lead], LEAD),
                     **dict.fromkeys(own, 1.0)}
             coverage = sum(weight[t] * h for t, h in held.items()) / total
-            if codes and _other_code(piece.text, codes, own):
-                coverage *= OTHER  # "P1" where the question asks about P2: another level's answer
-            scored.append(_Scored(coverage + 0.01 * (1 - order / n), coverage, number, piece, held))
+            other = bool(codes) and _other_code(piece.text, codes, own)
+            rank = coverage * (OTHER if other else 1) + 0.01 * (1 - order / n)
+            scored.append(_Scored(rank, coverage, number, piece, held, other))
     scored.sort(key=lambda s: -s.rank)
     specific = frozenset(t for t in wanted if t in focused or (t not in generic and df[t] <= n / 2))
     return scored, weight, specific
@@ -343,15 +348,14 @@ def _other_code(text: str, codes: dict[str, str], own: frozenset[str]) -> bool:
                and codes[letters] not in own)
 
 
-def _adds(candidate: _Scored, covered: dict[str, float], weight: dict[str, float]) -> float:
-    """The weight of what ``candidate`` holds beyond the passages chosen."""
-    return sum(weight[t] * max(0.0, h - covered.get(t, 0.0)) for t, h in candidate.held.items())
+def _adds(candidate: _Scored, covered: dict[str, float], weight: dict[str, float], among: frozenset[str]) -> float:
+    """The weight of what ``candidate`` holds beyond the passages chosen (of the words ``among``)."""
+    return sum(weight[t] * max(0.0, h - covered.get(t, 0.0)) for t, h in candidate.held.items() if t in among)
 
 
-def _lacks(candidate: _Scored, best: _Scored, weight: dict[str, float], among: frozenset[str] | None = None) -> float:
+def _lacks(candidate: _Scored, best: _Scored, weight: dict[str, float], among: frozenset[str]) -> float:
     """The weight of what the best passage holds and ``candidate`` does not (of the words ``among``)."""
-    return sum(weight[t] * max(0.0, h - candidate.held.get(t, 0.0)) for t, h in best.held.items()
-               if among is None or t in among)
+    return sum(weight[t] * max(0.0, h - candidate.held.get(t, 0.0)) for t, h in best.held.items() if t in among)
 
 
 @lru_cache(maxsize=1)
@@ -371,7 +375,8 @@ class _Scored:
     coverage: float
     number: int
     piece: _Piece
-    held: dict[str, float]  # the question's words it holds: 1 in its text, CONTEXT only in its section's heading
+    held: dict[str, float]  # the question's words it holds: 1 in its text, less in its lead-in or heading only
+    other: bool = False  # it names another code of the kind the question asks about ("P1" for "P2")
 
 
 def _quote(piece: _Piece, wanted: frozenset[str], focused: frozenset[str]) -> str:
