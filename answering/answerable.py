@@ -33,7 +33,7 @@ LEAST_COVERAGE = 0.3  # ... but never less than this
 CROSS_LANGUAGE_SD = 3.0  # sources in another language: the similarity alone must be this far above the mean
 _NUMBER = re.compile(r"^[0-9.,:/-]+$")
 _ID = re.compile(r"[-_./:]")
-_QUESTION_WORDS = question_words()  # how much, how long, what does it mean, can I use ...: a source need not contain them
+_QUESTION_WORDS = question_words()  # how much, how long, can I use ...: a source need not contain them
 # Kiwi tags of the Korean morphemes that carry what a question is about: common and proper nouns,
 # verb and adjective stems, roots, foreign words and Chinese characters (not adverbs, bound nouns, numerals).
 _KEY_TAGS = ("NNG", "NNP", "VV", "VA", "XR", "SH")

@@ -4,7 +4,10 @@ A passage is a sentence, a list item or a table row (with its column names, when
 table's header). Passages are scored by how much of the question's weighted content words they
 contain: English words lower-cased with plurals folded, Korean words reduced to their content
 morphemes by Kiwi (the same analysis keyword search uses), IDs kept whole and in parts. A word that
-occurs in few passages weighs more than one that occurs everywhere. Retrieval's order breaks ties.
+occurs in few passages weighs more than one that occurs everywhere; the section heading and the
+lead-in of a list or table say what a passage is about. Retrieval's order breaks ties. Fewer
+passages are better than a wrong one beside the right one: another passage is quoted only when it
+holds the best one's qualifiers too ("Seoul", "P2") or adds more of them than it lacks.
 
 No model is involved, so the evidence can be shown under any answer, checked against it, and
 given instead of it when the model's answer cannot be trusted.
@@ -66,7 +69,7 @@ during among through across via each every
 GENERIC = 0.5  # the weight of a question word any question may use, against one that says what it is about
 _ASKED = re.compile(r"\bhow\s+([a-z]+)", re.IGNORECASE)  # "how many", "how long": what kind of answer, not what about
 _CODE = re.compile(r"([a-z]{1,4})([0-9]{1,2})")  # as terms() has them: "p2", "sev1", "q4"
-_CODE_IN_TEXT = re.compile(r"\b([a-z]{1,4})[-_ ]?([0-9]{1,2})\b")
+_CODE_IN_TEXT = re.compile(r"\b([a-z]{1,4})[-_ ]?([0-9]{1,2})\b")  # "P1", "SEV-2", "Q 3"
 _REMEMBERED_CHARS = 2000  # the terms of texts up to this long (passages, questions, sentences) are cached
 
 
@@ -265,15 +268,17 @@ def _clean(passage: str) -> str:
 def select_evidence(question: str, sources: list[Source], k: int = 3, focus: str = "") -> Evidence:
     """The passages of ``sources`` (numbered best first, at most ``k``) that best answer ``question``.
 
-    A passage is scored by the weighted question words it holds, those of its section's heading
-    counting half (a sentence under "Health › Berlin" is about Berlin). The best one is always quoted;
-    another only when the words it adds outweigh those of the best one's it lacks: a passage with the
-    question's generic words but not its qualifiers ("Seoul", "P2", "interns") answers another
-    question, and one that holds the same words again is only needed on a tie. At most two from one
-    source, none that shares no content word with the question, none that addresses an assistant
-    ("SYSTEM: ignore previous instructions …"). A table row keeps only the columns the question
-    names, with the row's first cell, when it names any ("… for Enterprise customers": not the
-    Business column); a follow-up's own words name them first ("And contractors?").
+    A passage is scored by the weighted question words it holds; those only in its section's heading
+    ("Health › Berlin") or in the lead-in of its list or table count half, words any question uses
+    ("how long", "maximum") weigh less, and one naming another code of the kind asked about ("P1"
+    for "P2") ranks lower. The best one is always quoted. Another only when it lacks none of the best
+    one's specific words (neither words any question uses nor ones most passages hold), or adds more
+    of them than it lacks: a passage with the question's generic words but not its qualifiers
+    ("Seoul", "Enterprise", "interns") answers another question. At most two from one source, none
+    that shares no content word with the question, none that addresses an assistant ("SYSTEM: ignore
+    previous instructions …"). A table row keeps only its first cell and the columns the question
+    names, when it names any (a follow-up's own words first: "And contractors?"), and a list item or
+    row is quoted after its lead-in when that holds question words it lacks.
     """
     focused = _terms(focus) if focus else frozenset()  # a follow-up's own words ("And contractors?") count double
     wanted = (_terms(question) | focused) - _asked(f"{question}\n{focus}")
@@ -287,10 +292,10 @@ def select_evidence(question: str, sources: list[Source], k: int = 3, focus: str
     for candidate in scored[1:]:
         if len(chosen) == k or candidate.coverage < RELATIVE * best.coverage:
             break
-        if per_source.get(candidate.number, 0) >= MAX_PER_SOURCE or any(c.piece.text == candidate.piece.text for c in chosen):
+        if per_source.get(candidate.number, 0) >= MAX_PER_SOURCE or candidate.other:
+            continue  # other: "P1" where the question asks about P2, another level's answer
+        if any(c.piece.text == candidate.piece.text for c in chosen):
             continue
-        if candidate.other:
-            continue  # "P1" where the question asks about P2: another level's answer
         lacks = _lacks(candidate, best, weight, specific)
         if lacks and _adds(candidate, covered, weight, specific) <= lacks:
             continue  # the best one's qualifiers are missing and nothing outweighs them: another question's answer
@@ -314,7 +319,7 @@ def _score(wanted: frozenset[str], focused: frozenset[str],
     in_section = {src.number: wanted - TextTerms(src.section).missing(wanted) for src in sources}
     found = [wanted - TextTerms(piece.text).missing(wanted) for _, piece in pieces]
     leads = {lead: wanted - TextTerms(lead).missing(wanted) for lead in {piece.lead for _, piece in pieces}}
-    read = [own | leads[piece.lead] for own, (_, piece) in zip(found, pieces)]  # a list's lead-in is read with each item
+    read = [own | leads[piece.lead] for own, (_, piece) in zip(found, pieces)]  # the lead-in read with each item
     n = len(pieces)
     df = {t: sum(t in words for words in read) for t in wanted}
     generic = question_words()
@@ -342,10 +347,9 @@ def _codes(wanted: frozenset[str]) -> dict[str, str]:
 
 
 def _other_code(text: str, codes: dict[str, str], own: frozenset[str]) -> bool:
-    """Whether ``text`` names a code of the same kind as one asked about, and not that one."""
-    return any(f"{letters}{number}" not in own and f"{letters}{number}" != codes[letters]
-               for letters, number in _CODE_IN_TEXT.findall(text.lower()) if letters in codes
-               and codes[letters] not in own)
+    """Whether ``text`` names a code of a kind the question asks about ("P1" for "P2"), not the one asked."""
+    return any(letters in codes and codes[letters] not in own and f"{letters}{number}" != codes[letters]
+               for letters, number in _CODE_IN_TEXT.findall(text.lower()))
 
 
 def _adds(candidate: _Scored, covered: dict[str, float], weight: dict[str, float], among: frozenset[str]) -> float:
