@@ -370,7 +370,7 @@ def question_words() -> frozenset[str]:
 
 def _asked(question: str) -> frozenset[str]:
     """The words that only say what kind of answer is wanted ("how many", "how long")."""
-    return frozenset(_fold(word.lower()) for word in _ASKED.findall(question))
+    return frozenset(_fold(word.lower()) for word in _ASKED.findall(question)) & question_words()
 
 
 @dataclass(frozen=True)
