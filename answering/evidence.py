@@ -70,6 +70,7 @@ GENERIC = 0.5  # the weight of a question word any question may use, against one
 _ASKED = re.compile(r"\bhow\s+([a-z]+)", re.IGNORECASE)  # "how many", "how long": what kind of answer, not what about
 _CODE = re.compile(r"([a-z]{1,4})([0-9]{1,2})")  # as terms() has them: "p2", "sev1", "q4"
 _CODE_IN_TEXT = re.compile(r"\b([a-z]{1,4})[-_ ]?([0-9]{1,2})\b")  # "P1", "SEV-2", "Q 3"
+_LATIN_RUN = re.compile(r"[0-9A-Za-z]+(?:[-_./:][0-9A-Za-z]+)*")
 _REMEMBERED_CHARS = 2000  # the terms of texts up to this long (passages, questions, sentences) are cached
 
 
@@ -98,12 +99,20 @@ def terms(text: str) -> set[str]:
 
 
 def _terms(text: str) -> frozenset[str]:
-    return _remembered_terms(text) if len(text) <= _REMEMBERED_CHARS else _words(keyword_text(text))
+    return _remembered_terms(text) if len(text) <= _REMEMBERED_CHARS else _read(text)
 
 
 @lru_cache(maxsize=8192)
 def _remembered_terms(text: str) -> frozenset[str]:
-    return _words(keyword_text(text))
+    return _read(text)
+
+
+def _read(text: str) -> frozenset[str]:
+    """Kiwi's terms, and the Latin letters and digits of a word that mixes them with Hangul as one term:
+    Kiwi reads "L7의" as "L 7", and a passage writes "L7"."""
+    runs = [run for word in _WORD.findall(text) if HANGUL.search(word) for run in _LATIN_RUN.findall(word)]
+    found = _words(keyword_text(text))
+    return found | _words(" ".join(runs)) if runs else found
 
 
 def clear_cache() -> None:
@@ -316,7 +325,7 @@ def _score(wanted: frozenset[str], focused: frozenset[str],
     if not wanted or not pieces:
         return [], {}, frozenset()
     # Only the question's words count, so each passage's terms are those (found without Kiwi if it can).
-    in_section = {src.number: wanted - TextTerms(src.section).missing(wanted) for src in sources}
+    in_section = {src.number: wanted - TextTerms(src.heading).missing(wanted) for src in sources}
     found = [wanted - TextTerms(piece.text).missing(wanted) for _, piece in pieces]
     leads = {lead: wanted - TextTerms(lead).missing(wanted) for lead in {piece.lead for _, piece in pieces}}
     read = [own | leads[piece.lead] for own, (_, piece) in zip(found, pieces)]  # the lead-in read with each item
