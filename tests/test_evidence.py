@@ -162,3 +162,13 @@ def test_a_follow_up_names_the_column_it_asks_about():
                                focus="And contractors?")
     assert evidence.passages[0].text == "Benefit: Paid vacation; Contractors: No paid vacation"
     assert not any("1.25" in p.text for p in evidence.passages)
+
+
+def test_a_korean_question_finds_the_level_it_names_in_the_right_teams_page():
+    assert "l7" in terms("결제팀 L7의 평가 주기는 어떻게 되나요?")  # Kiwi alone reads "L7의" as "L 7"
+    table = "| 직급 | 평가 주기 |\n|---|---|\n| L6 | 분기마다 |\n| L7 | 1년에 두 번 |\n"
+    payments = Source(1, "결제팀 직급 체계", "", table, "pay.md", None, "c", 1, (1,), 1.0)
+    search = dataclasses.replace(payments, number=2, title="검색팀 직급 체계", text=table.replace("두 번", "한 번"),
+                                 document_id=2)
+    evidence = select_evidence("결제팀 L7의 평가 주기는 어떻게 되나요?", [search, payments])
+    assert [(p.number, p.text) for p in evidence.passages] == [(1, "직급: L7; 평가 주기: 1년에 두 번")]
