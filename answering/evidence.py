@@ -4,8 +4,8 @@ A passage is a sentence, a list item or a table row (with its column names, when
 table's header). Passages are scored by how much of the question's weighted content words they
 contain: English words lower-cased with plurals folded, Korean words reduced to their content
 morphemes by Kiwi (the same analysis keyword search uses), IDs kept whole and in parts. A word that
-occurs in few passages weighs more than one that occurs everywhere; the section heading and the
-lead-in of a list or table say what a passage is about. Retrieval's order breaks ties. Fewer
+occurs in few passages weighs more than one that occurs everywhere; the heading (title › section)
+and the lead-in of a list or table say what a passage is about. Retrieval's order breaks ties. Fewer
 passages are better than a wrong one beside the right one: another passage is quoted only when it
 holds the best one's qualifiers too ("Seoul", "P2") or adds more of them than it lacks.
 
@@ -34,7 +34,7 @@ from retrieval.keywords import HANGUL, keyword_text
 MAX_PASSAGE_CHARS = 400
 MAX_PER_SOURCE = 2
 RELATIVE = 0.6  # a passage answering much less of the question than the best one is left out
-CONTEXT = 0.5  # a question word found only in the passage's section heading counts this much
+CONTEXT = 0.5  # a question word found only in the passage's heading (title › section) counts this much
 LEAD = 0.5  # ... and one found only in the lead-in of its list or table ("Enterprise first-response times:")
 OTHER = 0.5  # the score of a passage naming another code of the kind the question asks about ("P1" for "P2")
 
@@ -277,8 +277,8 @@ def _clean(passage: str) -> str:
 def select_evidence(question: str, sources: list[Source], k: int = 3, focus: str = "") -> Evidence:
     """The passages of ``sources`` (numbered best first, at most ``k``) that best answer ``question``.
 
-    A passage is scored by the weighted question words it holds; those only in its section's heading
-    ("Health › Berlin") or in the lead-in of its list or table count half, words any question uses
+    A passage is scored by the weighted question words it holds; those only in its heading
+    ("Benefits › Health › Berlin") or in the lead-in of its list or table count half, words any question uses
     ("how long", "maximum") weigh less, and one naming another code of the kind asked about ("P1"
     for "P2") ranks lower. The best one is always quoted. Another only when it lacks none of the best
     one's specific words (neither words any question uses nor ones most passages hold), or adds more
@@ -325,7 +325,7 @@ def _score(wanted: frozenset[str], focused: frozenset[str],
     if not wanted or not pieces:
         return [], {}, frozenset()
     # Only the question's words count, so each passage's terms are those (found without Kiwi if it can).
-    in_section = {src.number: wanted - TextTerms(src.heading).missing(wanted) for src in sources}
+    in_heading = {src.number: wanted - TextTerms(src.heading).missing(wanted) for src in sources}
     found = [wanted - TextTerms(piece.text).missing(wanted) for _, piece in pieces]
     leads = {lead: wanted - TextTerms(lead).missing(wanted) for lead in {piece.lead for _, piece in pieces}}
     read = [own | leads[piece.lead] for own, (_, piece) in zip(found, pieces)]  # the lead-in read with each item
@@ -339,7 +339,7 @@ def _score(wanted: frozenset[str], focused: frozenset[str],
     codes = _codes(wanted)
     for order, ((number, piece), own) in enumerate(zip(pieces, found)):
         if own:
-            held = {**dict.fromkeys(in_section[number], CONTEXT), **dict.fromkeys(leads[piece.lead], LEAD),
+            held = {**dict.fromkeys(in_heading[number], CONTEXT), **dict.fromkeys(leads[piece.lead], LEAD),
                     **dict.fromkeys(own, 1.0)}
             coverage = sum(weight[t] * h for t, h in held.items()) / total
             other = bool(codes) and _other_code(piece.text, codes, own)
