@@ -21,7 +21,7 @@ import re
 from dataclasses import asdict, dataclass
 
 from answering.context import Source
-from answering.evidence import terms
+from answering.evidence import question_words, terms
 from answering.language import detect_language
 from retrieval.calibration import FLOOR_SD, Calibration
 from retrieval.keywords import HANGUL, morphemes
@@ -36,16 +36,7 @@ SMOOTHING = 2.0
 CROSS_LANGUAGE_SD = 3.0  # sources in another language: the similarity alone must be this far above the mean
 _NUMBER = re.compile(r"^[0-9.,:/-]+$")
 _ID = re.compile(r"[-_./:]")
-# Words any question may use whatever it is about: how much, how long, what does it mean, can I use ...
-# (and the pieces contractions leave: what's -> s). A source need not contain them.
-_QUESTION_WORDS = frozenset().union(*map(terms, """
-much many long often soon quickly far big large small high low old new early late next last first
-just still already ever even only also really actually please tell know need want like able allow
-allowed suppos supposed maximum max minimum min least kind sort type way thing anything something
-anyone someone say mean use get take give make go come let put keep happen left since until till
-under over again back around s m ve re ll d t am date time day toward towards regarding within between
-during among through across via each every
-""".split()))  # as terms() folds them: "allowed" -> "allow"
+_QUESTION_WORDS = question_words()  # how much, how long, can I use ...: a source need not contain them
 # Kiwi tags of the Korean morphemes that carry what a question is about: common and proper nouns,
 # verb and adjective stems, roots, foreign words and Chinese characters (not adverbs, bound nouns, numerals).
 _KEY_TAGS = ("NNG", "NNP", "VV", "VA", "XR", "SH")

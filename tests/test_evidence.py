@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from answering.context import Source
 from answering.evidence import TextTerms, clear_cache, passages, select_evidence, terms
 
@@ -68,8 +70,8 @@ def test_the_best_passages_answer_the_question_in_english_and_korean():
 
 
 def test_at_most_two_passages_from_one_source_and_none_without_a_shared_word():
-    sources = [source(1, POLICY), source(2, VPN)]
-    evidence = select_evidence("paid vacation interns contractors laptop", sources, k=3)
+    sources = [source(1, "Interns get a laptop. Interns get a badge. Interns get a desk."), source(2, VPN)]
+    evidence = select_evidence("What do interns get?", sources, k=3)  # a three-way tie, all from one source
     assert len(evidence.passages) == 2 and evidence.numbers() == [1]
     nothing = select_evidence("Who won the 2018 FIFA World Cup?", sources)
     assert nothing.passages == () and nothing.support == 0.0
@@ -93,3 +95,80 @@ def test_remembered_terms_are_copies_and_give_the_same_evidence_as_fresh_ones():
     warm = select_evidence("휴가 신청은 어떻게 하나요?", sources)
     clear_cache()
     assert select_evidence("휴가 신청은 어떻게 하나요?", sources) == warm
+
+
+def test_a_passage_about_another_office_or_level_is_not_quoted_beside_the_answer():
+    parking = source(1, "Visitors to the Tokyo office park free for 3 hours. Visitors to the Lisbon office park "
+                        "free for 1 hour.")
+    tokyo = select_evidence("How long can visitors park for free at the Tokyo office?", [parking])
+    assert [p.text for p in tokyo.passages] == ["Visitors to the Tokyo office park free for 3 hours."]
+    levels = source(1, "Gold members get a first reply within 2 hours for P1 tickets.\n\n"
+                       "P2 tickets get a first reply within 8 hours.")
+    p2 = select_evidence("A Gold member opened a P2 ticket. When do they get the first reply?", [levels])
+    assert [p.text for p in p2.passages] == ["P2 tickets get a first reply within 8 hours."]
+    korean = source(1, "부산 오피스 방문객은 주차가 1시간 무료입니다. 대전 오피스 방문객은 주차가 2시간 무료입니다.")
+    daejeon = select_evidence("대전 오피스에 오는 방문객은 주차가 몇 시간 무료인가요?", [korean])
+    assert [p.text for p in daejeon.passages] == ["대전 오피스 방문객은 주차가 2시간 무료입니다."]
+
+
+def test_the_section_heading_says_whom_a_passage_is_about():
+    lisbon = Source(1, "Benefits", "Health › Lisbon", "The yearly health budget is €400.", "b.md", None, "c", 1, (1,),
+                    1.0)
+    tokyo = dataclasses.replace(lisbon, number=2, section="Health › Tokyo", text="The yearly health budget is ¥60,000.")
+    evidence = select_evidence("How big is the health budget for Tokyo employees?", [lisbon, tokyo])
+    assert [(p.number, p.text) for p in evidence.passages] == [(2, "The yearly health budget is ¥60,000.")]
+
+
+def test_a_passage_lacking_only_words_any_question_uses_is_quoted_beside_the_best():
+    rules = source(1, "Carried-over vacation days can still be used until March 31.\n\n"
+                      "Carried-over vacation days expire on March 31.\n\n"
+                      "Sick days cannot be carried over.\n\nThe office opens at 8:00.\n\n"
+                      "Lunch is served at noon.\n\nParking is free.")
+    evidence = select_evidence("Until when can I still use my carried-over vacation days?", [rules])
+    assert [p.text for p in evidence.passages] == ["Carried-over vacation days can still be used until March 31.",
+                                                   "Carried-over vacation days expire on March 31."]
+
+
+SLA = """## Response times
+
+First-response times for paying customers:
+
+| Priority | Gold | Silver | Bronze |
+|---|---|---|---|
+| P1 | 1 hour | 2 hours | 4 hours |
+| P2 | 4 hours | 8 hours | 2 days |
+"""
+
+
+def test_a_table_row_is_quoted_with_the_columns_the_question_names_and_its_lead_in():
+    evidence = select_evidence("A Gold customer opened a P2 ticket. How fast is the first response?", [source(1, SLA)])
+    assert [p.text for p in evidence.passages] == [
+        "First-response times for paying customers: Priority: P2; Gold: 4 hours"]  # not Silver's 8 hours
+    whole = select_evidence("What are the first-response times for P2?", [source(1, SLA)])
+    assert whole.passages[0].text.endswith("Priority: P2; Gold: 4 hours; Silver: 8 hours; Bronze: 2 days")
+
+
+def test_a_list_item_is_read_with_its_lead_in():
+    welcome = source(1, "## Before your first day\n\nThree days before you start, we email you:\n\n"
+                        "- **Badge number**: five digits, printed on your badge.\n"
+                        "- **Laptop**: shipped to your home.\n")
+    evidence = select_evidence("How many days before the start do I get my badge number?", [welcome])
+    assert [p.text for p in evidence.passages] == [
+        "Three days before you start, we email you: Badge number: five digits, printed on your badge."]
+
+
+def test_a_follow_up_names_the_column_it_asks_about():
+    evidence = select_evidence("How many paid vacation days do interns get?", [source(1, POLICY)],
+                               focus="And contractors?")
+    assert evidence.passages[0].text == "Benefit: Paid vacation; Contractors: No paid vacation"
+    assert not any("1.25" in p.text for p in evidence.passages)
+
+
+def test_a_korean_question_finds_the_level_it_names_in_the_right_teams_page():
+    assert "l7" in terms("결제팀 L7의 평가 주기는 어떻게 되나요?")  # Kiwi alone reads "L7의" as "L 7"
+    table = "| 직급 | 평가 주기 |\n|---|---|\n| L6 | 분기마다 |\n| L7 | 1년에 두 번 |\n"
+    payments = Source(1, "결제팀 직급 체계", "", table, "pay.md", None, "c", 1, (1,), 1.0)
+    search = dataclasses.replace(payments, number=2, title="검색팀 직급 체계", text=table.replace("두 번", "한 번"),
+                                 document_id=2)
+    evidence = select_evidence("결제팀 L7의 평가 주기는 어떻게 되나요?", [search, payments])
+    assert [(p.number, p.text) for p in evidence.passages] == [(1, "직급: L7; 평가 주기: 1년에 두 번")]
