@@ -334,9 +334,18 @@ def review(draft: Answer, check: CitationCheck, grounding: Grounding, evidence: 
     if not check.verified:
         return "uncited"
     quoted = numbers(" ".join(p.text for p in evidence.passages))
-    if quoted and stated_numbers(check.text) - quoted - numbers(question):
+    stated = stated_numbers(check.text)
+    if quoted and stated - quoted - numbers(question):
         return "off_evidence"  # a number the sources have, but not where the question is answered
+    if quoted and not stated & quoted and _ASKS_FOR_A_FIGURE.search(question):
+        return "no_figure"  # "How long …?" answered around the figure the evidence gives
     return None
+
+
+# A question whose answer is a figure: an amount, a count, a duration, a date.
+_ASKS_FOR_A_FIGURE = re.compile(
+    r"\bhow\s+(?:much|many|long|soon|often|far|old|big|large|high|early|late)\b|\bwhen\b|\bby\s+what\b"
+    r"|\bwhat\s+(?:date|time|day|year|percentage|amount|age|share)\b|몇|얼마|언제|며칠", re.I)
 
 
 def evidence_record(evidence: Evidence) -> list[dict]:

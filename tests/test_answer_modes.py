@@ -55,6 +55,7 @@ def test_an_invented_number_is_replaced_by_the_evidence_in_auto_mode(build):
     ("Please ask your manager about it.", "unsupported"),  # no claim to check, but the sources say nothing like it
     ("Interns get paid vacation days per month [1].", "stub"),  # the question said back
     ("Interns are employed for 3 to 6 months [1].", "off_evidence"),  # true, but not the answer
+    ("Interns get paid vacation for every full month of their internship [1].", "no_figure"),  # asked how many
 ])
 def test_a_stub_or_uncited_answer_is_replaced_by_the_evidence(build, reply, reason):
     pipeline, _ = build(reply)
