@@ -21,8 +21,8 @@ import re
 from dataclasses import asdict, dataclass
 
 from answering.context import Source
-from answering.evidence import question_words, terms
 from answering.language import detect_language
+from answering.terms import question_words, terms
 from retrieval.calibration import FLOOR_SD, Calibration
 from retrieval.keywords import HANGUL, morphemes
 from retrieval.search import SearchHit

@@ -11,7 +11,8 @@ import re
 
 from answering.citations import CITATION
 from answering.context import Source
-from answering.evidence import Passage, terms
+from answering.evidence import Passage
+from answering.terms import terms
 from answering.types import Answer, Route
 from answering.wellformed import sentences
 

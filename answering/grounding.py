@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from answering.citations import CITATION
-from answering.evidence import TextTerms, terms
+from answering.terms import TextTerms, terms
 from answering.wellformed import sentences
 
 _LIST_NUMBER = re.compile(r"^\s*\d+[.)]\s+", re.M)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from answering.citations import CITATION
-from answering.evidence import terms
+from answering.terms import terms
 
 MAX_SENTENCES = 5  # the answer prompt asks for at most five sentences
 _BOUNDARY = re.compile(r"((?<=[.!?。])[ \t]+|\n+)")  # kept, so lines and lists keep their shape

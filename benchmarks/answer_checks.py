@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Callable
 
 from answering.context import Source, build_sources
-from answering.evidence import clear_cache, select_evidence, terms
+from answering.evidence import clear_cache, select_evidence
 from answering.grounding import check_grounding
 from answering.routing import render
+from answering.terms import terms
 from answering.wellformed import is_stub, tidy
 from benchmarks.retrieval import percentile
 from core.paths import SAMPLES

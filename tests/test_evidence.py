@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 from answering.context import Source
-from answering.evidence import TextTerms, clear_cache, passages, select_evidence, terms
+from answering.evidence import clear_cache, passages, select_evidence
+from answering.terms import TextTerms, terms
 
 POLICY = """# Contractors and Interns Policy
 
