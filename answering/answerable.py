@@ -72,14 +72,11 @@ def key_terms(question: str) -> set[str]:
     return (latin - (pieces - ids)) | korean
 
 
-def coverage(wanted: set[str], sources: list[Source], language: str,
-             sections: dict[int, str] | None = None) -> list[float | None]:
-    """For each source, the weighted share of ``wanted`` it contains (its heading, and the sections of its
-    chunks from ``sections`` by chunk id, included). A term in
-    fewer sources weighs more; one in none weighs most. A source in another language is measured on the
-    terms it could share (Latin names and IDs in a Korean question, IDs in an English one) and those it
-    does share; None when that leaves nothing to compare."""
-    have = [terms(_text(src, sections or {})) & wanted for src in sources]
+def coverage(wanted: set[str], sources: list[Source], have: list[set[str]], language: str) -> list[float | None]:
+    """For each source, the weighted share of ``wanted`` it contains (``have``: the terms of ``wanted`` each
+    holds, see ``held``). A term in fewer sources weighs more; one in none weighs most. A source in
+    another language is measured on the terms it could share (Latin names and IDs in a Korean question,
+    IDs in an English one) and those it does share; None when that leaves nothing to compare."""
     n = len(have)
     weight = {t: math.log(1 + n / (SMOOTHING + sum(t in h for h in have))) for t in wanted}
     shares: list[float | None] = []
@@ -87,6 +84,12 @@ def coverage(wanted: set[str], sources: list[Source], language: str,
         comparable = wanted if _language(src) in (language, "unknown") else _names(wanted, language) | found
         shares.append(sum(weight[t] for t in found) / sum(weight[t] for t in comparable) if comparable else None)
     return shares
+
+
+def held(wanted: set[str], sources: list[Source], sections: dict[int, str]) -> list[set[str]]:
+    """The terms of ``wanted`` each source holds, in its text, its heading or the sections of its chunks
+    (``sections``, by chunk id)."""
+    return [terms(_text(src, sections)) & wanted for src in sources]
 
 
 def _text(src: Source, sections: dict[int, str]) -> str:
@@ -131,8 +134,9 @@ def assess(question: str, language: str, hits: list[SearchHit], sources: list[So
     if not wanted:  # "What about it?": nothing to compare, the similarity decides
         return Answerability(True, "relevant", similarity, floor, z)
     sections = {h.chunk_id: h.section for h in hits}
-    shares = coverage(wanted, sources, language, sections)
-    missing = tuple(sorted(wanted - set().union(*(terms(_text(s, sections)) for s in sources))))
+    have = held(wanted, sources, sections)
+    shares = coverage(wanted, sources, have, language)
+    missing = tuple(sorted(wanted - set().union(*have)))
     best_required = None
     for share, source_z in zip(shares, zs):
         if source_z is None or source_z < FLOOR_SD:

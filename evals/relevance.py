@@ -52,8 +52,7 @@ def handbook_questions() -> tuple[list[str], list[str]]:
 def squad_split(path: Path, questions: int, seed: int) -> tuple[list, list[str], list[str]]:
     """Half the articles' paragraphs to index, and sampled questions about them and about the rest."""
     items, pairs = load_squad(path)
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    titles = [a["title"].replace("_", " ") for a in data["data"]]
+    titles = list(dict.fromkeys(item.title for item in items))  # the articles, in the file's order
     indexed = set(random.Random(seed).sample(titles, len(titles) // 2))
     kept = [item for item in items if item.title in indexed]
     sources = {item.source for item in kept}
