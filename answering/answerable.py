@@ -56,6 +56,8 @@ class Answerability:
     coverage: float | None = None
     required: float | None = None
     missing: tuple[str, ...] = ()  # the key terms no source contains
+    answering: tuple[int, ...] = ()  # the numbers of the sources that hold enough of them (or come close enough)
+    across_languages: bool = False  # ... and they are all in another language than the question
 
     def as_dict(self) -> dict:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
@@ -137,18 +139,24 @@ def assess(question: str, language: str, hits: list[SearchHit], sources: list[So
     have = held(wanted, sources, sections)
     shares = coverage(wanted, sources, have, language)
     missing = tuple(sorted(wanted - set().union(*have)))
+    passing: list[tuple[Source, str, float | None, float | None]] = []  # (source, reason, share, required)
     best_required = None
-    for share, source_z in zip(shares, zs):
+    for src, share, source_z in zip(sources, shares, zs):
         if source_z is None or source_z < FLOOR_SD:
             continue
         if share is None:  # another language, nothing to compare: only a close one counts
             if source_z >= CROSS_LANGUAGE_SD:
-                return Answerability(True, "other_language", similarity, floor, z, missing=missing)
+                passing.append((src, "other_language", None, None))
             continue
         required = _required(source_z)
         if share >= required:
-            return Answerability(True, "relevant", similarity, floor, z, share, required, missing)
+            passing.append((src, "relevant", share, required))
         best_required = required if best_required is None else min(best_required, required)
+    if passing:
+        _, reason, share, required = next((p for p in passing if p[1] == "relevant"), passing[0])
+        across = all(_language(src) not in (language, "unknown") for src, *_ in passing)
+        return Answerability(True, reason, similarity, floor, z, share, required, missing,
+                             tuple(src.number for src, *_ in passing), across)
     best = max((v for v in shares if v is not None), default=None)
     return Answerability(False, "key_terms", similarity, floor, z, best, best_required, missing)
 

@@ -21,6 +21,7 @@ import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Callable
 
 from answering.context import Source
 from answering.terms import TextTerms, fold, frozen_terms, question_words
@@ -58,7 +59,8 @@ class Passage:
 @dataclass(frozen=True)
 class Evidence:
     passages: tuple[Passage, ...]
-    support: float  # the best passage's share of the question's weighted content words (0-1)
+    support: float  # the best passage's share of the question's weighted content words (0-1); across
+    # languages (closest_passages), the embedder's similarity of the question to it
 
     def numbers(self) -> list[int]:
         """The sources the passages come from, in order of first appearance."""
@@ -195,6 +197,28 @@ def select_evidence(question: str, sources: list[Source], k: int = 3, focus: str
         chosen.append(candidate)
     quoted = tuple(Passage(c.number, _quote(c.piece, wanted, focused), round(c.rank, 4)) for c in chosen)
     return Evidence(quoted, round(best.coverage, 4))
+
+
+def closest_passages(question: str, sources: list[Source], similarity: Callable[[str, list[str]], list[float]],
+                     limit: int = 24) -> Evidence:
+    """The evidence when the sources that answer are in another language than the question: words
+    cannot be compared, so the passage ``similarity`` (the multilingual embedder) finds closest to
+    the question is quoted, read with its heading ("Project Kestrel: General availability is planned
+    for … Q4 2026 in the Korea region"). At most ``limit`` passages are compared, in the sources' order;
+    none that addresses an assistant.
+    """
+    wanted = frozen_terms(question)
+    pieces = [(src, piece) for src in sources for piece in _passages(src.text)
+              if not instruction_like(piece.text, limit=1)][:limit]
+    if not pieces:
+        return Evidence((), 0.0)
+    read = [f"{src.heading}: {piece.lead} {piece.text}" if piece.lead else f"{src.heading}: {piece.text}"
+            for src, piece in pieces]
+    close = similarity(question, read)
+    best = max(range(len(pieces)), key=lambda i: (close[i], -i))
+    src, piece = pieces[best]
+    return Evidence((Passage(src.number, _quote(piece, wanted, frozenset()), round(close[best], 4)),),
+                    round(close[best], 4))
 
 
 def _score(wanted: frozenset[str], focused: frozenset[str],

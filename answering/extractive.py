@@ -12,6 +12,7 @@ import re
 from answering.citations import CITATION
 from answering.context import Source
 from answering.evidence import Passage
+from answering.language import detect_language
 from answering.terms import terms
 from answering.types import Answer, Route
 from answering.wellformed import sentences
@@ -20,6 +21,11 @@ LEAD_IN = {
     "en": "Here is what the documents say:",
     "ko": "문서에는 다음과 같이 나와 있습니다:",
 }
+# ... when a passage is in another language than the question: quoted as written, not translated
+QUOTED_LEAD_IN = {
+    "en": "Here is what the documents say (quoted in the original Korean):",
+    "ko": "문서에는 다음과 같이 나와 있습니다 (영어 원문 그대로 인용):",
+}
 # A sentence gets a citation from the source that holds at least this share of its content words.
 MIN_COVERAGE = 0.6
 _SENTENCE_END = re.compile(r"([.!?。]?)\s*$")
@@ -27,7 +33,8 @@ _SENTENCE_END = re.compile(r"([.!?。]?)\s*$")
 
 def extractive_text(passages: list[Passage], language: str) -> str:
     """The lead-in and one line per passage, ending in its citation: "• Interns get … [1]"."""
-    lines = [LEAD_IN.get(language, LEAD_IN["en"])]
+    other = any(detect_language(p.text) not in (language, "unknown") for p in passages)
+    lines = [(QUOTED_LEAD_IN if other else LEAD_IN).get(language, LEAD_IN["en"])]
     lines += [f"• {passage.text} [{passage.number}]" for passage in passages]
     return "\n".join(lines)
 

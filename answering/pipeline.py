@@ -36,13 +36,14 @@ from answering import prompts
 from answering.answerable import assess, key_terms
 from answering.citations import CitationCheck, check_citations
 from answering.context import Source, build_sources
-from answering.evidence import Evidence, select_evidence
+from answering.evidence import Evidence, closest_passages, select_evidence
 from answering.extractive import attach_citations, extractive_answer
 from answering.grounding import Grounding, check_grounding, numbers, stated_numbers
 from answering.guard import withheld
 from answering.language import detect_language
 from answering.routing import ModelRouter, render
 from answering.run import Run, finish_record, hit_record, ms_since, source_record, start_record
+from answering.similarity import PassageSimilarity
 from answering.types import Answer, AnswerCache, NoCache, PipelineConfig, Question, Route
 from answering.wellformed import is_stub, tidy
 from feedback.log import record
@@ -93,6 +94,7 @@ class Pipeline:
         self.router = ModelRouter(config, models)
         self.engine = engine
         self.cache = cache or NoCache()
+        self.similarity = PassageSimilarity(searcher.embedder)
         self.graph = self._build_graph()
 
     def _build_graph(self):
@@ -223,6 +225,8 @@ class Pipeline:
             verdict = assess(f"{previous}\n{s.text}", s.language, s.hits, sources, calibrations,
                              self.config.relevance_threshold)
         s.answerable = verdict.answerable
+        if verdict.across_languages:  # the evidence is chosen by meaning, from the sources that answer
+            s.answering = frozenset(c for src in sources if src.number in verdict.answering for c in src.chunk_ids)
         s.log.answerability = verdict.as_dict()
         s.log.latency_ms["answerable"] = ms_since(t0)
         return s
@@ -268,7 +272,7 @@ class Pipeline:
         answer that fails (a stub, unsupported facts, no valid citation, the wrong language)."""
         t0 = time.perf_counter()
         draft = s.answer
-        evidence = select_evidence(s.search_text, s.sources, focus=self._focus(s))
+        evidence = self._evidence(s)
         given = source_text(s.sources)
         text = draft.text if is_stub(draft.text) else attach_citations(draft.text, s.sources)
         check = check_citations(text, len(s.sources))
@@ -298,7 +302,16 @@ class Pipeline:
     def _extractive(self, s: Run) -> Run:
         """ANSWER_MODE=extractive: the evidence of the best sources, no model call."""
         s.sources = build_sources(s.hits, self.config.source_tokens, count_tokens=approx_tokens)
-        return self._give_evidence(s, select_evidence(s.search_text, s.sources, focus=self._focus(s)), None, None)
+        return self._give_evidence(s, self._evidence(s), None, None)
+
+    def _evidence(self, s: Run) -> Evidence:
+        """The passages that best answer the question: by its words (answering.evidence), or by meaning
+        when only sources in another language answer it."""
+        if s.answering:
+            answering = [src for src in s.sources if s.answering & set(src.chunk_ids)]
+            if answering:
+                return closest_passages(s.search_text, answering, self.similarity)
+        return select_evidence(s.search_text, s.sources, focus=self._focus(s))
 
     def _give_evidence(self, s: Run, evidence: Evidence, reason: str | None, draft: Answer | None) -> Run:
         """The extractive answer (or, with no passage to quote, "I don't know" and the closest sources)."""

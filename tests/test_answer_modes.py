@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from answering import prompts
-from answering.extractive import LEAD_IN, attach_citations
+from answering.extractive import LEAD_IN, QUOTED_LEAD_IN, attach_citations
 from answering.pipeline import Pipeline
 from answering.types import Question, Route
 from bot.settings import Settings
@@ -99,6 +99,22 @@ def test_extractive_mode_quotes_the_evidence_without_a_model(build):
     korean = pipeline.answer(Question("휴가 신청은 어떻게 하나요?"))
     assert korean.route == Route.EXTRACTIVE and korean.text.startswith(LEAD_IN["ko"])
     assert "vacation-policy-ko.md" in {s.source.rsplit("/", 1)[-1] for s in korean.sources}
+
+
+@pytest.mark.parametrize("question, source, fact", [
+    # the English page shares one name with the question; a Korean page shares more words and answers nothing
+    ("Kestrel 프로젝트는 한국 리전에 언제 정식 출시될 예정인가요?", "engineering-glossary.md",
+     "Q4 2026 in the Korea region"),
+    ("SEV1 장애가 해결되고 나면 포스트모템은 언제까지 작성해야 하나요?", "on-call-and-incident-response.md",
+     "due within 5 business days"),
+])
+def test_a_question_only_another_languages_page_answers_gets_that_pages_passage(build, question, source, fact):
+    pipeline, chat = build(answer_mode="extractive")
+    answer = pipeline.answer(Question(question))
+    assert answer.route == Route.EXTRACTIVE and not chat.prompts
+    assert [s.source.rsplit("/", 1)[-1] for s in answer.sources] == [source]
+    assert fact in answer.text and answer.text.startswith(QUOTED_LEAD_IN["ko"])  # quoted as written, and said so
+    assert row(pipeline, answer)["answerability"]["across_languages"] is True
 
 
 def test_a_question_can_ask_for_its_own_mode(build):
