@@ -2,8 +2,10 @@
 
 Each case asserts the route, and for answers: an expected document is cited, facts the answer must
 and must not contain, that it states no fact its sources lack (grounded), that the evidence quoted
-under it holds the expected facts, that its text is in the asker's language, and its length; for
-out-of-scope questions: "I don't know", in the asker's language, with zero model calls.
+under it holds the expected facts, that its own words are in the asker's language (the passages an
+extractive answer quotes stay as the documents wrote them, an English page for a Korean question
+too), and its length; for out-of-scope questions: "I don't know", in the asker's language, with zero
+model calls.
 
 Every question is answered once, in auto mode; what the other answer modes would have given is
 derived from that answer (``generate``: the model's answer, even where auto replaced it;
@@ -90,7 +92,11 @@ def check(case: dict, answer: Answer, question: str = "") -> dict[str, bool]:
     results["grounded"] = check_grounding(answer.text, given, question).grounded
     quoted = " ".join(p.text for p in answer.evidence).lower()
     results["evidence"] = _contains_all(quoted, case["must_contain"])
-    results["language"] = written_in(answer.text, case["language"])
+    own = answer.text  # the answer's own words: the passages an extractive answer quotes are the documents'
+    if answer.route == Route.EXTRACTIVE:
+        for passage in answer.evidence:
+            own = own.replace(passage.text, " ")
+    results["language"] = written_in(own, case["language"])
     if answer.route == Route.ANSWER:
         results["language_first_try"] = not answer.language_retried
     results["length"] = 0 < len(answer.text) <= case["max_chars"]

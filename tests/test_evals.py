@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from answering.context import Source
 from answering.evidence import Passage
+from answering.extractive import QUOTED_LEAD_IN, extractive_text
 from answering.types import Answer, Route
 from evals.answers import check, load_cases, summarise, variants
 
@@ -75,3 +76,14 @@ def test_out_of_scope_gate_fails_when_a_model_was_called():
            "checks": check(case, called), "model_calls": 1, "latency_ms": {}}
     result = summarise([row], "m", 1.0)
     assert result["gates_passed"] is False and result["gates"]["out_of_scope_zero_model_calls"] is False
+
+
+def test_an_english_passage_quoted_for_a_korean_question_is_the_documents_words_not_the_answers():
+    case = {**CASE, "language": "ko", "must_contain": ["1.25"]}
+    src = source("contractors-and-interns-policy.md")
+    quoted = Answer(extractive_text([Passage(1, INTERNS, 0.9)], "ko"), Route.EXTRACTIVE, "ko", sources=[src],
+                    evidence=[Passage(1, INTERNS, 0.9)])
+    assert quoted.text.startswith(QUOTED_LEAD_IN["ko"]) and check(case, quoted)["language"] is True
+    english_lead_in = Answer(extractive_text([Passage(1, INTERNS, 0.9)], "en"), Route.EXTRACTIVE, "ko",
+                             sources=[src], evidence=[Passage(1, INTERNS, 0.9)])
+    assert check(case, english_lead_in)["language"] is False  # the bot's own words must still be Korean
