@@ -161,6 +161,13 @@ def assess(question: str, language: str, hits: list[SearchHit], sources: list[So
     return Answerability(False, "key_terms", similarity, floor, z, best, best_required, missing)
 
 
+def answering_chunks(verdict: Answerability, sources: list[Source]) -> frozenset[int]:
+    """The chunks of the sources that answer, when they are all in another language than the question."""
+    if not verdict.across_languages:
+        return frozenset()
+    return frozenset(c for src in sources if src.number in verdict.answering for c in src.chunk_ids)
+
+
 def _required(z: float) -> float:
     """The share of key terms a source must contain when it comes ``z`` standard deviations above the probes."""
     return max(LEAST_COVERAGE, MIN_COVERAGE - RELAX_PER_SD * (z - FLOOR_SD))

@@ -26,14 +26,14 @@ import dataclasses
 import logging
 import re
 import time
-from typing import Any
+from typing import Any, Callable
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.runnables import RunnableBranch, RunnableConfig, RunnableLambda
 from sqlalchemy import Engine
 
 from answering import prompts
-from answering.answerable import assess, key_terms
+from answering.answerable import answering_chunks, assess, key_terms
 from answering.citations import CitationCheck, check_citations
 from answering.context import Source, build_sources
 from answering.evidence import Evidence, closest_passages, select_evidence
@@ -225,8 +225,7 @@ class Pipeline:
             verdict = assess(f"{previous}\n{s.text}", s.language, s.hits, sources, calibrations,
                              self.config.relevance_threshold)
         s.answerable = verdict.answerable
-        if verdict.across_languages:  # the evidence is chosen by meaning, from the sources that answer
-            s.answering = frozenset(c for src in sources if src.number in verdict.answering for c in src.chunk_ids)
+        s.answering = answering_chunks(verdict, sources)  # the evidence is then chosen by meaning
         s.log.answerability = verdict.as_dict()
         s.log.latency_ms["answerable"] = ms_since(t0)
         return s
@@ -305,13 +304,7 @@ class Pipeline:
         return self._give_evidence(s, self._evidence(s), None, None)
 
     def _evidence(self, s: Run) -> Evidence:
-        """The passages that best answer the question: by its words (answering.evidence), or by meaning
-        when only sources in another language answer it."""
-        if s.answering:
-            answering = [src for src in s.sources if s.answering & set(src.chunk_ids)]
-            if answering:
-                return closest_passages(s.search_text, answering, self.similarity)
-        return select_evidence(s.search_text, s.sources, focus=self._focus(s))
+        return choose_evidence(s.search_text, s.sources, self.similarity, s.answering, focus=self._focus(s))
 
     def _give_evidence(self, s: Run, evidence: Evidence, reason: str | None, draft: Answer | None) -> Run:
         """The extractive answer (or, with no passage to quote, "I don't know" and the closest sources)."""
@@ -359,6 +352,17 @@ def review(draft: Answer, check: CitationCheck, grounding: Grounding, evidence: 
 _ASKS_FOR_A_FIGURE = re.compile(
     r"\bhow\s+(?:much|many|long|soon|often|far|old|big|large|high|early|late)\b|\bwhen\b|\bby\s+what\b"
     r"|\bwhat\s+(?:date|time|day|year|percentage|amount|age|share)\b|몇|얼마|언제|며칠", re.I)
+
+
+def choose_evidence(question: str, sources: list[Source], similarity: Callable[[str, list[str]], list[float]],
+                    answering: frozenset[int] = frozenset(), focus: str = "") -> Evidence:
+    """The passages that best answer ``question``: by its words (answering.evidence), or by meaning when
+    only sources in another language answer it (``answering``: their chunks, from answering.answerable)."""
+    if answering:
+        chosen = [src for src in sources if answering & set(src.chunk_ids)]
+        if chosen:
+            return closest_passages(question, chosen, similarity)
+    return select_evidence(question, sources, focus=focus)
 
 
 def evidence_record(evidence: Evidence) -> list[dict]:

@@ -6,8 +6,10 @@ the pipeline searches (hybrid, k from the settings) and its hits fitted to the a
 (``build_sources`` with the local model's tokenizer, ANSWER_SOURCE_TOKENS). Answers are made from
 those sources as a model writes them: one to five of their sentences, cited ([n]) or not, some with
 a lead-in, some with an invented number, name or address. Each step is timed per answer: ``tidy``,
-``is_stub``, ``select_evidence`` (k=3) and ``check_grounding`` against the rendered sources. The
-baseline, measured in the same run, is the retrieval call and ``build_sources`` of the same questions.
+``is_stub``, the evidence as the pipeline chooses it (``choose_evidence``: by words, or by meaning with
+the embedder when only sources in another language answer) and ``check_grounding`` against the
+rendered sources. Cold, the embedder's passage vectors are forgotten too. The baseline, measured in the
+same run, is the retrieval call and ``build_sources`` of the same questions.
 """
 
 from __future__ import annotations
@@ -21,10 +23,13 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from answering.answerable import answering_chunks, assess
 from answering.context import Source, build_sources
-from answering.evidence import clear_cache, select_evidence
+from answering.evidence import clear_cache
 from answering.grounding import check_grounding
+from answering.pipeline import choose_evidence
 from answering.routing import render
+from answering.similarity import PassageSimilarity
 from answering.terms import terms
 from answering.wellformed import is_stub, tidy
 from benchmarks.retrieval import percentile
@@ -32,6 +37,7 @@ from core.paths import SAMPLES
 from evals.handbook import EVAL_COLLECTION, ensure_indexed
 from evals.squad import load_squad
 from retrieval import store
+from retrieval.calibration import load_calibrations
 from retrieval.keywords import HANGUL
 
 SCRATCH = "bench-checks-squad"
@@ -122,14 +128,15 @@ def _stats(values: list[float]) -> dict:
             "max": round(max(values), 3), "n": len(values)}
 
 
-def _check(case: Case, sources: list[Source], sources_text: str, answer: str) -> tuple[dict, dict, tuple]:
+def _check(case: Case, sources: list[Source], sources_text: str, answer: str, across: frozenset[int],
+           similarity: PassageSimilarity) -> tuple[dict, dict, tuple]:
     """Run the answer checks once: each step's wall-clock and CPU time (ms), and what they found."""
     marks = [(time.perf_counter(), time.process_time())]
     text = tidy(answer)
     marks.append((time.perf_counter(), time.process_time()))
     stub = is_stub(text)
     marks.append((time.perf_counter(), time.process_time()))
-    evidence = select_evidence(case.question, sources, k=3)
+    evidence = choose_evidence(case.question, sources, similarity, across)
     marks.append((time.perf_counter(), time.process_time()))
     grounding = check_grounding(text, sources_text, case.question)
     marks.append((time.perf_counter(), time.process_time()))
@@ -138,16 +145,19 @@ def _check(case: Case, sources: list[Source], sources_text: str, answer: str) ->
     return wall, cpu, (text, stub, evidence.passages, evidence.support, json.dumps(grounding.as_dict()))
 
 
-def _measure(work: list, forget: bool) -> dict:
-    """Check every answer; ``forget``: clear the remembered terms before each, as if its sources were new."""
+def _measure(work: list, forget: bool, embedder) -> dict:
+    """Check every answer; ``forget``: clear the remembered terms (and passage vectors) before each, as if
+    its sources were new."""
+    similarity = PassageSimilarity(embedder)
     wall: dict[str, list[float]] = {step: [] for step in STEPS}
     cpu: dict[str, list[float]] = {step: [] for step in STEPS}
     digest = hashlib.sha256()
     grounded = 0
-    for case, srcs, text, answer in work:
+    for case, srcs, text, answer, across in work:
         if forget:
             clear_cache()
-        took, used, found = _check(case, srcs, text, answer)
+            similarity = PassageSimilarity(embedder)
+        took, used, found = _check(case, srcs, text, answer, across, similarity)
         for step in STEPS:
             wall[step].append(took[step])
             cpu[step].append(used[step])
@@ -156,12 +166,14 @@ def _measure(work: list, forget: bool) -> dict:
     return {"wall": wall, "cpu": cpu, "digest": digest.hexdigest()[:16], "grounded": grounded}
 
 
-def _steps(times: dict[str, list[float]], langs: list[str]) -> dict:
+def _steps(times: dict[str, list[float]], langs: list[str], meaning: list[bool]) -> dict:
     checks = [e + g for e, g in zip(times["evidence"], times["grounding"])]
+    by_meaning = [c for c, m in zip(checks, meaning) if m]  # only other-language sources answer: the embedder
     return {**{s: _stats(times[s]) for s in STEPS}, "evidence+grounding": _stats(checks),
             "total": _stats([sum(times[s][i] for s in STEPS) for i in range(len(langs))]),
             **{f"evidence+grounding, {lang}": _stats([c for c, la in zip(checks, langs) if la == lang])
-               for lang in ("en", "ko")}}
+               for lang in ("en", "ko")},
+            **({"evidence+grounding, by meaning": _stats(by_meaning)} if by_meaning else {})}
 
 
 def _retrieve(services, cases: list[Case]):
@@ -174,7 +186,9 @@ def _retrieve(services, cases: list[Case]):
 
     for case in cases[:10]:  # warm the embedder, the database and the tokenizer
         build_sources(services.searcher.search(case.question, params, collections=[case.collection]), budget, count)
-    out, retrieve_ms, build_ms, tokens = [], [], [], []
+    with services.engine.connect() as conn:
+        calibrations = load_calibrations(conn, services.embedder.name)
+    out, retrieve_ms, build_ms, tokens, across = [], [], [], [], []
     for case in cases:
         t0 = time.perf_counter()
         hits = services.searcher.search(case.question, params, collections=[case.collection])
@@ -185,7 +199,10 @@ def _retrieve(services, cases: list[Case]):
         build_ms.append((t2 - t1) * 1000)
         tokens.append(count(render(sources)))
         out.append(sources)
-    return out, retrieve_ms, build_ms, tokens
+        verdict = assess(case.question, case.language, hits, sources, calibrations,
+                         services.settings.relevance_threshold)
+        across.append(answering_chunks(verdict, sources))
+    return out, retrieve_ms, build_ms, tokens, across
 
 
 def run_answer_checks_benchmark(services, squad_json: Path, *, answers: int = 400, paragraphs: int = 150,
@@ -202,36 +219,39 @@ def run_answer_checks_benchmark(services, squad_json: Path, *, answers: int = 40
     services.indexer.index_items(items, SCRATCH, remove_missing=True)
     cases = handbook + squad
     say(f"retrieving for {len(cases)} questions ({len(handbook)} handbook, {len(squad)} SQuAD) …")
-    sources, retrieve_ms, build_ms, tokens = _retrieve(services, cases)
-    work = [(case, srcs, render(srcs), answer)
-            for case, srcs in zip(cases, sources)
+    sources, retrieve_ms, build_ms, tokens, across = _retrieve(services, cases)
+    work = [(case, srcs, render(srcs), answer, other)
+            for case, srcs, other in zip(cases, sources, across)
             for answer in make_answers(case, srcs, per_handbook if case.gold is None else 1, rng)]
     terms("휴가를 신청하려면 어떻게 하나요?")  # Kiwi loads on first use
-    for case, srcs, text, answer in work[:10] + [w for w in work if w[0].language == "ko"][:10]:
-        _check(case, srcs, text, answer)  # warm-up, not counted
+    warm = PassageSimilarity(services.embedder)
+    for case, srcs, text, answer, other in work[:10] + [w for w in work if w[0].language == "ko"][:10]:
+        _check(case, srcs, text, answer, other, warm)  # warm-up, not counted
     say(f"checking {len(work)} answers, each on its own (cold), then one after another (as run) …")
-    cold = _measure(work, forget=True)
+    cold = _measure(work, forget=True, embedder=services.embedder)
     clear_cache()
-    as_run = _measure(work, forget=False)
+    as_run = _measure(work, forget=False, embedder=services.embedder)
     if cold["digest"] != as_run["digest"]:
         raise AssertionError("the remembered terms changed what the checks found")
     if not reuse_index:
         with services.engine.begin() as conn:
             store.delete_collection(conn, SCRATCH)
     langs = [case.language for case, *_ in work]
-    checks = _steps(as_run["wall"], langs)["evidence+grounding"]
+    meaning = [bool(w[-1]) for w in work]
+    checks = _steps(as_run["wall"], langs, meaning)["evidence+grounding"]
     retrieve = _stats(retrieve_ms)
     return {
         "answers": len(work),
         "questions": {"handbook": len(handbook), "squad": len(squad),
-                      "korean_answers": langs.count("ko"), "english_answers": langs.count("en")},
+                      "korean_answers": langs.count("ko"), "english_answers": langs.count("en"),
+                      "answers_by_meaning": sum(meaning)},
         "sources": {"mean_count": round(sum(map(len, sources)) / len(sources), 2),
                     "mean_tokens": round(sum(tokens) / len(tokens)), "max_tokens": max(tokens),
                     "budget_tokens": services.settings.pipeline_config.source_tokens},
-        "steps_ms": _steps(as_run["wall"], langs),
-        "steps_cpu_ms": _steps(as_run["cpu"], langs),  # CPU time of the process: less sensitive to a busy machine
-        "cold_steps_ms": _steps(cold["wall"], langs),
-        "cold_steps_cpu_ms": _steps(cold["cpu"], langs),
+        "steps_ms": _steps(as_run["wall"], langs, meaning),
+        "steps_cpu_ms": _steps(as_run["cpu"], langs, meaning),  # process CPU time: less sensitive to a busy machine
+        "cold_steps_ms": _steps(cold["wall"], langs, meaning),
+        "cold_steps_cpu_ms": _steps(cold["cpu"], langs, meaning),
         "baseline_ms": {"retrieve": retrieve, "build_sources": _stats(build_ms)},
         "ratio_p95_to_retrieve": round(checks["p95"] / retrieve["p95"], 3),
         "ratio_p50_to_retrieve": round(checks["p50"] / retrieve["p50"], 3),
