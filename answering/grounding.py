@@ -96,7 +96,7 @@ def _measure(text: str, end: int, start: int) -> str | None:
     korean = _KO_MEASURE.match(text, end)
     if korean:
         return _MEASURES[korean.group(1)]
-    before = text[max(0, start - 2):start].strip()
+    before = text[max(0, start - 4):start].strip(" *_`")[-1:]  # "€600", "€ 600", "**€600**"
     if before in ("€", "$", "₩"):
         return _MEASURES[before]
     after = re.sub(r"^[\d\s.,~–-]*(?:to\s+)?[\d.,]*", "", text[end:end + 40])

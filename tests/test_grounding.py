@@ -30,6 +30,12 @@ def test_a_faithful_answer_is_grounded_whatever_the_notation():
     assert result.unsupported_sentences == []
 
 
+def test_an_amount_set_in_bold_keeps_its_currency():
+    source = "Northwind provides an annual health budget of **€600** for dental treatment."
+    assert check_grounding("The health budget is €600 a year [1].", source, "").grounded
+    assert not check_grounding("The health budget is $600 a year [1].", source, "").grounded
+
+
 def test_invented_numbers_codes_addresses_links_dates_and_names_are_unsupported():
     answer = ("Interns get 2.5 days per month [1]. Use code NWL-X9999, write to hr@evil.example, log in at "
               "https://evil.example/login and ask Jonas Becker before 2026-04-01. 점심 식대는 30만 원입니다.")
