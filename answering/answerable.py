@@ -74,16 +74,17 @@ def key_terms(question: str) -> set[str]:
     return (latin - (pieces - ids)) | korean
 
 
-def coverage(wanted: set[str], sources: list[Source], have: list[set[str]], language: str) -> list[float | None]:
+def coverage(wanted: set[str], have: list[set[str]], foreign: list[bool], language: str) -> list[float | None]:
     """For each source, the weighted share of ``wanted`` it contains (``have``: the terms of ``wanted`` each
     holds, see ``held``). A term in fewer sources weighs more; one in none weighs most. A source in
-    another language is measured on the terms it could share (Latin names and IDs in a Korean question,
-    IDs in an English one) and those it does share; None when that leaves nothing to compare."""
+    another language than ``language`` (``foreign``) is measured on the terms it could share (Latin names
+    and IDs in a Korean question, IDs in an English one) and those it does share; None when that leaves
+    nothing to compare."""
     n = len(have)
     weight = {t: math.log(1 + n / (SMOOTHING + sum(t in h for h in have))) for t in wanted}
     shares: list[float | None] = []
-    for src, found in zip(sources, have):
-        comparable = wanted if _language(src) in (language, "unknown") else _names(wanted, language) | found
+    for found, other in zip(have, foreign):
+        comparable = _names(wanted, language) | found if other else wanted
         shares.append(sum(weight[t] for t in found) / sum(weight[t] for t in comparable) if comparable else None)
     return shares
 
@@ -137,26 +138,26 @@ def assess(question: str, language: str, hits: list[SearchHit], sources: list[So
         return Answerability(True, "relevant", similarity, floor, z)
     sections = {h.chunk_id: h.section for h in hits}
     have = held(wanted, sources, sections)
-    shares = coverage(wanted, sources, have, language)
+    foreign = [_language(src) not in (language, "unknown") for src in sources]
+    shares = coverage(wanted, have, foreign, language)
     missing = tuple(sorted(wanted - set().union(*have)))
-    passing: list[tuple[Source, str, float | None, float | None]] = []  # (source, reason, share, required)
+    passing: list[tuple[Source, bool, str, float | None, float | None]] = []  # source, foreign, reason, share, required
     best_required = None
-    for src, share, source_z in zip(sources, shares, zs):
+    for src, other, share, source_z in zip(sources, foreign, shares, zs):
         if source_z is None or source_z < FLOOR_SD:
             continue
         if share is None:  # another language, nothing to compare: only a close one counts
             if source_z >= CROSS_LANGUAGE_SD:
-                passing.append((src, "other_language", None, None))
+                passing.append((src, other, "other_language", None, None))
             continue
         required = _required(source_z)
         if share >= required:
-            passing.append((src, "relevant", share, required))
+            passing.append((src, other, "relevant", share, required))
         best_required = required if best_required is None else min(best_required, required)
     if passing:
-        _, reason, share, required = next((p for p in passing if p[1] == "relevant"), passing[0])
-        across = all(_language(src) not in (language, "unknown") for src, *_ in passing)
+        _, _, reason, share, required = next((p for p in passing if p[2] == "relevant"), passing[0])
         return Answerability(True, reason, similarity, floor, z, share, required, missing,
-                             tuple(src.number for src, *_ in passing), across)
+                             tuple(src.number for src, *_ in passing), all(other for _, other, *_ in passing))
     best = max((v for v in shares if v is not None), default=None)
     return Answerability(False, "key_terms", similarity, floor, z, best, best_required, missing)
 
