@@ -20,6 +20,15 @@ BOT_ID = "BBOT"
 TEAM = "T0001"
 
 
+# One counter for the whole test run: message timestamps stay unique across fakes (and so across the
+# interactions that tests leave in the shared database), as Slack's own are within a workspace.
+_ts = itertools.count(1)
+
+
+def next_ts() -> str:
+    return f"{int(time.time())}.{next(_ts):06d}"
+
+
 class FakeSlack:
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict]] = []
@@ -27,7 +36,6 @@ class FakeSlack:
         self.admins: set[str] = set()
         self.rate_limited: dict[str, int] = {}  # method -> how many 429s to answer first
         self.scopes: list[str] | None = None  # granted bot scopes, sent as X-OAuth-Scopes by auth.test
-        self._ts = itertools.count(1)
         self._cond = threading.Condition()
         fake = self
 
@@ -66,7 +74,7 @@ class FakeSlack:
         return f"http://127.0.0.1:{self.port}/respond/{name}"
 
     def next_ts(self) -> str:
-        return f"{int(time.time())}.{next(self._ts):06d}"
+        return next_ts()
 
     def _handle(self, method: str, params: dict, path: str) -> tuple[int, dict, dict]:
         with self._cond:

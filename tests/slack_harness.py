@@ -4,9 +4,7 @@ Shared by tests/test_slack.py and tests/test_slack_faults.py."""
 
 from __future__ import annotations
 
-import itertools
 import json
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -28,17 +26,16 @@ from models import Embedder
 from retrieval.db import make_engine
 from retrieval.ingest import Indexer
 from retrieval.search import Searcher
-from tests.fake_slack import BOT_USER, FakeSlack, event_body, payload_body, post, sign
+from tests.fake_slack import BOT_USER, FakeSlack, event_body, next_ts, payload_body, post, sign
 from tests.fakes import ScriptedChat, ScriptedModels
 
 SECRET = "test-signing-secret"
 ADMIN = "UADMIN"
 VPN_REPLY = "VPN-ERR-619 means UDP port 51820 is blocked [1]."
-_ts = itertools.count(1)
 
 
 def new_ts() -> str:
-    return f"{int(time.time())}.{next(_ts):06d}"
+    return next_ts()
 
 
 @contextmanager
