@@ -93,13 +93,6 @@ def interaction_for_reply(engine: Engine, channel: str, reply_ts: str) -> int | 
                             {"c": channel, "ts": reply_ts}).scalar()
 
 
-def interaction_exists(engine: Engine, interaction_id: int) -> bool:
-    """Is there an interaction ``interaction_id`` (a vote button may outlive its row)?"""
-    with engine.connect() as conn:
-        return conn.execute(text("SELECT EXISTS (SELECT 1 FROM interactions WHERE id = :i)"),
-                            {"i": interaction_id}).scalar_one()
-
-
 def has_asked_before(engine: Engine, user: str) -> bool:
     """Has ``user`` asked the bot anything in Slack before?"""
     with engine.connect() as conn:
@@ -107,9 +100,13 @@ def has_asked_before(engine: Engine, user: str) -> bool:
                             {"u": user}).scalar_one()
 
 
-def question_of(engine: Engine, interaction_id: int) -> dict | None:
-    """Where and what was asked, for re-asking an answered question."""
+def question_of(engine: Engine, interaction_id: int | None) -> dict | None:
+    """Where, what and against which collections was asked, and where it was answered (``reply_ts``:
+    the channel message carrying the answer; None for an ephemeral reply); None for no such interaction
+    (a button may outlive its row)."""
+    if interaction_id is None:
+        return None
     with engine.connect() as conn:
-        row = conn.execute(text("SELECT id, question, channel, thread_ts, language FROM interactions WHERE id = :i"),
-                           {"i": interaction_id}).mappings().first()
+        row = conn.execute(text("SELECT id, question, asker, channel, thread_ts, reply_ts, language, collections "
+                                "FROM interactions WHERE id = :i"), {"i": interaction_id}).mappings().first()
     return dict(row) if row else None

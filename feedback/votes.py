@@ -6,6 +6,8 @@ exports all use it.
 
 from __future__ import annotations
 
+from typing import Callable
+
 from sqlalchemy import Engine, text
 
 
@@ -38,23 +40,28 @@ def withdraw(engine: Engine, interaction_id: int, user: str, value: int) -> None
                      {"i": interaction_id, "u": user, "v": value})
 
 
-def comment(engine: Engine, interaction_id: int, user: str, body: str) -> None:
-    """``user``'s comment on an answer; a comment comes with a 👎 unless the user already voted."""
+def comment(engine: Engine, interaction_id: int, user: str, body: str) -> bool:
+    """``user``'s comment on an answer they voted on (the comment modal opens after a 👎); False, and
+    nothing stored, when they have no vote there: a comment cannot reach an answer its writer never rated."""
     with engine.begin() as conn:
-        conn.execute(text("""
-            INSERT INTO feedback (interaction_id, user_id, vote, via, comment) VALUES (:i, :u, -1, 'modal', :c)
-            ON CONFLICT (interaction_id, user_id) DO UPDATE SET comment = EXCLUDED.comment, updated_at = now()
-        """), {"i": interaction_id, "u": user, "c": body})
+        return conn.execute(text("UPDATE feedback SET comment = :c, updated_at = now() "
+                                 "WHERE interaction_id = :i AND user_id = :u RETURNING 1"),
+                            {"i": interaction_id, "u": user, "c": body}).first() is not None
 
 
-def popular_questions(engine: Engine, limit: int = 3) -> list[str]:
-    """The questions with the most net 👍, most recent first among equals."""
+def popular_questions(engine: Engine, shown: Callable[[list[str] | None], bool], limit: int = 3,
+                      candidates: int = 200) -> list[str]:
+    """The questions with the most net 👍, most recent first among equals, of those ``shown`` lets
+    through: it is given each question's scope (the collections it was asked against; None for a
+    question asked outside Slack) and says whether the audience may see it."""
     with engine.connect() as conn:
-        return list(conn.execute(text("""
-            SELECT i.question FROM interactions i JOIN feedback f ON f.interaction_id = i.id
-            WHERE i.route IN ('answer', 'extractive') GROUP BY i.question HAVING sum(f.vote) > 0
+        rows = conn.execute(text("""
+            SELECT i.question, i.collections FROM interactions i JOIN feedback f ON f.interaction_id = i.id
+            WHERE i.route IN ('answer', 'extractive') GROUP BY i.question, i.collections HAVING sum(f.vote) > 0
             ORDER BY sum(f.vote) DESC, max(i.created_at) DESC LIMIT :n
-        """), {"n": limit}).scalars())
+        """), {"n": candidates}).all()
+    visible = (question for question, scope in rows if shown(scope))
+    return list(dict.fromkeys(visible))[:limit]
 
 
 def answer_stats(engine: Engine) -> dict:
@@ -66,11 +73,14 @@ def answer_stats(engine: Engine) -> dict:
     return {"routes": routes, "up": up, "down": down}
 
 
-def downvoted(engine: Engine, limit: int = 10) -> list[dict]:
-    """The most recent answers with an open 👎: question, answer, sources, votes, comments."""
+def downvoted(engine: Engine, shown: Callable[[list[str] | None], bool], limit: int = 10,
+              candidates: int = 200) -> list[dict]:
+    """The most recent answers with an open 👎 that ``shown`` lets through (given each one's scope, as
+    in ``popular_questions``): question, answer, sources, votes, comments."""
     with engine.connect() as conn:
         rows = conn.execute(text(f"""
-            SELECT i.id, i.created_at, i.question, i.answer, i.route, i.citations, i.language, {tally()},
+            SELECT i.id, i.created_at, i.question, i.answer, i.route, i.citations, i.language, i.collections,
+                   {tally()},
                    coalesce(array_agg(f.comment ORDER BY f.updated_at) FILTER (WHERE f.comment IS NOT NULL),
                             '{{}}') AS comments,
                    max(f.updated_at) FILTER (WHERE f.vote = -1) AS last_down,
@@ -78,8 +88,8 @@ def downvoted(engine: Engine, limit: int = 10) -> list[dict]:
             FROM interactions i JOIN feedback f ON f.interaction_id = i.id
             GROUP BY i.id HAVING bool_or(f.vote = -1)
             ORDER BY last_down DESC, i.id DESC LIMIT :n
-        """), {"n": limit}).mappings().all()
-    return [dict(r) for r in rows]
+        """), {"n": candidates}).mappings().all()
+    return [dict(r) for r in rows if shown(r["collections"])][:limit]
 
 
 def answer_to_correct(engine: Engine, interaction_id: int) -> str | None:

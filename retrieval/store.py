@@ -197,16 +197,21 @@ class FlaggedDocument:
     flags: list[dict]
 
 
-def flagged_documents(engine, limit: int = 50) -> tuple[int, list[FlaggedDocument]]:
-    """How many documents carry injection flags, and the first ``limit`` of them (by collection, title)."""
+def flagged_documents(engine, limit: int = 50,
+                      collections: Sequence[str] | None = None) -> tuple[int, list[FlaggedDocument]]:
+    """How many documents carry injection flags, and the first ``limit`` of them (by collection, title),
+    of ``collections`` (None: of all)."""
+    within = "(CAST(:cols AS text[]) IS NULL OR c.name = ANY(CAST(:cols AS text[])))"
+    bind = {"cols": list(collections) if collections is not None else None, "n": limit}
     with engine.connect() as conn:
-        total = conn.execute(text("SELECT count(*) FROM documents WHERE flags <> '[]'::jsonb")).scalar_one()
+        total = conn.execute(text("SELECT count(*) FROM documents d JOIN collections c ON c.id = d.collection_id "
+                                  f"WHERE d.flags <> '[]'::jsonb AND {within}"), bind).scalar_one()
         rows = conn.execute(
             text(
                 "SELECT c.name, d.title, d.source, d.flags FROM documents d "
-                "JOIN collections c ON c.id = d.collection_id WHERE d.flags <> '[]'::jsonb "
+                f"JOIN collections c ON c.id = d.collection_id WHERE d.flags <> '[]'::jsonb AND {within} "
                 "ORDER BY c.name, d.title, d.source LIMIT :n"
             ),
-            {"n": limit},
+            bind,
         ).all()
     return total, [FlaggedDocument(*row) for row in rows]

@@ -35,6 +35,7 @@ class FakeSlack:
         self.threads: dict[tuple[str, str], list[dict]] = {}
         self.admins: set[str] = set()
         self.rate_limited: dict[str, int] = {}  # method -> how many 429s to answer first
+        self.members: dict[str, list[str]] = {}  # channel -> its members, for conversations.members
         self.scopes: list[str] | None = None  # granted bot scopes, sent as X-OAuth-Scopes by auth.test
         self._cond = threading.Condition()
         fake = self
@@ -99,6 +100,11 @@ class FakeSlack:
             return 200, {"ok": True, "messages": self.threads.get((params.get("channel"), params.get("ts")), [])}, {}
         if method == "conversations.open":
             return 200, {"ok": True, "channel": {"id": "D" + str(params.get("users"))}}, {}
+        if method == "conversations.members":
+            if params.get("channel") not in self.members:
+                return 200, {"ok": False, "error": "channel_not_found"}, {}
+            return 200, {"ok": True, "members": self.members[params["channel"]],
+                         "response_metadata": {"next_cursor": ""}}, {}
         if method == "users.info":
             user = params.get("user")
             return 200, {"ok": True, "user": {"id": user, "is_admin": user in self.admins, "is_owner": False}}, {}

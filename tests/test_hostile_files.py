@@ -219,11 +219,13 @@ def test_a_stuck_reindex_is_stopped_at_its_deadline_and_frees_the_lock(tmp_path,
 
     from bot.settings import Settings
     from bot.slack.admin import Admin
+    from bot.slack.visibility import Visibility
 
     write(tmp_path / "kb" / "slow.md", SLOW_MARKDOWN)
     settings = Settings(_env_file=None, kb_sources=json.dumps({"team": [str(tmp_path / "kb")]}))
     patient = Indexer(engine, fake_embedder, max_file_bytes=5_000_000, parse_seconds=600)
-    admin = Admin(settings.slack_config, engine, lambda: patient, reindex_seconds=1, drain_seconds=5)
+    admin = Admin(settings.slack_config, engine, lambda: patient, Visibility({}, None), reindex_seconds=1,
+                  drain_seconds=5)
     said = Responses()
     admin.reindex("UADMIN", "team", said)
     texts = said.wait_for(2, 20)
@@ -243,13 +245,14 @@ def test_an_emptied_source_is_kept_and_reindex_says_why(tmp_path, engine, fake_e
 
     from bot.settings import Settings
     from bot.slack.admin import Admin
+    from bot.slack.visibility import Visibility
 
     kb = tmp_path / "kb"
     doc = write(kb / "a.md", "# A\n\nalpha\n")
     Indexer(engine, fake_embedder).index_paths([kb], "team")
     doc.unlink()
     settings = Settings(_env_file=None, kb_sources=json.dumps({"team": [str(kb)]}))
-    admin = Admin(settings.slack_config, engine, lambda: Indexer(engine, fake_embedder))
+    admin = Admin(settings.slack_config, engine, lambda: Indexer(engine, fake_embedder), Visibility({}, None))
     said = Responses()
     admin.reindex("UADMIN", None, said)
     summary = said.wait_for(2, 30)[1]

@@ -2,6 +2,7 @@ import pytest
 from pydantic import ValidationError
 
 from bot.settings import Settings
+from bot.slack.visibility import Audience, Visibility
 from core.paths import ROOT
 
 
@@ -50,7 +51,7 @@ def test_the_slack_edge_gets_its_own_config_with_the_channel_rule(monkeypatch):
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
     config = Settings(_env_file=None).slack_config
     assert config.bot_token == "xoxb-1" and config.channel_collections == {"secret": ("CSECRET", "COPS")}
-    known = ["handbook", "secret"]
-    assert config.collections_for_channel("COPS", known) == ("handbook", "secret")
-    assert config.collections_for_channel("CGEN", known) == ("handbook",)
-    assert config.collections_for_channel(None, known) == ("handbook",)  # a DM sees only unbound collections
+    rule, known = Visibility(config.channel_collections, members=None), ["handbook", "secret"]
+    assert rule.collections(Audience("COPS"), known) == ("handbook", "secret")
+    assert rule.collections(Audience("CGEN"), known) == ("handbook",)
+    assert rule.collections(Audience.alone("U1", "DU1"), known) == ("handbook",)  # no member of a bound channel

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, text
 from bot.slack import blocks
 from bot.slack.config import SlackConfig
 from bot.slack.mrkdwn import escape, plain
+from bot.slack.visibility import Audience, Visibility
 from feedback import votes
 from feedback.answer_cache import AnswerCacheStore
 from feedback.log import question_of
@@ -146,12 +147,14 @@ class _Reindex:
 class Admin:
     """What /kb and the curation modal do, behind the admin check; reindexes run in ``background``."""
 
-    def __init__(self, config: SlackConfig, engine, indexer: Callable[[], Indexer],
+    def __init__(self, config: SlackConfig, engine, indexer: Callable[[], Indexer], visibility: Visibility,
                  answer_cache: AnswerCacheStore | None = None, reindex_seconds: float = REINDEX_SECONDS,
                  drain_seconds: float = DRAIN_SECONDS) -> None:
         """``reindex_seconds``: a reindex still running after that is stopped and reported, so it cannot
-        hold the "already running" lock for ever; ``drain_seconds``: how long shutdown waits for it."""
+        hold the "already running" lock for ever; ``drain_seconds``: how long shutdown waits for it.
+        What /kb shows an admin follows ``visibility``, as for anyone: their reply is theirs alone."""
         self.config = config
+        self.visibility = visibility
         self.engine = engine
         self.answer_cache = answer_cache
         self.reindex_seconds = reindex_seconds
@@ -189,19 +192,21 @@ class Admin:
         if not allowed:
             respond(text=REFUSAL.format(sub=sub), response_type="ephemeral")
             return
+        sees = Audience.alone(user)
         if sub == "status":
-            respond(text=self.status(), response_type="ephemeral")
+            respond(text=self.status(sees), response_type="ephemeral")
         elif sub == "sources":
-            respond(text=self.sources(), response_type="ephemeral")
+            respond(text=self.sources(sees), response_type="ephemeral")
         elif sub == "feedback":
-            text_, built = blocks.feedback_review(votes.downvoted(self.engine, limit=10))
+            shown = votes.downvoted(self.engine, lambda scope: self.visibility.covers(sees, scope), limit=10)
+            text_, built = blocks.feedback_review(shown)
             respond(text=text_, blocks=built, response_type="ephemeral")
         else:
             self.reindex(user, words[1] if len(words) > 1 else None, respond)
 
-    def status(self) -> str:
+    def status(self, sees: Audience) -> str:
         s = self.config
-        rows = collection_summaries(self.engine)
+        rows = [r for r in collection_summaries(self.engine) if self.visibility.sees(sees, r["name"])]
         stats = votes.answer_stats(self.engine)
         lines = ["*Knowledge base*"]
         for r in rows:
@@ -210,7 +215,8 @@ class Admin:
                          f"last reindex {when}")
         if not rows:
             lines.append("• empty: run `/kb reindex`")
-        lines += _flagged_lines(*flagged_documents(self.engine, FLAGGED_SHOWN), s.flagged_documents)
+        names = [r["name"] for r in rows]
+        lines += _flagged_lines(*flagged_documents(self.engine, FLAGGED_SHOWN, names), s.flagged_documents)
         local = escape(s.local_model_path.rsplit("/", 1)[-1] or "SmolLM2-135M-Instruct (default)")
         hosted = escape(s.hosted_model) if s.hosted_model else "not configured"
         lines += ["*Model routing*",
@@ -231,9 +237,11 @@ class Admin:
                       f"{c['served']} answers served from it (`/kb feedback` reviews 👎)"]
         return "\n".join(lines)
 
-    def sources(self) -> str:
+    def sources(self, sees: Audience) -> str:
         lines = []
         for name, paths in self.config.kb_sources.items():
+            if not self.visibility.sees(sees, name):
+                continue
             lines.append(f"• `{escape(name)}`: {escape(', '.join(paths))}")
         with self.engine.connect() as conn:
             docs = conn.execute(text("SELECT c.name, d.title FROM documents d JOIN collections c "
@@ -241,7 +249,8 @@ class Admin:
         head = "*Reindex sources* (`/kb reindex NAME`)\n" + ("\n".join(lines) or "• none: set KB_SOURCES")
         by: dict[str, list[str]] = {}
         for name, title in docs:
-            by.setdefault(name, []).append(title)
+            if self.visibility.sees(sees, name):
+                by.setdefault(name, []).append(title)
         body = "\n".join(f"*{escape(n)}* ({len(t)}): " + escape("; ".join(t[:40])) + (" …" if len(t) > 40 else "")
                          for n, t in by.items())
         return f"{head}\n*Indexed*\n{body or 'nothing yet'}"[:3900]
@@ -250,8 +259,11 @@ class Admin:
         """The "Write the correct answer" button under /kb feedback: open the modal (admins only)."""
         allowed = self.is_admin(client, user)
         log_admin(self.engine, user, "kb curate open", allowed, {"interaction": interaction_id})
-        asked = question_of(self.engine, interaction_id) if interaction_id is not None else None
+        asked = question_of(self.engine, interaction_id)
         if not allowed or asked is None or not trigger_id:
+            return
+        if not self.visibility.covers(Audience.alone(user), asked["collections"]):
+            log.warning("refused curation of #%s by %s, who may not see its collections", interaction_id, user)
             return
         previous = votes.answer_to_correct(self.engine, interaction_id)
         client.views_open(trigger_id=trigger_id, view=blocks.curate_modal(interaction_id, asked["question"],
@@ -259,7 +271,9 @@ class Admin:
 
     def save_curation(self, client: WebClient, user: str, interaction_id: int | None, answer: str) -> None:
         """The modal was submitted: the admin's answer becomes a curated cached answer."""
-        allowed = self.is_admin(client, user) and self.answer_cache is not None and interaction_id is not None
+        asked = question_of(self.engine, interaction_id)
+        allowed = (self.is_admin(client, user) and self.answer_cache is not None and asked is not None
+                   and self.visibility.covers(Audience.alone(user), asked["collections"]))
         log_admin(self.engine, user, "kb curate", allowed,
                               {"interaction": interaction_id, "chars": len(answer)})
         if not allowed:

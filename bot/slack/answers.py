@@ -25,6 +25,7 @@ from answering.pipeline import Answer, Pipeline, Question
 from answering.types import Route
 from bot.slack import blocks
 from bot.slack.config import SlackConfig
+from bot.slack.visibility import Audience, Visibility
 from bot.slack.workers import Workers
 from feedback import votes
 from feedback.log import has_asked_before, set_reply
@@ -50,6 +51,14 @@ class SlackQuestion:
     is_dm: bool = False
     in_thread: bool = False  # the question itself was posted inside an existing thread
     use_cache: bool = True  # False: "ask the model instead" of a cached answer
+    ephemeral: bool = False  # /ask: answered to the asker alone
+
+    @property
+    def audience(self) -> Audience:
+        """Who will see the answer: the asker alone (a DM, /ask), or everyone in the channel."""
+        if self.is_dm or self.ephemeral:
+            return Audience.alone(self.user, self.channel)
+        return Audience(self.channel)
 
 
 class Recent:
@@ -88,8 +97,10 @@ def claim(engine: Engine, channel: str, message_ts: str) -> bool:
 class SlackAnswerer:
     """Takes ``SlackQuestion``s from the listeners and answers each once, in its thread or privately."""
 
-    def __init__(self, config: SlackConfig, pipeline: Pipeline, engine, workers: Workers) -> None:
+    def __init__(self, config: SlackConfig, pipeline: Pipeline, engine, workers: Workers,
+                 visibility: Visibility) -> None:
         self.config = config
+        self.visibility = visibility
         self.pipeline = pipeline
         self.engine = engine
         self.workers = workers
@@ -189,7 +200,7 @@ class SlackAnswerer:
         try:
             answer = self.pipeline.answer(self.question(None, q))
             if answer.route == Route.HELP:
-                text, built = blocks.help_message(answer, self.examples())
+                text, built = blocks.help_message(answer, self.examples(q.audience))
             else:
                 text, built = blocks.answer_message(answer)
             respond(text=text, blocks=built, response_type="ephemeral", replace_original=True)
@@ -203,7 +214,7 @@ class SlackAnswerer:
     def question(self, client: WebClient | None, q: SlackQuestion) -> Question:
         history = self.history(client, q) if client is not None and q.in_thread else ()
         known = collection_names(self.engine)
-        scope = self.config.collections_for_channel(None if q.is_dm else q.channel, known)
+        scope = self.visibility.collections(q.audience, known)
         return Question(q.text, history=history, collections=scope, origin="slack", asker=q.user,
                         channel=q.channel, thread_ts=q.thread_ts, message_ts=q.message_ts, use_cache=q.use_cache)
 
@@ -220,12 +231,14 @@ class SlackAnswerer:
                 turns.append(("assistant" if mine else "user", text))
         return tuple(turns[-MAX_HISTORY_MESSAGES:])
 
-    def examples(self) -> list[str]:
-        return list(dict.fromkeys(votes.popular_questions(self.engine) + list(self.config.example_questions)))
+    def examples(self, audience: Audience) -> list[str]:
+        """The up-voted questions ``audience`` may see, then the configured examples."""
+        popular = votes.popular_questions(self.engine, lambda scope: self.visibility.covers(audience, scope))
+        return list(dict.fromkeys(popular + list(self.config.example_questions)))
 
     def _post_welcome(self, client: WebClient, q: SlackQuestion, language: str, replace_ts: str | None) -> None:
         welcome = Answer("", route=Route.HELP, language=language)
-        text, built = blocks.help_message(welcome, self.examples(), welcome=True)
+        text, built = blocks.help_message(welcome, self.examples(q.audience), welcome=True)
         if replace_ts:
             client.chat_update(channel=q.channel, ts=replace_ts, text=text, blocks=built)
         else:

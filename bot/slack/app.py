@@ -17,6 +17,7 @@ from bot.slack.answers import SlackAnswerer
 from bot.slack.config import SlackConfig
 from bot.slack.listeners import Deps, errors, questions, votes
 from bot.slack.listeners import admin as admin_listeners
+from bot.slack.visibility import Members, Visibility
 from bot.slack.workers import Workers
 from core.errors import InvalidInput
 from feedback.answer_cache import AnswerCacheStore
@@ -81,11 +82,12 @@ def build_slack_bot(config: SlackConfig, pipeline: Pipeline, engine, indexer,
     signing_secret = config.signing_secret or "socket-mode"
     app = App(client=client, signing_secret=signing_secret, process_before_response=True, **app_options)
     workers = Workers(config.workers, config.queue_limit)
-    answerer = SlackAnswerer(config, pipeline, engine, workers)
+    visibility = Visibility(config.channel_collections, Members(client))
+    answerer = SlackAnswerer(config, pipeline, engine, workers, visibility)
     auth = client.auth_test()
     answerer.bot_user_id, answerer.bot_id = auth.get("user_id"), auth.get("bot_id")
-    admin = Admin(config, engine, indexer, answer_cache)
-    deps = Deps(answerer, admin, engine, answer_cache)
+    admin = Admin(config, engine, indexer, visibility, answer_cache)
+    deps = Deps(answerer, admin, engine, visibility, answer_cache)
     for listeners in (questions, votes, admin_listeners, errors):
         listeners.register(app, deps)
     return SlackBot(app, answerer, admin, workers, signing_secret, probe_engine(engine))

@@ -16,7 +16,8 @@ class SlackConfig:
     app_token: str = ""  # set: Socket Mode is possible, so HTTP needs no signing secret
     api_url: str = "https://slack.com/api/"
     admin_users: tuple[str, ...] = ()
-    channel_collections: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # collection -> channels
+    # collection -> the channels it is bound to (bot.slack.visibility applies it)
+    channel_collections: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     kb_sources: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # collection -> paths
     workers: int = 4
     queue_limit: int = 100
@@ -27,9 +28,3 @@ class SlackConfig:
     local_model_path: str = ""
     confidential_collections: tuple[str, ...] = ()
     flagged_documents: str = "answer"  # "exclude": flagged documents are left out of answers
-
-    def collections_for_channel(self, channel: str | None, known: list[str]) -> tuple[str, ...]:
-        """The collections a question asked in ``channel`` may search: those bound to no channel,
-        plus those bound to this one. A DM (or no channel) sees only the unbound ones."""
-        bound = self.channel_collections
-        return tuple(c for c in known if c not in bound or (channel is not None and channel in bound[c]))

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from bot.slack.admin import Admin
 from bot.slack.answers import SlackAnswerer
+from bot.slack.visibility import Visibility
 from feedback.answer_cache import AnswerCacheStore
 
 
@@ -23,6 +24,7 @@ class Deps:
     answerer: SlackAnswerer
     admin: Admin
     engine: Engine
+    visibility: Visibility
     answer_cache: AnswerCacheStore | None = None  # told about every vote (None: votes are only recorded)
 
 
@@ -32,3 +34,11 @@ def as_int(value) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+def acting_channel(body: dict) -> str | None:
+    """The channel a button was clicked in (None: the App Home or a modal)."""
+    channel = body.get("channel") or {}
+    container = body.get("container") or {}
+    found = channel.get("id") if isinstance(channel, dict) else None
+    return found or (container.get("channel_id") if isinstance(container, dict) else None)

@@ -7,13 +7,14 @@ from slack_bolt import App
 from bot.slack import blocks
 from bot.slack.answers import user_text
 from bot.slack.listeners import Deps, as_int
+from bot.slack.visibility import Audience
 from feedback import votes
 from retrieval.store import collection_summaries
 
 
 def register(app: App, deps: Deps) -> None:
     """App Home, /kb and the curation modal."""
-    answerer, admin, engine = deps.answerer, deps.admin, deps.engine
+    answerer, admin, engine, visibility = deps.answerer, deps.admin, deps.engine, deps.visibility
 
     @app.action(blocks.CURATE)
     def on_curate(ack, body, client):
@@ -35,8 +36,10 @@ def register(app: App, deps: Deps) -> None:
     def on_home(event, client):
         if event.get("tab") not in (None, "home") or not isinstance(event.get("user"), str):
             return
-        view = blocks.home_view(collection_summaries(engine), list(answerer.config.example_questions),
-                                votes.popular_questions(engine))
+        sees = Audience.alone(event["user"])  # the App Home is the user's own
+        collections = [c for c in collection_summaries(engine) if visibility.sees(sees, c["name"])]
+        popular = votes.popular_questions(engine, lambda scope: visibility.covers(sees, scope))
+        view = blocks.home_view(collections, list(answerer.config.example_questions), popular)
         client.views_publish(user_id=event["user"], view=view)
 
     @app.command("/kb")

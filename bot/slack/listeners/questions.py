@@ -9,7 +9,7 @@ from slack_bolt import App
 
 from bot.slack import blocks
 from bot.slack.answers import SlackQuestion, user_text
-from bot.slack.listeners import Deps, as_int
+from bot.slack.listeners import Deps, acting_channel, as_int
 from bot.slack.mrkdwn import escape
 from feedback.log import bot_answered_thread, question_of
 from feedback.mentions import strip_mentions
@@ -18,11 +18,12 @@ log = logging.getLogger(__name__)
 # Message subtypes that are still a person asking: a DM with a file attached, a thread reply
 # also sent to the channel. Every other subtype (edits, joins, bot messages …) is ignored.
 ASKING_SUBTYPES = (None, "file_share", "thread_broadcast")
+BUSY = "Too many questions right now; please try again in a minute."
 
 
 def register(app: App, deps: Deps) -> None:
     """Every way a question reaches the bot; each becomes a ``SlackQuestion`` for the answerer."""
-    answerer, engine = deps.answerer, deps.engine
+    answerer, engine, visibility = deps.answerer, deps.engine, deps.visibility
 
     @app.event("app_mention")
     def on_mention(event, client):
@@ -50,17 +51,23 @@ def register(app: App, deps: Deps) -> None:
                          only_if=lambda: bot_answered_thread(engine, channel, thread_ts))
 
     @app.action(blocks.ASK_MODEL)
-    def on_ask_model(ack, body, client):
+    def on_ask_model(ack, body, client, respond):
         """"Ask the model instead" under a cached answer: the same question, cache bypassed, once."""
         ack()
-        interaction_id = as_int(body["actions"][0].get("value"))
-        asked = question_of(engine, interaction_id) if interaction_id is not None else None
-        if not asked or not asked["channel"]:
+        interaction_id, user = as_int(body["actions"][0].get("value")), body["user"]["id"]
+        asked = question_of(engine, interaction_id)
+        if asked is None or not visibility.saw(asked, user, acting_channel(body)):
+            log.warning("refused 'ask the model instead' by %s on #%s from %s", user, interaction_id,
+                        acting_channel(body))
             return
         channel = asked["channel"]
-        answerer.ask(client, SlackQuestion(text=asked["question"], user=body["user"]["id"], channel=channel,
-                                           message_ts=f"model-{interaction_id}", thread_ts=asked["thread_ts"],
-                                           is_dm=channel.startswith("D"), use_cache=False))
+        q = SlackQuestion(text=asked["question"], user=user, channel=channel, message_ts=f"model-{interaction_id}",
+                          thread_ts=asked["thread_ts"], is_dm=channel.startswith("D"), use_cache=False,
+                          ephemeral=asked["reply_ts"] is None)
+        if not q.ephemeral:
+            answerer.ask(client, q)
+        elif not answerer.workers.submit(lambda: answerer.answer_privately(q, respond)):
+            respond(text=BUSY, response_type="ephemeral")  # an answer the asker alone saw stays private
 
     @app.action(re.compile(f"^{blocks.ASK_EXAMPLE}_\\d+$"))
     def on_example(ack, body, client):
@@ -80,9 +87,9 @@ def register(app: App, deps: Deps) -> None:
         ack(response_type="ephemeral", text="⏳ …")
         q = SlackQuestion(text=text, user=command["user_id"], channel=command["channel_id"],
                           message_ts=f"cmd-{command.get('trigger_id', '')}", thread_ts=None,
-                          is_dm=command.get("channel_name") == "directmessage")
+                          is_dm=command.get("channel_name") == "directmessage", ephemeral=True)
         if not answerer.workers.submit(lambda: answerer.answer_privately(q, respond)):
-            respond(text="Too many questions right now; please try again in a minute.", response_type="ephemeral")
+            respond(text=BUSY, response_type="ephemeral")
 
 
 def _where(event: dict) -> tuple[str, str, str, str | None] | None:

@@ -8,9 +8,9 @@ from slack_bolt import App
 
 from bot.slack import blocks
 from bot.slack.answers import user_text
-from bot.slack.listeners import Deps, as_int
+from bot.slack.listeners import Deps, acting_channel, as_int
 from feedback import votes
-from feedback.log import interaction_exists, interaction_for_reply
+from feedback.log import interaction_for_reply, question_of
 
 log = logging.getLogger(__name__)
 UP = {"+1", "thumbsup"}
@@ -19,7 +19,7 @@ DOWN = {"-1", "thumbsdown"}
 
 def register(app: App, deps: Deps) -> None:
     """Votes by button and reaction, and the comment modal after a 👎."""
-    answerer, engine, answer_cache = deps.answerer, deps.engine, deps.answer_cache
+    answerer, engine, answer_cache, visibility = deps.answerer, deps.engine, deps.answer_cache, deps.visibility
 
     def rated(interaction_id: int) -> None:
         """A vote changed: the answer may now be cached, or a cached one demoted."""
@@ -33,12 +33,15 @@ def register(app: App, deps: Deps) -> None:
     @app.action(blocks.VOTE_DOWN)
     def on_vote(ack, body, client):
         ack()
-        action = body["actions"][0]
+        action, user = body["actions"][0], body["user"]["id"]
         interaction_id = as_int(action.get("value"))
-        if interaction_id is None or not interaction_exists(engine, interaction_id):
+        asked = question_of(engine, interaction_id)
+        if asked is None or not visibility.saw(asked, user, acting_channel(body)):
+            log.warning("refused a vote by %s on #%s from %s: not where that answer was given",
+                        user, interaction_id, acting_channel(body))
             return
         value = 1 if action["action_id"] == blocks.VOTE_UP else -1
-        votes.vote(engine, interaction_id, body["user"]["id"], value, "button")
+        votes.vote(engine, interaction_id, user, value, "button")
         rated(interaction_id)
         if value == -1 and body.get("trigger_id"):
             client.views_open(trigger_id=body["trigger_id"], view=blocks.comment_modal(interaction_id))
@@ -49,9 +52,13 @@ def register(app: App, deps: Deps) -> None:
         interaction_id = as_int(view.get("private_metadata"))
         value = (view.get("state", {}).get("values", {}).get("comment", {}).get("comment", {}) or {}).get("value")
         value = user_text(value).strip()
-        if interaction_id is not None and value:
-            votes.comment(engine, interaction_id, body["user"]["id"], value[:3000])
+        if interaction_id is None or not value:
+            return
+        if votes.comment(engine, interaction_id, body["user"]["id"], value[:3000]):
             rated(interaction_id)
+        else:
+            log.warning("refused a comment by %s on #%s, which they have not voted on", body["user"]["id"],
+                        interaction_id)
 
     @app.event("reaction_added")
     def on_reaction_added(event):
