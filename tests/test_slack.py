@@ -250,12 +250,6 @@ def _kb(slack, text_: str, user: str) -> dict:
     return slack.replies(path)[-1]
 
 
-
-
-
-
-
-
 def test_an_approved_answer_is_served_from_the_cache_and_the_model_can_be_asked_instead(slack, ask):
     _, ts, _ = ask("How many vacation days do interns get?", reply="Interns get 1.5 days a month [1].")
     click(slack, "UV1", "vote_up", interaction(slack.engine, ts)["id"])
@@ -313,8 +307,6 @@ def test_kb_feedback_lists_downvoted_answers_and_a_curated_answer_is_served(slac
                                     " ORDER BY id")).all()
     assert actions == [("UNOBODY", "kb curate open", False), (ADMIN, "kb curate open", True),
                        (ADMIN, "kb curate", True)]
-
-
 
 
 def _votes(engine, interaction_id: int) -> dict:
