@@ -42,7 +42,7 @@ from answering.grounding import Grounding, check_grounding, numbers, stated_numb
 from answering.guard import withheld
 from answering.language import detect_language
 from answering.routing import ModelRouter, render
-from answering.run import Run, finish_record, hit_record, ms_since, source_record, start_record
+from answering.run import Run, finish_record, hit_record, ms_since, source_keys, source_record, start_record
 from answering.similarity import PassageSimilarity
 from answering.types import Answer, AnswerCache, NoCache, PipelineConfig, Question, Route
 from answering.wellformed import is_stub, tidy
@@ -142,7 +142,7 @@ class Pipeline:
         answer = state.answer
         finish_record(entry, answer, started, counter.calls)
         try:
-            answer.interaction_id = record(self.engine, entry)
+            answer.interaction_id = record(self.engine, entry, self.config.redact_stored, source_keys(state.hits))
         except Exception:
             log.exception("could not write the interaction log")
         if answer.route == Route.ERROR:

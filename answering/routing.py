@@ -76,16 +76,25 @@ class ModelRouter:
              **kwargs: Any) -> AIMessage:
         """One chat call; with ``fallback``, a hosted outage under auto is retried on the local model."""
         try:
-            reply = invoke_chat(self.models.get(backend), messages, config=config, **kwargs)
+            reply = self._invoke(backend, messages, config, run, **kwargs)
         except ModelUnavailable as exc:
             if not (fallback and self._may_fall_back(backend, run)):
                 raise
             self._note_fallback(run, exc, tell_user=False)
-            reply = invoke_chat(self.models.get("local"), messages, config=config, **kwargs)
+            reply = self._invoke("local", messages, config, run, **kwargs)
         usage = reply.usage_metadata or {}
         run.log.input_tokens = (run.log.input_tokens or 0) + int(usage.get("input_tokens", 0))
         run.log.output_tokens = (run.log.output_tokens or 0) + int(usage.get("output_tokens", 0))
         return reply
+
+    def _invoke(self, backend: str, messages, config: RunnableConfig, run: Run, **kwargs: Any) -> AIMessage:
+        """A hosted model sees placeholders for the personal data in the question, thread and sources
+        (HOSTED_REDACT); the placeholders it writes back are turned into their values again."""
+        if backend != "hosted" or not self.config.hosted_redact:
+            return invoke_chat(self.models.get(backend), messages, config=config, **kwargs)
+        hidden = [m.model_copy(update={"content": run.pseudonyms.hide(str(m.content))}) for m in messages]
+        reply = invoke_chat(self.models.get(backend), hidden, config=config, **kwargs)
+        return reply.model_copy(update={"content": run.pseudonyms.reveal(str(reply.content))})
 
     def _may_fall_back(self, backend: str, run: Run) -> bool:
         return backend == "hosted" and self.config.policy == "auto" and run.question.model is None

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from answering.context import Source
 from answering.types import Answer, Question, Route
+from core.redact import Pseudonyms, keys
 from feedback.log import Interaction
 from retrieval.search import SearchHit
 
@@ -25,6 +26,7 @@ class Run:
     answering: frozenset[int] = frozenset()  # the chunks of the sources that answer, when all are in another language
     answer: Answer | None = None
     notices: list[str] = field(default_factory=list)
+    pseudonyms: Pseudonyms = field(default_factory=Pseudonyms)  # what a hosted model saw instead of personal data
 
 
 def start_record(question: Question, text: str, language: str) -> Interaction:
@@ -50,6 +52,12 @@ def hit_record(hit: SearchHit) -> dict:
     record = hit.as_dict()
     del record["text"]
     return record
+
+
+def source_keys(hits: list[SearchHit]) -> frozenset[str]:
+    """What the retrieved documents say that looks like personal data (a help-desk number): the stored
+    answer keeps it, since it is the documents' text, not the asker's."""
+    return keys("\n".join(h.text for h in hits))
 
 
 def source_record(source: Source) -> dict:

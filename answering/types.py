@@ -50,6 +50,8 @@ class PipelineConfig:
     )
     retrieval: RetrievalParams = RetrievalParams()
     closest_sources: int = 3
+    redact_stored: bool = True  # the interaction log holds questions and answers with personal data redacted
+    hosted_redact: bool = True  # a hosted model sees placeholders for personal data (core.redact.Pseudonyms)
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:

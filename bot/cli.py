@@ -64,6 +64,10 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--socket", action="store_true", help="Socket Mode (needs SLACK_APP_TOKEN)")
     serve.add_argument("--host", default="0.0.0.0")
 
+    purge = sub.add_parser("purge", help="delete the interaction log, comments, Slack claims and admin actions "
+                                         "older than an age (answers in the approved-answer cache stay, redacted)")
+    purge.add_argument("--older-than", metavar="AGE", help="90d, 12h or 2w (default: RETENTION_DAYS days)")
+
     export = sub.add_parser("export", help="approved/rejected answers as fine-tuning or evaluation data (JSONL)")
     export_sub = export.add_subparsers(dest="export_command", required=True)
     training = export_sub.add_parser("training", help="fine-tuning data from approved, curated and 👎 answers")
@@ -326,6 +330,19 @@ def _serve(args, services) -> int:
     return 0
 
 
+def _purge(args, services) -> int:
+    from datetime import timedelta
+
+    from feedback.retention import parse_age, purge
+
+    days = services.settings.retention_days
+    if args.older_than is None and not days:
+        raise InvalidInput("say how old: --older-than 90d (or set RETENTION_DAYS)")
+    age = parse_age(args.older_than) if args.older_than is not None else timedelta(days=days)
+    console.print(f"purged what is older than {age}: {purge(services.engine, age).summary()}", highlight=False)
+    return 0
+
+
 def _export(args, services) -> int:
     from feedback.exports import dumps
 
@@ -346,4 +363,4 @@ def _export(args, services) -> int:
 
 
 _COMMANDS = {"db": _db, "index": _index, "search": _search, "collections": _collections, "ask": _ask,
-             "serve": _serve, "export": _export}
+             "serve": _serve, "purge": _purge, "export": _export}

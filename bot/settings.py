@@ -74,6 +74,12 @@ class Settings(BaseSettings):
     cache_min_approvals: int = Field(default=CacheParams.min_approvals, ge=1)
     cache_allow_downvoted: bool = CacheParams.allow_downvoted
 
+    # Privacy: personal data (e-mail, phone, resident registration and card numbers, mentions) is redacted in
+    # what is stored, and kept from hosted models; the log is purged after RETENTION_DAYS (0: kept)
+    redact_stored: bool = True
+    hosted_redact: bool = True
+    retention_days: int = Field(default=0, ge=0)
+
     # Hosted chat model (any OpenAI-compatible API; Azure OpenAI when AZURE_OPENAI_ENDPOINT is set)
     hosted_model: str = ""
     hosted_base_url: str = ""
@@ -196,6 +202,8 @@ class Settings(BaseSettings):
             source_tokens=self.answer_source_tokens,
             examples=tuple(self.example_questions),
             retrieval=self.retrieval_params,
+            redact_stored=self.redact_stored,
+            hosted_redact=self.hosted_redact,
         )
 
     @cached_property
@@ -217,6 +225,8 @@ class Settings(BaseSettings):
             local_model_path=self.local_model_path,
             confidential_collections=tuple(self.confidential_collections),
             flagged_documents=self.flagged_documents,
+            redact_stored=self.redact_stored,
+            retention_days=self.retention_days,
         )
 
 

@@ -24,7 +24,6 @@ no 👎 unless CACHE_ALLOW_DOWNVOTED), and rejected when it has more 👎 than �
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
@@ -32,17 +31,11 @@ from typing import Callable, Iterable, Sequence
 
 from sqlalchemy import Engine, text
 
+from core.redact import redact
 from feedback.answer_cache import AnswerCacheStore, normalize, scope_key
 from feedback.votes import tally
 
 FORMATS = ("chat", "preference")
-
-_EMAIL = re.compile(r"(?:mailto:)?[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-# International or local numbers with separators: +82 10-1234-5678, 010-1234-5678, (555) 123-4567,
-# +49 30 1234567. Dates (2026-11-21), IDs (VPN-ERR-619) and amounts (1,400,000) do not match.
-_PHONE = re.compile(r"(?<![\w-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])\d{3,4}[ .-]?\d{4}(?![\w-])")
-_MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>|<!(?:subteam\^[A-Z0-9]+|here|channel|everyone)(?:\|[^>]*)?>")
-REPLACEMENTS = (("email", _EMAIL, "[email]"), ("phone", _PHONE, "[phone]"), ("mention", _MENTION, "[user]"))
 
 
 @dataclass
@@ -61,11 +54,9 @@ class ExportReport:
 
 
 def scrub(value: str, counts: Counter) -> str:
-    """Replace e-mail addresses, phone numbers and Slack user mentions; count what was replaced."""
-    for kind, pattern, replacement in REPLACEMENTS:
-        value, n = pattern.subn(replacement, value)
-        counts[kind] += n
-    return value
+    """Replace personal data (``core.redact``: e-mail addresses, phone numbers, resident registration and
+    card numbers, Slack mentions); count what was replaced."""
+    return redact(value, counts)
 
 
 def _scrubbed(record, report: ExportReport):

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from typing import Container
 
 from sqlalchemy import Engine, text
+
+from core.redact import redact
 
 
 @dataclass
@@ -46,9 +49,20 @@ class Interaction:
 _JSON = ("retrieved", "citations", "latency_ms", "sources", "evidence", "grounding", "answerability")
 
 
-def record(engine: Engine, interaction: Interaction) -> int:
-    """Insert ``interaction``; returns its id."""
+_REDACTED = ("question", "rewritten_question", "answer")
+
+
+def record(engine: Engine, interaction: Interaction, redact_personal: bool = True,
+           keep: Container[str] = frozenset()) -> int:
+    """Insert ``interaction``; returns its id. With ``redact_personal``, personal data in the question, its
+    rewrite, the answer and a withheld draft is stored redacted (``core.redact``), except values in ``keep``
+    (the keys of what the sources themselves say, such as a help-desk number)."""
     values = asdict(interaction)
+    if redact_personal:
+        for key in _REDACTED:
+            values[key] = values[key] and redact(values[key], keep=keep)
+        if isinstance(values["grounding"], dict) and isinstance(values["grounding"].get("draft"), str):
+            values["grounding"] = {**values["grounding"], "draft": redact(values["grounding"]["draft"], keep=keep)}
     for key in _JSON:
         values[key] = None if values[key] is None else json.dumps(values[key], ensure_ascii=False)
     columns = ", ".join(values)

@@ -10,6 +10,8 @@ from typing import Callable
 
 from sqlalchemy import Engine, text
 
+from core.redact import redact
+
 
 def tally(f: str = "f", *, people: bool = False) -> str:
     """SQL select-list terms ``up, down``: the 👍 and 👎 among the ``feedback`` rows aliased ``f``.
@@ -40,9 +42,11 @@ def withdraw(engine: Engine, interaction_id: int, user: str, value: int) -> None
                      {"i": interaction_id, "u": user, "v": value})
 
 
-def comment(engine: Engine, interaction_id: int, user: str, body: str) -> bool:
-    """``user``'s comment on an answer they voted on (the comment modal opens after a 👎); False, and
-    nothing stored, when they have no vote there: a comment cannot reach an answer its writer never rated."""
+def comment(engine: Engine, interaction_id: int, user: str, body: str, redact_personal: bool = True) -> bool:
+    """``user``'s comment on an answer they voted on (the comment modal opens after a 👎), with personal data
+    redacted unless told otherwise; False, and nothing stored, when they have no vote there: a comment
+    cannot reach an answer its writer never rated."""
+    body = redact(body) if redact_personal else body
     with engine.begin() as conn:
         return conn.execute(text("UPDATE feedback SET comment = :c, updated_at = now() "
                                  "WHERE interaction_id = :i AND user_id = :u RETURNING 1"),

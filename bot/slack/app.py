@@ -3,7 +3,10 @@ registered; listeners translate Slack payloads to plain values and back, nothing
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass
+from datetime import timedelta
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -21,8 +24,12 @@ from bot.slack.visibility import Members, Visibility
 from bot.slack.workers import Workers
 from core.errors import InvalidInput
 from feedback.answer_cache import AnswerCacheStore
+from feedback.retention import purge
 
+log = logging.getLogger(__name__)
 PROBE_SECONDS = 2
+PURGE_EVERY_SECONDS = 24 * 3600
+PURGE_RETRY_SECONDS = 3600
 
 
 @dataclass
@@ -35,6 +42,7 @@ class SlackBot:
     workers: Workers
     signing_secret: str  # the HTTP server checks signatures itself, before it reads a body
     probe: Engine  # /healthz: a one-connection engine that fails fast
+    retention: DailyPurge | None = None  # RETENTION_DAYS set: the log is purged once a day
 
     def database_problem(self) -> str | None:
         """None when the database answers ``SELECT 1``; else why not, in one line."""
@@ -49,7 +57,34 @@ class SlackBot:
         """Stop taking questions and finish the ones accepted (SIGTERM)."""
         self.workers.shutdown(wait=wait)
         self.admin.background.shutdown(wait=wait)
+        if self.retention is not None:
+            self.retention.stop()
         self.probe.dispose()
+
+
+class DailyPurge:
+    """RETENTION_DAYS: ``feedback.retention.purge`` at start-up and then once a day, on a daemon thread
+    (until a job queue schedules it). A failed purge is logged and tried again an hour later."""
+
+    def __init__(self, engine: Engine, days: int) -> None:
+        self.engine, self.age = engine, timedelta(days=days)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="retention", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                log.info("retention (%s): %s", self.age, purge(self.engine, self.age).summary())
+                wait = PURGE_EVERY_SECONDS
+            except Exception:
+                log.exception("the retention purge failed; trying again in an hour")
+                wait = PURGE_RETRY_SECONDS
+            if self._stop.wait(wait):
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
 
 
 def probe_engine(engine: Engine) -> Engine:
@@ -90,5 +125,6 @@ def build_slack_bot(config: SlackConfig, pipeline: Pipeline, engine, indexer,
     deps = Deps(answerer, admin, engine, visibility, answer_cache)
     for listeners in (questions, votes, admin_listeners, errors):
         listeners.register(app, deps)
-    return SlackBot(app, answerer, admin, workers, signing_secret, probe_engine(engine))
+    retention = DailyPurge(engine, config.retention_days) if config.retention_days else None
+    return SlackBot(app, answerer, admin, workers, signing_secret, probe_engine(engine), retention)
 

@@ -28,3 +28,5 @@ class SlackConfig:
     local_model_path: str = ""
     confidential_collections: tuple[str, ...] = ()
     flagged_documents: str = "answer"  # "exclude": flagged documents are left out of answers
+    redact_stored: bool = True  # comments are stored with personal data redacted
+    retention_days: int = 0  # the server purges the log daily, keeping this many days (0: keeps all)

@@ -54,7 +54,7 @@ def register(app: App, deps: Deps) -> None:
         value = user_text(value).strip()
         if interaction_id is None or not value:
             return
-        if votes.comment(engine, interaction_id, body["user"]["id"], value[:3000]):
+        if votes.comment(engine, interaction_id, body["user"]["id"], value[:3000], answerer.config.redact_stored):
             rated(interaction_id)
         else:
             log.warning("refused a comment by %s on #%s, which they have not voted on", body["user"]["id"],

@@ -1,0 +1,79 @@
+"""Personal data is found in English and Korean formats, and nothing else is (core.redact)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from core.redact import Pseudonyms, find, keys, redact
+
+PERSONAL = [
+    ("Write to jane.doe@northwind.example today", "email", "jane.doe@northwind.example"),
+    ("mailto:HR@Example.co.kr", "email", "mailto:HR@Example.co.kr"),
+    ("call 010-1234-5678 after lunch", "phone", "010-1234-5678"),
+    ("제 번호는 01012345678 입니다", "phone", "01012345678"),
+    ("010 1234 5678로 연락 주세요", "phone", "010 1234 5678"),
+    ("서울 사무실 +82 2 3456 7890", "phone", "+82 2 3456 7890"),
+    ("mobile +82-10-1234-5678.", "phone", "+82-10-1234-5678"),
+    ("대표번호 02-345-6789", "phone", "02-345-6789"),
+    ("번호는010-1234-5678입니다", "phone", "010-1234-5678"),
+    ("경기 031-123-4567", "phone", "031-123-4567"),
+    ("Berlin office +49 30 1234567", "phone", "+49 30 1234567"),
+    ("US desk (555) 123-4567", "phone", "(555) 123-4567"),
+    ("or 555-123-4567", "phone", "555-123-4567"),
+    ("주민등록번호 900101-1234567 입니다", "rrn", "900101-1234567"),
+    ("card 4111-1111-1111-1111 expires", "card", "4111-1111-1111-1111"),
+    ("card 4111 1111 1111 1111", "card", "4111 1111 1111 1111"),
+    ("카드번호 5500000000000004", "card", "5500000000000004"),
+    ("ask <@U0123ABCD> about it", "mention", "<@U0123ABCD>"),
+    ("ping <@W99|jane>", "mention", "<@W99|jane>"),
+]
+
+NOT_PERSONAL = [
+    "The holiday is on 2026-11-21 and 2026.12.25, or 20261121.",
+    "Meet at 10:39 or 09:00-18:00 KST.",
+    "VPN-ERR-619 and INC-2026-0042 are IDs, so is SEV1 and JIRA-12345.",
+    "The limit is 1,400,000원 (₩1,400,000) or €600 or $1,234.56 or 85,000 won.",
+    "Use UDP port 51820, TCP 443 or postgres on 127.0.0.1:5432.",
+    "Upgrade to version 2.14.1, v0.10.2 or 1.2.3-rc1.",
+    "The server is 192.168.0.1 and 10.0.0.254.",
+    "Order 4111111111111112 fails the Luhn check; 1234567890123 starts wrong.",
+    "Account 110-123-456789 and ISBN 978-3-16-148410-0.",
+    "주민등록번호 형식은 YYMMDD-NNNNNNN 입니다; 991332-1234567 is no date.",
+    "Version 3.11.7, build 20260401.1, 25 working days, 1.25 days per month.",
+    "Ticket 2026-0001 and room 7-123.",
+    "A channel is not a person: <#C0123|general>.",
+    "휴일은 2026년 11월 21일이고 한도는 1,400,000원, 식대는 85,000원까지입니다.",
+]
+
+
+@pytest.mark.parametrize(("text", "kind", "value"), PERSONAL)
+def test_personal_data_is_found(text, kind, value):
+    found = find(text)
+    assert [(f.kind, f.value) for f in found] == [(kind, value)]
+
+
+@pytest.mark.parametrize("text", NOT_PERSONAL)
+def test_dates_ids_amounts_ports_versions_are_not_personal_data(text):
+    assert find(text) == []
+
+
+def test_redact_replaces_and_counts_but_keeps_what_the_documents_give():
+    counts: Counter = Counter()
+    text = "Call the help desk at 02-345-6789 or Jane at 010-1234-5678 (jane@northwind.example)."
+    assert redact(text, counts) == "Call the help desk at [phone] or Jane at [phone] ([email])."
+    assert counts == Counter(phone=2, email=1)
+    kept = redact(text, keep=keys("IT help desk: 02 345 6789"))
+    assert kept == "Call the help desk at 02-345-6789 or Jane at [phone] ([email])."
+
+
+def test_pseudonyms_hide_consistently_and_reveal_only_their_own_placeholders():
+    names = Pseudonyms()
+    question = names.hide("Is 010-1234-5678 Jane's number? Mail jane@northwind.example")
+    source = names.hide("Jane: 010 1234 5678, jane@northwind.example; desk +82 2 3456 7890")
+    assert "010" not in question + source and "jane@" not in question + source
+    assert question == "Is [PHONE_1] Jane's number? Mail [EMAIL_1]"
+    assert source == "Jane: [PHONE_1], [EMAIL_1]; desk [PHONE_2]"
+    reply = "Yes, [PHONE_1] is hers [1]; [PHONE_9] and [card] stay as written."
+    assert names.reveal(reply) == "Yes, 010-1234-5678 is hers [1]; [PHONE_9] and [card] stay as written."
