@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from answering.context import Source
 from answering.language import detect_language
 from answering.terms import question_words, terms
+from core.redact import strip
 from retrieval.calibration import FLOOR_SD, Calibration
 from retrieval.keywords import HANGUL, morphemes
 from retrieval.search import SearchHit
@@ -66,7 +67,9 @@ class Answerability:
 def key_terms(question: str) -> set[str]:
     """What the question is about, as terms a source answering it should share: content words, not
     the words any question uses (how much, 어떻게 하나요), no bare numbers (a source may write a date or
-    amount otherwise), IDs whole (VPN-ERR-619, not VPN and 619)."""
+    amount otherwise), IDs whole (VPN-ERR-619, not VPN and 619), and nothing of the personal data in it
+    (the asker's own e-mail address or phone number says who asks, not what about)."""
+    question = strip(question)
     latin = {t for t in terms(question) if not HANGUL.search(t) and not _NUMBER.match(t) and t not in _QUESTION_WORDS}
     ids = {t for t in latin if _ID.search(t) and any(c.isdigit() for c in t)}
     pieces = {p for t in ids for p in _ID.split(t)}

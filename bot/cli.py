@@ -77,6 +77,11 @@ def _parser() -> argparse.ArgumentParser:
     for p in (training, eval_export):
         p.add_argument("--since", type=_date, help="only answers from this day on (YYYY-MM-DD)")
         p.add_argument("--out", type=Path, help="write to FILE (default: standard output)")
+        p.add_argument("--collection", action="append", default=[], metavar="NAME",
+                       help="only answers from these collections' documents (repeat for more; names a "
+                            "confidential collection to include it)")
+        p.add_argument("--exclude-collection", action="append", default=[], metavar="NAME",
+                       help="leave out answers that used this collection's documents (repeatable)")
 
     return parser
 
@@ -347,12 +352,13 @@ def _export(args, services) -> int:
     from feedback.exports import dumps
 
     exporter = services.exporter
+    chosen = (args.since, args.collection, args.exclude_collection)
     if args.export_command == "eval":
-        records, report = exporter.eval_set(args.since)
+        records, report = exporter.eval_set(*chosen)
     elif args.format == "chat":
-        records, report = exporter.chat(args.since)
+        records, report = exporter.chat(*chosen)
     else:
-        records, report = exporter.preference(args.since)
+        records, report = exporter.preference(*chosen)
     body = dumps(records)
     if args.out:
         args.out.write_text(body, encoding="utf-8")

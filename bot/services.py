@@ -66,7 +66,8 @@ class Services:
 
     @cached_property
     def exporter(self) -> Exporter:
-        return Exporter(self.engine, self.answer_cache, answer_messages)
+        return Exporter(self.engine, self.answer_cache, answer_messages,
+                        frozenset(self.settings.confidential_collections))
 
     def close(self) -> None:
         if "engine" in self.__dict__:

@@ -17,6 +17,10 @@ the same bytes), with personal data scrubbed (see ``scrub``):
   on (the cited ones, ``evidence: "cited"``; or every source it was given when it cited none,
   ``"given"``). ``python -m bot eval retrieval --from FILE`` scores the live index against it.
 
+Each export takes a ``Selection`` of collections, judged by the documents each answer was given:
+``--collection`` keeps only answers from those, ``--exclude-collection`` leaves answers that used
+them out, and a confidential collection (CONFIDENTIAL_COLLECTIONS) is left out unless named.
+
 An answer is approved when its votes satisfy the cache rule (net 👍 ≥ CACHE_MIN_APPROVALS,
 no 👎 unless CACHE_ALLOW_DOWNVOTED), and rejected when it has more 👎 than 👍.
 """
@@ -79,6 +83,28 @@ def _scrubbed(record, report: ExportReport):
     return clean
 
 
+@dataclass(frozen=True)
+class Selection:
+    """Which answers an export takes, by the collections of the documents each was given: only those of
+    ``collections`` when any are named; none that used an ``excluded`` one, or a ``confidential`` one
+    that is not named."""
+
+    collections: frozenset[str] = frozenset()
+    excluded: frozenset[str] = frozenset()
+    confidential: frozenset[str] = frozenset()
+
+    def takes(self, row: dict) -> bool:
+        used = {s.get("collection") for s in row.get("sources") or []} | set(_asked_against(row))
+        if self.collections and not (used and used <= self.collections):
+            return False
+        return not used & (self.excluded | (self.confidential - self.collections))
+
+
+def _asked_against(row: dict) -> list[str]:
+    """An answer with no logged sources (cached, "I don't know") is judged by the collections it was asked against."""
+    return [] if row.get("sources") else list(row.get("collections") or [])
+
+
 def _rated(engine: Engine, since: date | None) -> list[dict]:
     """Every voted-on or curated interaction, oldest first, with its votes and any curated answer."""
     with engine.connect() as conn:
@@ -96,12 +122,24 @@ def _rated(engine: Engine, since: date | None) -> list[dict]:
 
 
 class Exporter:
-    def __init__(self, engine: Engine, cache: AnswerCacheStore, prompt: Callable[[str, str, str], Sequence]) -> None:
+    def __init__(self, engine: Engine, cache: AnswerCacheStore, prompt: Callable[[str, str, str], Sequence],
+                 confidential: frozenset[str] = frozenset()) -> None:
         """``prompt(question, context, language)``: the answer prompt's messages, as the pipeline builds them
-        (``answering.prompts.answer_messages``); passed in because the pipeline's layer sits above this one."""
+        (``answering.prompts.answer_messages``); passed in because the pipeline's layer sits above this one.
+        ``confidential``: collections no export takes unless they are named."""
         self.engine = engine
+        self.confidential = confidential
         self.cache = cache
         self.prompt = prompt
+
+    def _rows(self, since: date | None, collections: Sequence[str], excluded: Sequence[str],
+              report: ExportReport) -> list[dict]:
+        selection = Selection(frozenset(collections), frozenset(excluded), self.confidential)
+        rows = _rated(self.engine, since)
+        taken = [r for r in rows if selection.takes(r)]
+        if len(taken) < len(rows):
+            report.skipped["from collections left out"] += len(rows) - len(taken)
+        return taken
 
     def _approved(self, row: dict) -> bool:
         return row["route"] == "answer" and bool(row["answer"]) and self.cache.qualifies(row["up"], row["down"])
@@ -120,9 +158,10 @@ class Exporter:
 
     # -- the three exports ---------------------------------------------------------------------
 
-    def chat(self, since: date | None = None) -> tuple[list[dict], ExportReport]:
+    def chat(self, since: date | None = None, collections: Sequence[str] = (),
+             excluded: Sequence[str] = ()) -> tuple[list[dict], ExportReport]:
         report, records = ExportReport(), []
-        for row in _rated(self.engine, since):
+        for row in self._rows(since, collections, excluded, report):
             if row["curated_answer"]:
                 answer = row["curated_answer"]
             elif self._approved(row):
@@ -136,9 +175,10 @@ class Exporter:
             records.append(_scrubbed({"messages": messages}, report))
         return records, report
 
-    def preference(self, since: date | None = None) -> tuple[list[dict], ExportReport]:
+    def preference(self, since: date | None = None, collections: Sequence[str] = (),
+                   excluded: Sequence[str] = ()) -> tuple[list[dict], ExportReport]:
         report, records = ExportReport(), []
-        rows = _rated(self.engine, since)
+        rows = self._rows(since, collections, excluded, report)
         chosen = [r for r in rows if r["curated_answer"] or self._approved(r)]
         for bad in (r for r in rows if self._rejected(r)):
             for good in self._partners(bad, chosen):
@@ -169,10 +209,11 @@ class Exporter:
         similarity, near_miss = self.cache.compare(self._question(good), self._question(bad), bad["collections"])
         return similarity >= self.cache.params.similarity and not near_miss
 
-    def eval_set(self, since: date | None = None) -> tuple[list[dict], ExportReport]:
+    def eval_set(self, since: date | None = None, collections: Sequence[str] = (),
+                 excluded: Sequence[str] = ()) -> tuple[list[dict], ExportReport]:
         report = ExportReport()
         latest: dict[tuple[str, str], dict] = {}
-        for row in _rated(self.engine, since):
+        for row in self._rows(since, collections, excluded, report):
             if not (row["curated_answer"] or self._approved(row)):
                 continue
             sources = row["sources"] or []

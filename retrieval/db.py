@@ -174,10 +174,12 @@ def make_engine(url: URL, *, pool_size: int = 5, ef_search: int = 100, connect_t
     """An engine whose sessions scan HNSW indexes iteratively, so filtered searches still fill k.
 
     ``connect_timeout`` (seconds) bounds each new connection, so a server that is down or
-    unreachable is reported instead of waited on."""
+    unreachable is reported instead of waited on. Errors never carry their statement's parameters:
+    those are questions, answers and comments, which must not reach the logs."""
     options = f"-c hnsw.iterative_scan=relaxed_order -c hnsw.ef_search={int(ef_search)}"
     return create_engine(
         url,
+        hide_parameters=True,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,

@@ -232,8 +232,8 @@ def test_exports_contain_exactly_the_expected_records_with_personal_data_scrubbe
     user = chat[0]["messages"][1]["content"]
     assert "[user]" in user and "[phone]" in user and "U0123ABCD" not in user and "10-1234-5678" not in user
     assert "Interns get 1.5 paid vacation days per month" in user  # the sources as the model saw them
-    assert (report.records, report.scrubbed_records) == (2, 2)
-    assert report.scrubbed == Counter({"email": 1, "phone": 1, "mention": 1})
+    assert (report.records, report.scrubbed_records) == (2, 1)  # the log holds the question redacted already
+    assert report.scrubbed == Counter({"email": 1})  # the curated answer, written by an admin
 
     pairs, report = exporter.preference()
     assert [(p["chosen"][0]["content"], p["rejected"][0]["content"]) for p in pairs] == [
@@ -241,7 +241,7 @@ def test_exports_contain_exactly_the_expected_records_with_personal_data_scrubbe
         ("Contractors get no paid vacation days; ask [email].",
          "Contractors get 1.5 days; [email] knows more [1]."),
     ]
-    assert report.records == 2 and report.scrubbed["email"] == 2
+    assert report.records == 2 and report.scrubbed["email"] == 1  # the rejected answer was stored redacted
 
     records, report = exporter.eval_set()
     assert [(r["question"], [e["title"] for e in r["expected"]], r["evidence"]) for r in records] == [

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from core.redact import Pseudonyms, find, keys, redact
+from core.redact import Pseudonyms, find, keys, redact, strip
 
 PERSONAL = [
     ("Write to jane.doe@northwind.example today", "email", "jane.doe@northwind.example"),
@@ -66,6 +66,7 @@ def test_redact_replaces_and_counts_but_keeps_what_the_documents_give():
     assert counts == Counter(phone=2, email=1)
     kept = redact(text, keep=keys("IT help desk: 02 345 6789"))
     assert kept == "Call the help desk at 02-345-6789 or Jane at [phone] ([email])."
+    assert strip("How do I get a laptop? 010-1234-5678") == "How do I get a laptop?  "  # what answerability reads
 
 
 def test_pseudonyms_hide_consistently_and_reveal_only_their_own_placeholders():

@@ -91,6 +91,7 @@ def probe_engine(engine: Engine) -> Engine:
     """A one-connection engine for health checks that gives up within seconds: the main pool's
     connects have no timeout, so a check through it could hang as long as the network does."""
     return create_engine(engine.url, pool_size=1, max_overflow=1, pool_timeout=PROBE_SECONDS, pool_pre_ping=True,
+                         hide_parameters=True,
                          connect_args={"connect_timeout": PROBE_SECONDS, "application_name": "team-kb-health",
                                        "options": f"-c statement_timeout={PROBE_SECONDS * 1000}"})
 
