@@ -58,7 +58,8 @@ def build(handbook_db, e5_embedder):
 
 
 @pytest.mark.parametrize("question, reason, missing", [
-    ("What is the stock ticker of Northwind Labs?", "key_terms", {"stock", "ticker"}),  # close, but off the page
+    # close, but off the page ("stock" is in "stock options": missing only when that chunk is not retrieved)
+    ("What is the stock ticker of Northwind Labs?", "key_terms", {"ticker"}),
     ("회사에 복장 규정이 있나요?", "key_terms", {"복장"}),
     ("Who wrote Pride and Prejudice?", "below_floor", set()),
     ("세계에서 가장 긴 강은 어디인가요?", "below_floor", set()),
