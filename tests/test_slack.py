@@ -288,7 +288,7 @@ def test_kb_feedback_lists_downvoted_answers_and_a_curated_answer_is_served(slac
     slack.fake.admins.add(ADMIN)
     rendered = blocks_text(_kb(slack, "feedback", ADMIN))
     assert question in rendered and "The intern approves them" in rendered
-    assert "It's the CFO, see &lt;@U777&gt;." in rendered and '"action_id": "curate"' in rendered
+    assert "It's the CFO, see [user]." in rendered and '"action_id": "curate"' in rendered  # stored redacted
 
     click(slack, "UNOBODY", "curate", interaction_id, trigger_id="trig-nobody")
     click(slack, ADMIN, "curate", interaction_id, trigger_id="trig-curate")
