@@ -336,15 +336,14 @@ def _serve(args, services) -> int:
 
 
 def _purge(args, services) -> int:
-    from datetime import timedelta
-
     from feedback.retention import parse_age, purge
 
     days = services.settings.retention_days
     if args.older_than is None and not days:
         raise InvalidInput("say how old: --older-than 90d (or set RETENTION_DAYS)")
-    age = parse_age(args.older_than) if args.older_than is not None else timedelta(days=days)
-    console.print(f"purged what is older than {age}: {purge(services.engine, age).summary()}", highlight=False)
+    said = args.older_than if args.older_than is not None else f"{days}d"
+    report = purge(services.engine, parse_age(said))
+    console.print(f"purged what is older than {said.strip()}: {report.summary()}", highlight=False)
     return 0
 
 
@@ -352,6 +351,11 @@ def _export(args, services) -> int:
     from feedback.exports import dumps
 
     exporter = services.exporter
+    from retrieval.store import collection_names
+
+    unknown = sorted(set(args.collection + args.exclude_collection) - set(collection_names(services.engine)))
+    if unknown:
+        errors.print(f"[yellow]warning:[/yellow] no collection named {', '.join(unknown)} (python -m bot collections)")
     chosen = (args.since, args.collection, args.exclude_collection)
     if args.export_command == "eval":
         records, report = exporter.eval_set(*chosen)

@@ -60,6 +60,14 @@ def test_errors_are_short_and_exit_nonzero(run):
     assert proc.returncode == 1 and "no such file or folder" in proc.stdout
 
 
+def test_purge_needs_an_age_and_says_what_it_removed(run):
+    proc = run("purge", ok=False)
+    assert proc.returncode == 1 and "--older-than 90d" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run("purge", "--older-than", "ninety", ok=False)
+    assert proc.returncode == 1 and "expected an age such as 90d" in proc.stderr
+    assert "purged what is older than 90d: " in run("purge", "--older-than", "90d").stdout
+
+
 def test_ask_prints_the_answer_sources_and_latency_breakdown(tmp_path, run):
     kb = tmp_path / "kb"
     kb.mkdir()
