@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 from sqlalchemy import text
@@ -22,6 +23,7 @@ from feedback.retention import parse_age, purge
 from models.chat import ChatModels
 from retrieval.search import Searcher
 from tests.fakes import ScriptedChat, ScriptedModels
+from tests.slack_harness import running_bot
 from tests.trickle import TrickleServer
 
 ASKER_EMAIL, ASKER_PHONE = "minji.kim@example.com", "010-1234-5678"
@@ -161,3 +163,20 @@ def test_sql_errors_do_not_carry_their_parameters(engine):
     with pytest.raises(SQLAlchemyError) as caught, engine.connect() as conn:
         conn.execute(text("SELECT question FROM no_such_table WHERE question = :q"), {"q": QUESTION})
     assert ASKER_EMAIL not in str(caught.value) and "parameters hidden" in str(caught.value)
+
+
+def test_the_slack_server_purges_by_itself_with_retention_days(engine, fake_embedder):
+    old = record(engine, Interaction(question="asked long ago", origin="slack", route="answer", answer="a"))
+    _age(engine, "interactions", "created_at", "id = :i", 40, i=old)
+    with running_bot(engine, fake_embedder, ScriptedChat(replies=["ok"]), retention_days=30) as slack:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and _exists(engine, old):
+            time.sleep(0.2)
+        assert slack.bot.retention is not None
+    assert not _exists(engine, old)
+
+
+def _exists(engine, interaction_id: int) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT EXISTS (SELECT 1 FROM interactions WHERE id = :i)"),
+                            {"i": interaction_id}).scalar_one()
