@@ -19,20 +19,23 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Container
 
-_EMAIL = re.compile(r"(?:mailto:)?[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+# A domain starts with a letter: icon@2x.png is a file name.
+_EMAIL = re.compile(r"(?:mailto:)?[A-Za-z0-9._%+-]+@[A-Za-z][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>|<!(?:subteam\^[A-Z0-9]+|here|channel|everyone)(?:\|[^>]*)?>")
-# YYMMDD, a separator, then the century-and-sex digit 1-8 and six more digits.
-_RRN = re.compile(r"(?<![A-Za-z0-9_-])\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])[- ][1-8]\d{6}(?![A-Za-z0-9_-])")
-# 13-19 digits, optionally in groups split by single spaces or hyphens; first digit 2-6 (the card networks).
 # Korean particles follow a number directly (010-1234-5678로): only Latin letters, digits and joiners
-# next to a match make it part of something longer.
+# next to a match make it part of something longer; nor is a number in a URL path or query personal data.
+_START = r"(?<![A-Za-z0-9_.,+/=#?&-])"
 _END = r"(?![A-Za-z0-9_-]|[.,]\d)"  # not followed by more of a number, an ID or a decimal part
-_CARD = re.compile(r"(?<![A-Za-z0-9_.,-])[2-6]\d{3}(?:[ -]?\d){9,15}" + _END)
+# YYMMDD, a separator (written without one, 13 digits are as likely a timestamp), then the century-and-sex
+# digit 1-8 and six more digits.
+_RRN = re.compile(_START + r"\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])[- ][1-8]\d{6}" + _END)
+# 13-19 digits, optionally in groups split by single spaces or hyphens; first digit 2-6 (the card networks).
+_CARD = re.compile(_START + r"[2-6]\d{3}(?:[ -]?\d){9,15}" + _END)
 _PHONE = re.compile(
-    r"(?<![A-Za-z0-9_.,+-])(?:"
+    _START + r"(?:"
     r"\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){2,5}"  # international: +82 2 3456 7890, +1 (555) 123-4567
-    r"|0\d{1,2}[ .-]?\d{3,4}[ .-]?\d{4}"  # Korean and other trunk-prefix numbers: 010-1234-5678, 01012345678
-    r"|(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])\d{3,4}[ .-]\d{4}"  # (555) 123-4567, 555-123-4567
+    r"|\(?0\d{1,3}(?:\)\s?|[ .-]?)\d{3,4}[ .-]?\d{4}"  # trunk prefix: 010-1234-5678, 01012345678, 02)345-6789
+    r"|\(?[2-9]\d{2}\)?[ .-]?\d{3}[ .-]\d{4}"  # North American: (555) 123-4567, 555-123-4567
     r")" + _END)
 
 
@@ -130,11 +133,12 @@ class Pseudonyms:
         out, last = [], 0
         for f in find(text):
             placeholder = self._by_key.get(f.key)
+            value = f.value.removeprefix("mailto:")  # a Slack <mailto:a@b|a@b> link keeps its scheme
             if placeholder is None:
                 n = sum(p.startswith(f"[{f.kind.upper()}_") for p in self.values) + 1
                 placeholder = self._by_key[f.key] = f"[{f.kind.upper()}_{n}]"
-                self.values[placeholder] = f.value
-            out += [text[last:f.start], placeholder]
+                self.values[placeholder] = value
+            out += [text[last:f.start], f.value[:len(f.value) - len(value)], placeholder]
             last = f.end
         return "".join(out) + text[last:] if out else text
 

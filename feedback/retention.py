@@ -1,11 +1,13 @@
 """Retention: what people asked, said and did is kept for a while, then purged.
 
 ``purge`` removes, older than the cut-off: interactions (their votes and comments go with them),
-comments left on answers that stay, Slack message claims and the admin audit log. An interaction
-that an approved or curated cached answer rests on stays, reduced to what the cache needs: its
-question and answer, redacted (``core.redact``; values its sources give, such as a help-desk number,
-stay), its language, scope, route and sources. Who asked, where, what the thread said and the
-model's withheld draft go, and the cached copy of the question and answer is redacted as well.
+comments left on answers that stay, Slack message claims and the admin audit log. The interactions
+a cached answer that is not stale rests on stay while it does (its own, and those it was served in:
+their votes rate it), reduced: who asked, where, the thread, the rewrite, the groundedness record and
+any error go; the question and answer are redacted (``core.redact``; values the sources give, such as
+a help-desk number, stay); what describes the answer and not the asker stays (language, scope, route,
+sources, citations, evidence, the votes). The cache entry's copy of the question is redacted too, and
+its answer unless an admin wrote it.
 
 RETENTION_DAYS makes the Slack server run it once a day; ``python -m bot purge --older-than 90d``
 runs it by hand.
@@ -23,6 +25,13 @@ from core.errors import InvalidInput
 from core.redact import keys, redact
 from feedback.answer_cache import normalize
 
+# The interactions a live (not stale) cache entry rests on: its own, and those it was served in.
+_KEPT = """
+    SELECT e.interaction_id FROM cached_answers e WHERE e.status <> 'stale'
+    UNION ALL
+    SELECT i.id FROM interactions i JOIN cached_answers e ON e.id = i.cached_answer_id WHERE e.status <> 'stale'
+"""
+MAX_DAYS = 365 * 100
 _AGE = re.compile(r"^\s*(\d+)\s*([dhw]?)\s*$")
 _UNITS = {"": "days", "d": "days", "h": "hours", "w": "weeks"}
 
@@ -44,9 +53,10 @@ class PurgeReport:
 def parse_age(value: str) -> timedelta:
     """``90d``, ``12h``, ``2w`` or a bare number of days."""
     m = _AGE.match(value)
-    if not m or int(m.group(1)) <= 0:
-        raise InvalidInput(f"expected an age such as 90d, 12h or 2w, not {value!r}")
-    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    age = timedelta(**{_UNITS[m.group(2)]: min(int(m.group(1)), MAX_DAYS * 24)}) if m else None
+    if age is None or not timedelta(0) < age <= timedelta(days=MAX_DAYS):
+        raise InvalidInput(f"expected an age such as 90d, 12h or 2w (at most {MAX_DAYS} days), not {value!r}")
+    return age
 
 
 def purge(engine: Engine, older_than: timedelta) -> PurgeReport:
@@ -55,9 +65,8 @@ def purge(engine: Engine, older_than: timedelta) -> PurgeReport:
     cut = {"cut": older_than}
     with engine.begin() as conn:
         report.reduced = _reduce_cached(conn, older_than)
-        report.interactions = conn.execute(text("""
-            DELETE FROM interactions i WHERE i.created_at < now() - :cut
-              AND NOT EXISTS (SELECT 1 FROM cached_answers e WHERE e.interaction_id = i.id)
+        report.interactions = conn.execute(text(f"""
+            DELETE FROM interactions i WHERE i.created_at < now() - :cut AND i.id NOT IN ({_KEPT})
         """), cut).rowcount
         report.comments = conn.execute(text("UPDATE feedback SET comment = NULL "
                                             "WHERE comment IS NOT NULL AND updated_at < now() - :cut"), cut).rowcount
@@ -69,18 +78,20 @@ def purge(engine: Engine, older_than: timedelta) -> PurgeReport:
 
 def _reduce_cached(conn: Connection, older_than: timedelta) -> int:
     """Reduce the old interactions cached answers rest on; returns how many changed."""
-    rows = conn.execute(text("""
+    rows = conn.execute(text(f"""
         SELECT i.id, i.question, i.rewritten_question, i.answer, i.context, i.asker, i.channel, i.thread_ts,
                i.message_ts, i.reply_ts, i.grounding, i.error, e.id AS entry_id, e.question AS cached_question,
-               e.answer AS cached_answer
-        FROM interactions i JOIN cached_answers e ON e.interaction_id = i.id
-        WHERE i.created_at < now() - :cut
+               e.answer AS cached_answer, e.curated_by
+        FROM interactions i LEFT JOIN cached_answers e ON e.interaction_id = i.id
+        WHERE i.created_at < now() - :cut AND i.id IN ({_KEPT})
     """), {"cut": older_than}).mappings().all()
     changed = 0
     for row in rows:
         keep = keys(row["context"] or "")
-        question, answer, cached_question, cached_answer = (
-            row[k] and redact(row[k], keep=keep) for k in ("question", "answer", "cached_question", "cached_answer"))
+        question, answer, cached_question = (row[k] and redact(row[k], keep=keep)
+                                             for k in ("question", "answer", "cached_question"))
+        cached_answer = row["cached_answer"] if row["curated_by"] else row["cached_answer"] and redact(
+            row["cached_answer"], keep=keep)
         gone = any(row[k] is not None for k in ("rewritten_question", "asker", "channel", "thread_ts", "message_ts",
                                                  "reply_ts", "grounding", "error"))
         if not gone and (question, answer, cached_question, cached_answer) == (
@@ -91,7 +102,9 @@ def _reduce_cached(conn: Connection, older_than: timedelta) -> int:
                    channel = NULL, thread_ts = NULL, message_ts = NULL, reply_ts = NULL, grounding = NULL, error = NULL
             WHERE id = :i
         """), {"q": question, "a": answer, "i": row["id"]})
-        conn.execute(text("UPDATE cached_answers SET question = :q, normalized = :n, answer = :a WHERE id = :e"),
-                     {"q": cached_question, "n": normalize(cached_question), "a": cached_answer, "e": row["entry_id"]})
+        if row["entry_id"] is not None:
+            conn.execute(text("UPDATE cached_answers SET question = :q, normalized = :n, answer = :a WHERE id = :e"),
+                         {"q": cached_question, "n": normalize(cached_question), "a": cached_answer,
+                          "e": row["entry_id"]})
         changed += 1
     return changed

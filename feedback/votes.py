@@ -43,9 +43,9 @@ def withdraw(engine: Engine, interaction_id: int, user: str, value: int) -> None
 
 
 def comment(engine: Engine, interaction_id: int, user: str, body: str, redact_personal: bool = True) -> bool:
-    """``user``'s comment on an answer they voted on (the comment modal opens after a 👎), with personal data
-    redacted unless told otherwise; False, and nothing stored, when they have no vote there: a comment
-    cannot reach an answer its writer never rated."""
+    """``user``'s comment on an answer they rated (the comment modal opens after a 👎; a vote withdrawn since
+    still counts), with personal data redacted unless told otherwise; False, and nothing stored, when they
+    never rated it: a comment cannot reach an answer its writer was not shown."""
     body = redact(body) if redact_personal else body
     with engine.begin() as conn:
         return conn.execute(text("UPDATE feedback SET comment = :c, updated_at = now() "

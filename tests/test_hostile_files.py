@@ -265,7 +265,7 @@ def test_a_stuck_admin_job_does_not_keep_the_process_alive(tmp_path):
     import subprocess
     import sys
 
-    script = ("import threading\nfrom bot.slack.admin import Background\n"
+    script = ("import threading\nfrom bot.slack.background import Background\n"
               "jobs = Background(drain_seconds=0.5)\njobs.submit(threading.Event().wait)  # never returns\n"
               "jobs.shutdown(wait=True)\nprint('exited')\n")
     done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parent.parent,

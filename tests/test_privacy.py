@@ -73,6 +73,7 @@ def test_the_log_keeps_neither_email_nor_phone_unless_told_to(handbook_db, e5_em
     row = load(handbook_db[0], answer.interaction_id)
     stored = row["question"] + row["answer"]
     assert ASKER_EMAIL not in stored and ASKER_PHONE not in stored and "[phone]" in stored
+    assert row["grounding"] and "5678" not in json.dumps(row["grounding"])  # nor its claims, in pieces
     kept = pipeline(handbook_db, e5_embedder, ScriptedModels(chat), model_policy="local",
                     redact_stored=False).answer(Question(QUESTION))
     assert ASKER_EMAIL in load(handbook_db[0], kept.interaction_id)["question"]
@@ -95,53 +96,71 @@ def _age(engine, table: str, column: str, where: str, days: int, **bind) -> None
                      {"d": days, **bind})
 
 
+def _logged(engine, question: str, answer: str, **values) -> int:
+    return record(engine, Interaction(question=question, origin="slack", asker="U1", channel="C1", thread_ts="1.1",
+                                      route="answer", answer=answer, **values), redact_personal=False)
+
+
+def _entry(engine, interaction_id: int, status: str = "active", curated_by: str | None = None) -> int:
+    with engine.begin() as conn:
+        return conn.execute(text("""
+            INSERT INTO cached_answers (interaction_id, question, normalized, language, scope_key, embedding,
+                                        embedding_model, answer, sources, status, curated_by)
+            SELECT id, question, question, 'en', '*', '[1,0]', 'm', answer, '[]', :s, :by FROM interactions
+            WHERE id = :i RETURNING id"""), {"i": interaction_id, "s": status, "by": curated_by}).scalar_one()
+
+
 def test_purge_deletes_old_records_and_reduces_those_a_cached_answer_rests_on(engine):
-    old = record(engine, Interaction(question="old question", origin="slack", asker="U1", channel="C1",
-                                     route="answer", answer="old answer"), redact_personal=False)
-    recent = record(engine, Interaction(question="recent", origin="slack", asker="U2", route="answer", answer="a"))
-    cached = record(engine, Interaction(question=f"mine is {ASKER_PHONE}: help desk?", origin="slack", asker="U3",
-                                        channel="C1", thread_ts="1.1", route="answer", context="[1] desk 02-345-6789",
-                                        answer=f"Call 02-345-6789, not {ASKER_PHONE} [1]."), redact_personal=False)
-    for i in (old, recent, cached):
+    desk = "[1] desk 02-345-6789"
+    old = _logged(engine, "old question", "old answer")
+    recent = _logged(engine, "recent", "a")
+    cached = _logged(engine, f"mine is {ASKER_PHONE}: help desk?", f"Call 02-345-6789, not {ASKER_PHONE} [1].",
+                     context=desk)
+    entry = _entry(engine, cached)
+    served = _logged(engine, f"desk? I'm {ASKER_EMAIL}", "Call 02-345-6789 [1].", cached_answer_id=entry)
+    curated = _logged(engine, "desk number?", "wrong", context=desk)
+    _entry(engine, curated, curated_by="UADMIN")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE cached_answers SET answer = :a WHERE interaction_id = :i"),
+                     {"a": f"Call 02-345-6789 or Jane on {ASKER_PHONE}.", "i": curated})
+    stale = _logged(engine, "stale", "stale answer")
+    _entry(engine, stale, status="stale")
+    for i in (old, recent, cached, served):
         votes.vote(engine, i, "UV", 1, "button")
         assert votes.comment(engine, i, "UV", "a comment")
     with engine.begin() as conn:
-        conn.execute(text("""
-            INSERT INTO cached_answers (interaction_id, question, normalized, language, scope_key, embedding,
-                                        embedding_model, answer, sources, status)
-            SELECT id, question, question, 'en', '*', '[1,0]', 'm', answer, '[]', 'active' FROM interactions
-            WHERE id = :i"""), {"i": cached})
         conn.execute(text("INSERT INTO slack_claims (channel, message_ts) VALUES ('C1', 'purge-old'), "
                           "('C1', 'purge-new')"))
         conn.execute(text("INSERT INTO admin_actions (user_id, action, allowed) VALUES ('UADMIN', 'purge-test', true)"))
-    for i in (old, cached):
+    for i in (old, cached, served, curated, stale):
         _age(engine, "interactions", "created_at", "id = :i", 100, i=i)
         _age(engine, "feedback", "updated_at", "interaction_id = :i", 100, i=i)
     _age(engine, "slack_claims", "claimed_at", "message_ts = 'purge-old'", 100)
     _age(engine, "admin_actions", "created_at", "action = 'purge-test'", 100)
 
     report = purge(engine, parse_age("90d"))
-    assert (report.interactions, report.reduced, report.claims, report.admin_actions) == (1, 1, 1, 1)
-    assert report.comments >= 1
+    assert (report.interactions, report.reduced, report.claims, report.admin_actions) == (2, 3, 1, 1)
     with engine.connect() as conn:
-        left = {r.id: r for r in conn.execute(text("SELECT * FROM interactions WHERE id = ANY(:ids)"),
-                                              {"ids": [old, recent, cached]})}
+        ids = [old, recent, cached, served, curated, stale]
+        left = {r.id: r for r in conn.execute(text("SELECT * FROM interactions WHERE id = ANY(:ids)"), {"ids": ids})}
         comments = dict(conn.execute(text("SELECT interaction_id, comment FROM feedback "
-                                          "WHERE interaction_id = ANY(:i)"), {"i": [recent, cached]}).all())
-        entry = conn.execute(text("SELECT question, answer FROM cached_answers WHERE interaction_id = :i"),
-                             {"i": cached}).one()
+                                          "WHERE interaction_id = ANY(:i)"), {"i": ids}).all())
+        entries = {r.interaction_id: r for r in conn.execute(text("SELECT * FROM cached_answers"))}
         claims = set(conn.execute(text("SELECT message_ts FROM slack_claims "
                                        "WHERE message_ts LIKE 'purge-%'")).scalars())
-    assert set(left) == {recent, cached} and left[recent].asker == "U2"
+    assert set(left) == {recent, cached, served, curated} and left[recent].asker == "U1"
+    assert stale not in entries  # a stale entry goes with its interaction
     reduced = left[cached]
     assert (reduced.asker, reduced.channel, reduced.thread_ts) == (None, None, None)
     assert reduced.question == "mine is [phone]: help desk?" and reduced.answer == "Call 02-345-6789, not [phone] [1]."
-    assert tuple(entry) == (reduced.question, reduced.answer)
-    assert comments == {recent: "a comment", cached: None} and claims == {"purge-new"}
+    assert (entries[cached].question, entries[cached].answer) == (reduced.question, reduced.answer)
+    assert left[served].question == "desk? I'm [email]" and left[served].asker is None  # its 👍 still counts
+    assert entries[curated].answer == f"Call 02-345-6789 or Jane on {ASKER_PHONE}."  # an admin's words stay
+    assert comments == {recent: "a comment", cached: None, served: None} and claims == {"purge-new"}
     assert purge(engine, parse_age("90d")).reduced == 0  # done once
 
 
-@pytest.mark.parametrize("value", ["", "0d", "ninety days", "-5d", "5m"])
+@pytest.mark.parametrize("value", ["", "0d", "ninety days", "-5d", "5m", "99999999999d"])
 def test_purge_ages_are_checked(value):
     with pytest.raises(InvalidInput):
         parse_age(value)

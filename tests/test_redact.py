@@ -22,6 +22,10 @@ PERSONAL = [
     ("Berlin office +49 30 1234567", "phone", "+49 30 1234567"),
     ("US desk (555) 123-4567", "phone", "(555) 123-4567"),
     ("or 555-123-4567", "phone", "555-123-4567"),
+    ("서울 02)345-6789", "phone", "02)345-6789"),
+    ("Seoul (02) 345-6789", "phone", "(02) 345-6789"),
+    ("010.1234.5678으로", "phone", "010.1234.5678"),
+    ("IP phone 0505-123-4567", "phone", "0505-123-4567"),
     ("주민등록번호 900101-1234567 입니다", "rrn", "900101-1234567"),
     ("card 4111-1111-1111-1111 expires", "card", "4111-1111-1111-1111"),
     ("card 4111 1111 1111 1111", "card", "4111 1111 1111 1111"),
@@ -43,6 +47,10 @@ NOT_PERSONAL = [
     "주민등록번호 형식은 YYMMDD-NNNNNNN 입니다; 991332-1234567 is no date.",
     "Version 3.11.7, build 20260401.1, 25 working days, 1.25 days per month.",
     "Ticket 2026-0001 and room 7-123.",
+    "주문번호 2026-1121-0001, 사번 2026-0412-1234, 송장번호 1234-5678-9012, 123-4567-8901.",
+    "build 2026.1121.0930 and shipping 1234 5678 9012.",
+    "See https://example.com/doc/2026-1121-0001 or /tickets/555-123-4567 or /s/4111111111111111?id=0101234567",
+    "Retina icons icon@2x.png and logo@3x.webp.",
     "A channel is not a person: <#C0123|general>.",
     "휴일은 2026년 11월 21일이고 한도는 1,400,000원, 식대는 85,000원까지입니다.",
 ]
@@ -76,5 +84,6 @@ def test_pseudonyms_hide_consistently_and_reveal_only_their_own_placeholders():
     assert "010" not in question + source and "jane@" not in question + source
     assert question == "Is [PHONE_1] Jane's number? Mail [EMAIL_1]"
     assert source == "Jane: [PHONE_1], [EMAIL_1]; desk [PHONE_2]"
+    assert names.hide("<mailto:jane@northwind.example|mail>") == "<mailto:[EMAIL_1]|mail>"
     reply = "Yes, [PHONE_1] is hers [1]; [PHONE_9] and [card] stay as written."
     assert names.reveal(reply) == "Yes, 010-1234-5678 is hers [1]; [PHONE_9] and [card] stay as written."

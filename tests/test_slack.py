@@ -50,6 +50,7 @@ def slack(slack_db, e5_embedder):
     chat = ScriptedChat(replies=[VPN_REPLY])
     with running_bot(engine, e5_embedder, chat, channel_collections="secret=CSECRET",
                      kb_sources=json.dumps({"secret": [str(secret)]}), slack_workers=2) as harness:
+        harness.fake.members["CSECRET"] = [ADMIN]  # the admin may name and reindex the bound collection
         yield harness
 
 

@@ -42,13 +42,14 @@ def bound_db(handbook_db, server_url, e5_embedder, tmp_path_factory):
         (folder / "falcon.md").write_text("# Project Falcon\n\n## Budget\n\nProject Falcon's budget for 2027 is "
                                           "2.4 million euros, approved by the board in October.\n")
         Indexer(engine, e5_embedder).index_paths([folder], "secret")
-        yield engine
+        yield engine, folder
 
 
 @pytest.fixture(scope="module")
 def slack(bound_db, e5_embedder):
-    with running_bot(bound_db, e5_embedder, ScriptedChat(replies=[REPLY]), channel_collections="secret=CSECRET",
-                     slack_admin_users=ADMIN) as harness:
+    engine, folder = bound_db
+    with running_bot(engine, e5_embedder, ScriptedChat(replies=[REPLY]), channel_collections="secret=CSECRET",
+                     slack_admin_users=ADMIN, kb_sources=json.dumps({"secret": [str(folder)]})) as harness:
         harness.fake.members["CSECRET"] = ["UMEMBER", "UASK"]
         harness.fake.members["CGEN"] = ["UMEMBER", "UASK", "UOUT", ADMIN]
         yield harness
@@ -161,3 +162,33 @@ def test_when_slack_cannot_tell_membership_nobody_is_a_member(slack):
     rule = Visibility({"secret": ("CGONE",)}, slack.bot.answerer.visibility.members)
     assert rule.collections(Audience.alone("UMEMBER", "DUMEMBER"), ["handbook", "secret"]) == ("handbook",)
     assert slack.fake.calls_to("conversations.members", channel="CGONE")  # asked, and refused: channel_not_found
+
+
+def test_an_example_from_a_private_help_is_answered_privately(slack, upvoted):
+    click(slack, "UASK", "vote_up", upvoted[0]["id"], channel="CSECRET")  # popular again after the 👎 tests
+    path = slack.send_command("/ask", "help", user="UMEMBER", channel="CGEN")  # private: the member's examples
+    slack.idle()
+    assert QUESTION in blocks_text(slack.replies(path)[-1])
+    name = "example-private"
+    payload = {"type": "block_actions", "user": {"id": "UMEMBER"}, "team": {"id": "T0001"}, "trigger_id": "trig-ex",
+               "channel": {"id": "CGEN"}, "response_url": slack.fake.response_url(name),
+               "container": {"type": "message", "is_ephemeral": True, "channel_id": "CGEN"},
+               "actions": [{"action_id": "ask_example_0", "value": QUESTION, "type": "button", "block_id": "b"}]}
+    slack.chat.replies = [REPLY]
+    assert slack.send_payload(payload)[0] == 200
+    slack.idle()
+    assert not [p for p in slack.fake.calls_to("chat.postMessage", channel="CGEN") if QUESTION in p.get("text", "")]
+    private = slack.replies(f"/respond/{name}")[-1]
+    assert private["response_type"] == "ephemeral" and "2.4 million euros" in blocks_text(private)
+
+
+def test_a_reindex_names_only_the_collections_the_admin_may_see(slack):
+    path = slack.send_command("/kb", "reindex secret", user=ADMIN)
+    slack.idle()
+    assert slack.replies(path)[-1]["text"] == "Unknown source `secret`. Known: none you can see."
+    path = slack.send_command("/kb", "reindex", user=ADMIN)
+    slack.idle()
+    slack.bot.admin.background.submit(lambda: None).result(120)  # the reindex ran on its own thread
+    said = [r["text"] for r in slack.replies(path)]
+    assert said[0] == "Reindexing 1 you cannot see in the background…" and said[-1].startswith("Reindex finished")
+    assert not any("secret" in t or "falcon" in t for t in said)

@@ -6,8 +6,6 @@ import json
 import logging
 import threading
 import time
-from collections import deque
-from concurrent import futures
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Callable
@@ -16,6 +14,7 @@ from slack_sdk import WebClient
 from sqlalchemy import Engine, text
 
 from bot.slack import blocks
+from bot.slack.background import DRAIN_SECONDS, Background
 from bot.slack.config import SlackConfig
 from bot.slack.mrkdwn import escape, plain
 from bot.slack.visibility import Audience, Visibility
@@ -31,7 +30,6 @@ USAGE = "Usage: `/kb status`, `/kb sources`, `/kb feedback`, `/kb reindex [SOURC
 REFUSAL = "Sorry, `/kb {sub}` is for knowledge-base admins. Ask one of them, or use `/ask` for questions."
 REINDEX_SECONDS = 30 * 60
 FLAGGED_SHOWN = 10
-DRAIN_SECONDS = 10.0
 
 
 def log_admin(engine: Engine, user: str, action: str, allowed: bool, detail: dict | None = None) -> None:
@@ -40,85 +38,6 @@ def log_admin(engine: Engine, user: str, action: str, allowed: bool, detail: dic
         conn.execute(text("INSERT INTO admin_actions (user_id, action, allowed, detail) "
                           "VALUES (:u, :a, :ok, CAST(:d AS jsonb))"),
                      {"u": user, "a": action, "ok": allowed, "d": json.dumps(detail or {}, ensure_ascii=False)})
-
-
-class Background:
-    """Admin jobs (reindexes), one at a time, on a daemon thread.
-
-    A ThreadPoolExecutor's threads are joined when the interpreter exits, so one stuck
-    reindex would keep a SIGTERM'd bot alive. Here ``shutdown`` waits at most
-    ``drain_seconds``, and a job given up on (``abandon``) keeps its thread while the
-    jobs after it get a new one.
-    """
-
-    def __init__(self, drain_seconds: float = DRAIN_SECONDS, on_shutdown: Callable[[], None] | None = None) -> None:
-        self.drain_seconds = drain_seconds
-        self._on_shutdown = on_shutdown
-        self._jobs: deque[tuple[Future, Callable, tuple]] = deque()
-        self._pending: set[Future] = set()  # what shutdown waits for
-        self._running: Future | None = None
-        self._worker: threading.Thread | None = None
-        self._closed = False
-        self._cond = threading.Condition()
-
-    def submit(self, fn: Callable, *args) -> Future:
-        future: Future = Future()
-        with self._cond:
-            if self._closed:
-                raise RuntimeError("cannot schedule new work after shutdown")
-            self._jobs.append((future, fn, args))
-            self._pending.add(future)
-            if self._worker is None:
-                self._worker = threading.Thread(target=self._work, name="reindex", daemon=True)
-                self._worker.start()
-            self._cond.notify_all()
-        return future
-
-    def abandon(self, future: Future) -> None:
-        """Stop waiting for ``future`` if it is running: later jobs get a new thread, shutdown ignores it."""
-        with self._cond:
-            if self._running is not future or future.done():
-                return
-            self._pending.discard(future)
-            self._running = self._worker = None
-            if self._jobs:
-                self._worker = threading.Thread(target=self._work, name="reindex", daemon=True)
-                self._worker.start()
-            self._cond.notify_all()
-
-    def shutdown(self, wait: bool = True) -> None:
-        """Take no more jobs, tell the running one to stop, and wait at most ``drain_seconds`` for them."""
-        with self._cond:
-            self._closed = True
-            pending = list(self._pending)
-        if self._on_shutdown is not None:
-            self._on_shutdown()
-        if wait and pending:
-            _, late = futures.wait(pending, timeout=self.drain_seconds)
-            if late:
-                log.warning("shutting down with %d admin job(s) still running after %g s", len(late),
-                            self.drain_seconds)
-
-    def _work(self) -> None:
-        me = threading.current_thread()
-        while True:
-            with self._cond:
-                while self._worker is me and not self._jobs:
-                    self._cond.wait()
-                if self._worker is not me:
-                    return
-                future, fn, args = self._jobs.popleft()
-                self._running = future
-            if future.set_running_or_notify_cancel():
-                try:
-                    future.set_result(fn(*args))
-                except BaseException as exc:
-                    future.set_exception(exc)
-            with self._cond:
-                self._pending.discard(future)
-                if self._running is future:
-                    self._running = None
-                self._cond.notify_all()
 
 
 class _Reindex:
@@ -218,10 +137,11 @@ class Admin:
         names = [r["name"] for r in rows]
         lines += _flagged_lines(*flagged_documents(self.engine, FLAGGED_SHOWN, names), s.flagged_documents)
         local = escape(s.local_model_path.rsplit("/", 1)[-1] or "SmolLM2-135M-Instruct (default)")
+        confidential = [c for c in s.confidential_collections if self.visibility.sees(sees, c)]
         hosted = escape(s.hosted_model) if s.hosted_model else "not configured"
         lines += ["*Model routing*",
                   f"• policy `{s.model_policy}` · hosted {hosted} · local {local}",
-                  f"• confidential (always local): {escape(', '.join(s.confidential_collections) or 'none')}",
+                  f"• confidential (always local): {escape(', '.join(confidential) or 'none')}",
                   "*Answers in Slack*"]
         routes = stats["routes"]
         total = sum(routes.values())
@@ -282,13 +202,15 @@ class Admin:
         log.info("curated answer %s for #%s by %s", entry, interaction_id, user)
 
     def reindex(self, user: str, name: str | None, respond: Callable) -> None:
+        """Reindex source ``name`` (one ``user`` may see), or all; what is said names only those they may see."""
         sources = self.config.kb_sources
+        shown = [n for n in sources if self.visibility.sees(Audience.alone(user), n)]
         if not sources:
             respond(text="No reindex sources are configured: set KB_SOURCES (collection=PATH,…).",
                     response_type="ephemeral")
             return
-        if name and name not in sources:
-            respond(text=f"Unknown source `{escape(name)}`. Known: {escape(', '.join(sources))}.",
+        if name and name not in shown:
+            respond(text=f"Unknown source `{escape(name)}`. Known: {escape(', '.join(shown) or 'none you can see')}.",
                     response_type="ephemeral")
             return
         if not self._reindexing.acquire(blocking=False):
@@ -299,8 +221,8 @@ class Admin:
         run.timer = threading.Timer(self.reindex_seconds, self._expire, (run, user, respond))
         run.timer.daemon = True
         try:
-            respond(text=f"Reindexing {escape(', '.join(chosen))} in the background…", response_type="ephemeral")
-            run.future = self.background.submit(self._run_reindex, user, chosen, respond, run)
+            respond(text=f"Reindexing {escape(_names(chosen, shown))} in the background…", response_type="ephemeral")
+            run.future = self.background.submit(self._run_reindex, user, chosen, shown, respond, run)
         except BaseException:  # Slack unreachable, or shutting down: the lock must not stay taken
             run.end()
             raise
@@ -324,7 +246,8 @@ class Admin:
         if self._current is not None:
             self._current.cancel.set()
 
-    def _run_reindex(self, user: str, chosen: dict[str, tuple[str, ...]], respond: Callable, run: _Reindex) -> None:
+    def _run_reindex(self, user: str, chosen: dict[str, tuple[str, ...]], shown: list[str], respond: Callable,
+                     run: _Reindex) -> None:
         try:
             lines = []
             summary: dict = {}
@@ -332,11 +255,11 @@ class Admin:
                 if run.cancel.is_set():
                     break
                 if 0 < done <= 3:  # a response_url takes five messages: start, up to three of these, summary
-                    respond(text=f"… {done}/{len(chosen)} sources done, now {escape(collection)}",
-                            response_type="ephemeral")
+                    now = escape(collection) if collection in shown else "one you cannot see"
+                    respond(text=f"… {done}/{len(chosen)} sources done, now {now}", response_type="ephemeral")
                 report = self._indexer().index_paths([Path(p) for p in paths], collection, cancel=run.cancel)
                 summary[collection] = report.counts()
-                lines += _report_lines(collection, report)
+                lines += _report_lines(collection, report) if collection in shown else []
             retired = self.answer_cache.sweep() if self.answer_cache is not None else 0
             if retired:
                 lines.append(f"{retired} cached answers retired: a document they rest on changed or was removed")
@@ -352,6 +275,12 @@ class Admin:
             if run.end():
                 log_admin(self.engine, user, "kb reindex failed", True, {"error": str(exc)[:500]})
                 respond(text=f"Reindex failed: {escape(str(exc)[:500])}", response_type="ephemeral")
+
+
+def _names(chosen: dict, shown: list[str]) -> str:
+    """The chosen sources an admin may see, and how many others."""
+    hidden = sum(n not in shown for n in chosen)
+    return ", ".join([n for n in chosen if n in shown] + ([f"{hidden} you cannot see"] if hidden else []))
 
 
 def _report_lines(collection: str, report: IndexReport) -> list[str]:

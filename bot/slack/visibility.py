@@ -27,7 +27,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 log = logging.getLogger(__name__)
 MEMBERS_SECONDS = 300.0
 FAILED_SECONDS = 30.0  # a failed lookup is asked again sooner
-MAX_MEMBERS = 50_000  # pages of conversations.members read at most for one channel
+MAX_MEMBERS = 50_000  # members read at most for one channel (conversations.members pages)
 
 
 @dataclass(frozen=True)

@@ -70,11 +70,18 @@ def register(app: App, deps: Deps) -> None:
             respond(text=BUSY, response_type="ephemeral")  # an answer the asker alone saw stays private
 
     @app.action(re.compile(f"^{blocks.ASK_EXAMPLE}_\\d+$"))
-    def on_example(ack, body, client):
+    def on_example(ack, body, client, respond):
         ack()
         user = body["user"]["id"]
         question = user_text(body["actions"][0].get("value"))
         channel = body.get("channel", {}).get("id") if body.get("channel") else None
+        if (body.get("container") or {}).get("is_ephemeral") and channel:
+            # from a private help (/ask help): the examples were the asker's own, so is the answer
+            q = SlackQuestion(text=question, user=user, channel=channel, message_ts=f"example-{body.get('trigger_id')}",
+                              thread_ts=None, ephemeral=True)
+            if not answerer.workers.submit(lambda: answerer.answer_privately(q, respond)):
+                respond(text=BUSY, response_type="ephemeral")
+            return
         if not channel:  # from the App Home tab: ask in the DM with the bot
             channel = client.conversations_open(users=user)["channel"]["id"]
         posted = client.chat_postMessage(channel=channel, text=f"<@{user}> asked: {escape(question)}"[:3000])
