@@ -15,6 +15,7 @@ from sqlalchemy import Engine, text
 
 from bot.slack import blocks
 from bot.slack.background import DRAIN_SECONDS, Background
+from bot.slack.channels import MODES, Channels, ChannelSettings, describe
 from bot.slack.config import SlackConfig
 from bot.slack.mrkdwn import escape, plain
 from bot.slack.visibility import Audience, Visibility
@@ -22,11 +23,12 @@ from feedback import votes
 from feedback.answer_cache import AnswerCacheStore
 from feedback.log import question_of
 from retrieval.ingest import Indexer, IndexReport
-from retrieval.store import FlaggedDocument, collection_summaries, flagged_documents
+from retrieval.store import FlaggedDocument, collection_names, collection_summaries, flagged_documents
 
 log = logging.getLogger(__name__)
 ADMIN_CACHE_SECONDS = 600
-USAGE = "Usage: `/kb status`, `/kb sources`, `/kb feedback`, `/kb reindex [SOURCE]`"
+USAGE = ("Usage: `/kb status`, `/kb sources`, `/kb feedback`, `/kb reindex [SOURCE]`, "
+         "`/kb channel [mode mention|all|off] [collections NAME,…|all]`")
 REFUSAL = "Sorry, `/kb {sub}` is for knowledge-base admins. Ask one of them, or use `/ask` for questions."
 REINDEX_SECONDS = 30 * 60
 FLAGGED_SHOWN = 10
@@ -68,12 +70,13 @@ class Admin:
 
     def __init__(self, config: SlackConfig, engine, indexer: Callable[[], Indexer], visibility: Visibility,
                  answer_cache: AnswerCacheStore | None = None, reindex_seconds: float = REINDEX_SECONDS,
-                 drain_seconds: float = DRAIN_SECONDS) -> None:
+                 drain_seconds: float = DRAIN_SECONDS, channels: Channels | None = None) -> None:
         """``reindex_seconds``: a reindex still running after that is stopped and reported, so it cannot
         hold the "already running" lock for ever; ``drain_seconds``: how long shutdown waits for it.
         What /kb shows an admin follows ``visibility``, as for anyone: their reply is theirs alone."""
         self.config = config
         self.visibility = visibility
+        self.channels = channels or Channels(engine)
         self.engine = engine
         self.answer_cache = answer_cache
         self.reindex_seconds = reindex_seconds
@@ -99,11 +102,12 @@ class Admin:
             self._cache[user] = (now, allowed)
         return allowed
 
-    def command(self, client: WebClient, user: str, text_: str, respond: Callable) -> None:
-        """``/kb text_`` from ``user``: usage for an unknown subcommand; a known one is logged, then run or refused."""
+    def command(self, client: WebClient, user: str, text_: str, respond: Callable, channel: str | None = None) -> None:
+        """``/kb text_`` from ``user`` in ``channel``: usage for an unknown subcommand; a known one is logged,
+        then run or refused."""
         words = text_.split()
         sub = words[0].lower() if words else ""
-        if sub not in ("status", "sources", "feedback", "reindex"):
+        if sub not in ("status", "sources", "feedback", "reindex", "channel"):
             respond(text=USAGE, response_type="ephemeral")
             return
         allowed = self.is_admin(client, user)
@@ -120,8 +124,44 @@ class Admin:
             shown = votes.downvoted(self.engine, lambda scope: self.visibility.covers(sees, scope), limit=10)
             text_, built = blocks.feedback_review(shown)
             respond(text=text_, blocks=built, response_type="ephemeral")
+        elif sub == "channel":
+            respond(text=self.channel(user, channel, words[1:]), response_type="ephemeral")
         else:
             self.reindex(user, words[1] if len(words) > 1 else None, respond)
+
+    def channel(self, user: str, channel: str | None, words: list[str]) -> str:
+        """``/kb channel``: this channel's settings; ``mode …`` and ``collections …`` change them."""
+        if not channel or channel.startswith("D"):
+            return "Run `/kb channel` in the channel you want to set up."
+        current = self.channels.get(channel)
+        usable = self.visibility.collections(Audience(channel), collection_names(self.engine))
+        if len(words) == 2 and words[0].lower() == "mode" and words[1].lower() in MODES:
+            current = ChannelSettings(channel, words[1].lower(), current.collections)
+        elif len(words) == 2 and words[0].lower() == "collections":
+            names = None if words[1].lower() == "all" else tuple(dict.fromkeys(words[1].split(",")))
+            unknown = [n for n in names or () if n not in usable]
+            if unknown:
+                return (f"Not usable here: {escape(', '.join(unknown))}. This channel may use: "
+                        f"{escape(', '.join(usable) or 'none')}.")
+            current = ChannelSettings(channel, current.mode, names)
+        elif words:
+            return "Usage: `/kb channel`, `/kb channel mode mention|all|off`, `/kb channel collections NAME,…|all`"
+        if words:
+            self.channels.set(current, by=user)
+            log_admin(self.engine, user, "kb channel set", True,
+                      {"channel": channel, "mode": current.mode, "collections": current.collections})
+        return f"<#{channel}>: {describe(current, usable)}"
+
+    def channel_lines(self, client: WebClient, user: str) -> list[str]:
+        """For an admin's App Home: each set-up channel's behaviour (collections they may not see unnamed)."""
+        if not self.is_admin(client, user):
+            return []
+        known, sees = collection_names(self.engine), Audience.alone(user)
+        lines = []
+        for c in self.channels.all():
+            usable = self.visibility.collections(Audience(c.channel), known)
+            lines.append(f"<#{c.channel}>: " + describe(c, tuple(n for n in usable if self.visibility.sees(sees, n))))
+        return lines
 
     def status(self, sees: Audience) -> str:
         s = self.config

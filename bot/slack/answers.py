@@ -24,6 +24,7 @@ from answering.language import detect_language
 from answering.pipeline import Answer, Pipeline, Question
 from answering.types import Route
 from bot.slack import blocks
+from bot.slack.channels import Channels
 from bot.slack.config import SlackConfig
 from bot.slack.visibility import Audience, Visibility
 from bot.slack.workers import Workers
@@ -98,9 +99,10 @@ class SlackAnswerer:
     """Takes ``SlackQuestion``s from the listeners and answers each once, in its thread or privately."""
 
     def __init__(self, config: SlackConfig, pipeline: Pipeline, engine, workers: Workers,
-                 visibility: Visibility) -> None:
+                 visibility: Visibility, channels: Channels) -> None:
         self.config = config
         self.visibility = visibility
+        self.channels = channels
         self.pipeline = pipeline
         self.engine = engine
         self.workers = workers
@@ -215,6 +217,8 @@ class SlackAnswerer:
         history = self.history(client, q) if client is not None and q.in_thread else ()
         known = collection_names(self.engine)
         scope = self.visibility.collections(q.audience, known)
+        if not q.is_dm:  # the collections an admin chose for this channel (/kb channel collections)
+            scope = self.channels.get(q.channel).narrow(scope)
         return Question(q.text, history=history, collections=scope, origin="slack", asker=q.user,
                         channel=q.channel, thread_ts=q.thread_ts, message_ts=q.message_ts, use_cache=q.use_cache)
 

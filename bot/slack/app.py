@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from answering.pipeline import Pipeline
 from bot.slack.admin import Admin
 from bot.slack.answers import SlackAnswerer
+from bot.slack.channels import Channels
 from bot.slack.config import SlackConfig
 from bot.slack.listeners import Deps, errors, questions, votes
 from bot.slack.listeners import admin as admin_listeners
@@ -119,11 +120,12 @@ def build_slack_bot(config: SlackConfig, pipeline: Pipeline, engine, indexer,
     app = App(client=client, signing_secret=signing_secret, process_before_response=True, **app_options)
     workers = Workers(config.workers, config.queue_limit)
     visibility = Visibility(config.channel_collections, Members(client))
-    answerer = SlackAnswerer(config, pipeline, engine, workers, visibility)
+    channels = Channels(engine)
+    answerer = SlackAnswerer(config, pipeline, engine, workers, visibility, channels)
     auth = client.auth_test()
     answerer.bot_user_id, answerer.bot_id = auth.get("user_id"), auth.get("bot_id")
-    admin = Admin(config, engine, indexer, visibility, answer_cache)
-    deps = Deps(answerer, admin, engine, visibility, answer_cache)
+    admin = Admin(config, engine, indexer, visibility, answer_cache, channels=channels)
+    deps = Deps(answerer, admin, engine, visibility, channels, answer_cache)
     for listeners in (questions, votes, admin_listeners, errors):
         listeners.register(app, deps)
     retention = DailyPurge(engine, config.retention_days) if config.retention_days else None

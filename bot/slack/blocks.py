@@ -223,8 +223,9 @@ def comment_modal(interaction_id: int, language: str = "en") -> dict:
     }
 
 
-def home_view(collections: list[dict], examples: list[str], popular: list[str]) -> dict:
-    """The App Home tab: what the bot does, what it knows, questions to try."""
+def home_view(collections: list[dict], examples: list[str], popular: list[str], channels: list[str] = ()) -> dict:
+    """The App Home tab: what the bot does, what it knows, questions to try; for an admin, ``channels``:
+    each set-up channel's behaviour, one line each (``bot.slack.channels.describe``)."""
     blocks: list[dict] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Team knowledge assistant"}},
         _section(escape(prompts.HELP["en"]) + "\n" + escape(prompts.HELP["ko"])),
@@ -240,6 +241,9 @@ def home_view(collections: list[dict], examples: list[str], popular: list[str]) 
     if questions:
         blocks.append(_section("*Try asking*"))
         blocks.append(example_buttons(questions))
+    if channels:
+        blocks += [_section(piece) for piece in split_text("*Channels* (`/kb channel` changes them)\n"
+                                                           + "\n".join(f"• {line}" for line in channels))]
     blocks.append(_context("Mention me in a channel, DM me, or use `/ask`. 👍/👎 on an answer helps me improve."))
     return {"type": "home", "blocks": blocks[:100]}
 

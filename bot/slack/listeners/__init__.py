@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from bot.slack.admin import Admin
 from bot.slack.answers import SlackAnswerer
+from bot.slack.channels import Channels
 from bot.slack.visibility import Visibility
 from feedback.answer_cache import AnswerCacheStore
 
@@ -25,6 +26,7 @@ class Deps:
     admin: Admin
     engine: Engine
     visibility: Visibility
+    channels: Channels
     answer_cache: AnswerCacheStore | None = None  # told about every vote (None: votes are only recorded)
 
 

@@ -39,12 +39,13 @@ def register(app: App, deps: Deps) -> None:
         sees = Audience.alone(event["user"])  # the App Home is the user's own
         collections = [c for c in collection_summaries(engine) if visibility.sees(sees, c["name"])]
         popular = votes.popular_questions(engine, lambda scope: visibility.covers(sees, scope))
-        view = blocks.home_view(collections, list(answerer.config.example_questions), popular)
+        view = blocks.home_view(collections, list(answerer.config.example_questions), popular,
+                                admin.channel_lines(client, event["user"]))
         client.views_publish(user_id=event["user"], view=view)
 
     @app.command("/kb")
     def on_kb(ack, command, client, respond):
         ack()
-        user, text = command["user_id"], user_text(command.get("text"))
-        if not answerer.workers.submit(lambda: admin.command(client, user, text, respond)):
+        user, text, channel = command["user_id"], user_text(command.get("text")), command.get("channel_id")
+        if not answerer.workers.submit(lambda: admin.command(client, user, text, respond, channel)):
             respond(text="Too busy right now; please try again in a minute.", response_type="ephemeral")

@@ -7,6 +7,7 @@ import re
 
 from slack_bolt import App
 
+from answering.pipeline import is_help
 from bot.slack import blocks
 from bot.slack.answers import SlackQuestion, user_text
 from bot.slack.listeners import Deps, acting_channel, as_int
@@ -23,13 +24,16 @@ BUSY = "Too many questions right now; please try again in a minute."
 
 def register(app: App, deps: Deps) -> None:
     """Every way a question reaches the bot; each becomes a ``SlackQuestion`` for the answerer."""
-    answerer, engine, visibility = deps.answerer, deps.engine, deps.visibility
+    answerer, engine, channels = deps.answerer, deps.engine, deps.channels
 
     @app.event("app_mention")
     def on_mention(event, client):
         if event.get("bot_id") or event.get("subtype") not in ASKING_SUBTYPES or not (where := _where(event)):
             return
         user, channel, ts, thread_ts = where
+        if channels.get(channel).mode == "off":
+            log.info("not answering a mention in %s: the bot is off there", channel)
+            return
         answerer.ask(client, SlackQuestion(
             text=strip_mentions(user_text(event.get("text")), answerer.own_ids), user=user, channel=channel,
             message_ts=ts, thread_ts=thread_ts or ts, in_thread=bool(thread_ts)))
@@ -45,10 +49,31 @@ def register(app: App, deps: Deps) -> None:
         if event.get("channel_type") == "im":
             answerer.ask(client, SlackQuestion(text=text, user=user, channel=channel, message_ts=ts,
                                                thread_ts=thread_ts, is_dm=True, in_thread=bool(thread_ts)))
+        elif channels.get(channel).mode == "off":
+            return
         elif thread_ts and thread_ts != ts:  # a reply in a thread: ours only if we answered there
             answerer.ask(client, SlackQuestion(text=text, user=user, channel=channel, message_ts=ts,
                                                thread_ts=thread_ts, in_thread=True),
                          only_if=lambda: bot_answered_thread(engine, channel, thread_ts))
+        elif channels.get(channel).mode == "all" and not is_help(text):  # a help channel: every question
+            answerer.ask(client, SlackQuestion(text=text, user=user, channel=channel, message_ts=ts, thread_ts=ts))
+
+    _register_buttons(app, deps)
+
+    @app.command("/ask")
+    def on_ask(ack, command, respond):
+        text = user_text(command.get("text")).strip()
+        ack(response_type="ephemeral", text="⏳ …")
+        q = SlackQuestion(text=text, user=command["user_id"], channel=command["channel_id"],
+                          message_ts=f"cmd-{command.get('trigger_id', '')}", thread_ts=None,
+                          is_dm=command.get("channel_name") == "directmessage", ephemeral=True)
+        if not answerer.workers.submit(lambda: answerer.answer_privately(q, respond)):
+            respond(text=BUSY, response_type="ephemeral")
+
+
+def _register_buttons(app: App, deps: Deps) -> None:
+    """The buttons that ask: "ask the model instead" and the example questions."""
+    answerer, engine, visibility = deps.answerer, deps.engine, deps.visibility
 
     @app.action(blocks.ASK_MODEL)
     def on_ask_model(ack, body, client, respond):
@@ -87,16 +112,6 @@ def register(app: App, deps: Deps) -> None:
         posted = client.chat_postMessage(channel=channel, text=f"<@{user}> asked: {escape(question)}"[:3000])
         answerer.ask(client, SlackQuestion(text=question, user=user, channel=channel, message_ts=posted["ts"],
                                            thread_ts=posted["ts"], is_dm=channel.startswith("D")))
-
-    @app.command("/ask")
-    def on_ask(ack, command, respond):
-        text = user_text(command.get("text")).strip()
-        ack(response_type="ephemeral", text="⏳ …")
-        q = SlackQuestion(text=text, user=command["user_id"], channel=command["channel_id"],
-                          message_ts=f"cmd-{command.get('trigger_id', '')}", thread_ts=None,
-                          is_dm=command.get("channel_name") == "directmessage", ephemeral=True)
-        if not answerer.workers.submit(lambda: answerer.answer_privately(q, respond)):
-            respond(text=BUSY, response_type="ephemeral")
 
 
 def _where(event: dict) -> tuple[str, str, str, str | None] | None:

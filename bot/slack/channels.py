@@ -1,0 +1,89 @@
+"""Per-channel behaviour, stored in PostgreSQL and set by admins (``/kb channel``).
+
+A channel answers when the bot is mentioned (``mention``, the default), answers every top-level
+question posted there (``all``: help channels), or never answers (``off``). It may also narrow the
+collections its answers use to some of those it may see (bot.slack.visibility decides what it may).
+Settings are read on every question through a short cache, so a change takes effect within seconds
+on every replica.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+log = logging.getLogger(__name__)
+MODES = ("mention", "all", "off")
+CACHE_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class ChannelSettings:
+    channel: str
+    mode: str = "mention"
+    collections: tuple[str, ...] | None = None  # None: every collection the channel may see
+
+    def narrow(self, visible: tuple[str, ...]) -> tuple[str, ...]:
+        """Of the collections the channel may see, those its answers use."""
+        return visible if self.collections is None else tuple(c for c in visible if c in self.collections)
+
+
+class Channels:
+    """Reads and writes ``channel_settings``; reads are cached for ``seconds``."""
+
+    def __init__(self, engine: Engine, seconds: float = CACHE_SECONDS) -> None:
+        self.engine = engine
+        self.seconds = seconds
+        self._cache: dict[str, tuple[float, ChannelSettings]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, channel: str) -> ChannelSettings:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(channel)
+            if hit and now < hit[0]:
+                return hit[1]
+        try:
+            with self.engine.connect() as conn:
+                row = conn.execute(text("SELECT mode, collections FROM channel_settings WHERE channel = :c"),
+                                   {"c": channel}).first()
+        except SQLAlchemyError:  # the database is down: behave as a channel with no settings, for now
+            log.warning("cannot read the settings of %s: using the defaults", channel, exc_info=True)
+            return ChannelSettings(channel)
+        found = ChannelSettings(channel, row.mode, tuple(row.collections) if row.collections is not None else None) \
+            if row else ChannelSettings(channel)
+        with self._lock:
+            self._cache[channel] = (now + self.seconds, found)
+        return found
+
+    def set(self, settings: ChannelSettings, by: str) -> None:
+        if settings.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        with self.engine.begin() as conn:
+            conn.execute(text("""
+                INSERT INTO channel_settings (channel, mode, collections, updated_by) VALUES (:c, :m, :cols, :by)
+                ON CONFLICT (channel) DO UPDATE SET mode = EXCLUDED.mode, collections = EXCLUDED.collections,
+                    updated_by = EXCLUDED.updated_by, updated_at = now()
+            """), {"c": settings.channel, "m": settings.mode, "by": by,
+                   "cols": list(settings.collections) if settings.collections is not None else None})
+        with self._lock:
+            self._cache.pop(settings.channel, None)
+
+    def all(self) -> list[ChannelSettings]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(text("SELECT channel, mode, collections FROM channel_settings ORDER BY channel")).all()
+        return [ChannelSettings(r.channel, r.mode, tuple(r.collections) if r.collections is not None else None)
+                for r in rows]
+
+
+def describe(settings: ChannelSettings, usable: tuple[str, ...]) -> str:
+    """One line for /kb channel and the App Home: when the bot answers there, and from what."""
+    mode = {"mention": "answers when mentioned", "all": "answers every top-level question",
+            "off": "does not answer"}[settings.mode]
+    used = settings.narrow(usable)
+    return f"{mode} · collections: {', '.join(used) or 'none'}" + ("" if settings.collections is not None else " (all)")
