@@ -104,6 +104,11 @@ UNAVAILABLE = {
     "ko": "죄송합니다. 지금 지식 베이스에 연결할 수 없어 답할 수 없습니다. "
           "몇 분 후에 다시 물어봐 주세요. 참조 번호: {ref}.",
 }
+SLOW_DOWN = {
+    "en": "You've asked {n} questions in the last minute, which is the most I take from one person. "
+          "Please ask again in {s} seconds.",
+    "ko": "1분 동안 질문을 {n}개 하셨습니다. 한 사람에게서 받을 수 있는 최대치입니다. {s}초 후에 다시 물어봐 주세요.",
+}
 BUSY = {
     "en": "I'm answering many questions right now; please ask again in a minute.",
     "ko": "지금 질문이 많아 답하지 못했습니다. 잠시 후 다시 물어봐 주세요.",

@@ -100,7 +100,9 @@ def running_bot(engine: Engine, embedder: Embedder, chat: ScriptedChat, **settin
     fake = FakeSlack()
     # The scripted model's reply is the answer the Slack tests look for; auto mode's review of it is
     # tested in tests/test_answer_modes.py and tests/test_injected_document.py.
-    values = {"slack_admin_users": "", "model_policy": "local", "answer_mode": "generate", **settings}
+    # One test user asks many questions a minute: fair use is off unless a test turns it on.
+    values = {"slack_admin_users": "", "model_policy": "local", "answer_mode": "generate",
+              "slack_user_questions_per_minute": 0, **settings}
     config = Settings(_env_file=None, slack_bot_token="xoxb-test", slack_signing_secret=SECRET,
                       slack_api_url=fake.api_url, **values)
     store = AnswerCacheStore(engine, embedder, config.cache_params)

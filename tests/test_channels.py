@@ -86,3 +86,25 @@ def test_only_admins_set_up_channels_and_the_app_home_shows_them_the_settings(sl
     nobody = blocks_text({"blocks": slack.fake.wait_for("views.publish", user_id="UNOBODY")[-1]["view"]})
     admin = blocks_text({"blocks": slack.fake.wait_for("views.publish", user_id=ADMIN)[-1]["view"]})
     assert "<#CHELP>" not in nobody and "<#CHELP>: answers every top-level question" in admin
+
+
+def test_over_the_per_person_limit_a_question_gets_one_polite_note_and_stays_out_of_the_queue(engine, fake_embedder):
+    Indexer(engine, fake_embedder).index_items([SourceItem("mem:reset", "markdown", data=RESET.encode())], "it")
+    with running_bot(engine, fake_embedder, ScriptedChat(replies=[REPLY]), relevance_threshold=0,
+                     cache_enabled=False, slack_user_questions_per_minute=2) as slack:
+        events = [mention(f"How do I reset my password? ({i})") for i in range(4)]
+        for event in events:
+            assert slack.send_event(event)[0] == 200
+        slack.idle()
+        answered = [e for e in events if answers_in(slack.fake, "CGEN", e["ts"])]
+        notes = slack.fake.calls_to("chat.postEphemeral", channel="CGEN", user="UASK")
+        assert answered == events[:2] and len(slack.chat.prompts) == 2
+        assert len(notes) == 1 and "2 questions in the last minute" in notes[0]["text"]
+        path = slack.send_command("/ask", "How do I reset my password?", user="UASK")
+        slack.idle()
+        assert "Please ask again in" in slack.replies(path)[-1]["text"] and len(slack.chat.prompts) == 2
+        other = mention("How do I reset my password?")
+        other["user"] = "UOTHER"  # someone else is not held up
+        assert slack.send_event(other)[0] == 200
+        slack.idle()
+        assert answers_in(slack.fake, "CGEN", other["ts"])

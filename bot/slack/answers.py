@@ -26,6 +26,7 @@ from answering.types import Route
 from bot.slack import blocks
 from bot.slack.channels import Channels
 from bot.slack.config import SlackConfig
+from bot.slack.fairness import PerUser
 from bot.slack.visibility import Audience, Visibility
 from bot.slack.workers import Workers
 from feedback import votes
@@ -103,6 +104,7 @@ class SlackAnswerer:
         self.config = config
         self.visibility = visibility
         self.channels = channels
+        self.fair = PerUser(config.user_questions_per_minute)
         self.pipeline = pipeline
         self.engine = engine
         self.workers = workers
@@ -125,11 +127,17 @@ class SlackAnswerer:
         if not self.recent.first((q.channel, q.message_ts), conditional=only_if is not None):
             log.info("duplicate delivery of %s %s ignored", q.channel, q.message_ts)
             return
+        if only_if is None and not self.fair.allow(q.user):  # conditional asks are counted once they are ours
+            self._slow_down(client, q, None)
+            return
         if not self.workers.submit(lambda: self._take(client, q, only_if)):
             self._refuse(client, q, only_if)
 
     def _take(self, client: WebClient, q: SlackQuestion, only_if: Callable[[], bool] | None) -> None:
         if not self._ours(q, only_if):
+            return
+        if only_if is not None and not self.fair.allow(q.user):
+            self._slow_down(client, q, None)
             return
         try:
             won = claim(self.engine, q.channel, q.message_ts)
@@ -162,6 +170,27 @@ class SlackAnswerer:
                         q.channel, q.message_ts, exc_info=True)
         log.warning("queue full: asked %s to ask again (%s %s)", q.user, q.channel, q.message_ts)
         client.chat_postMessage(channel=q.channel, thread_ts=q.thread_ts, text=prompts.BUSY[_language(q.text)])
+
+    def _slow_down(self, client: WebClient, q: SlackQuestion, only_if: Callable[[], bool] | None) -> None:
+        """Over the per-person limit: the question is not queued, and the first one of a minute gets a
+        private note saying when to ask again (won by one delivery only, as the busy reply)."""
+        log.info("%s is over %d questions a minute: %s %s not answered", q.user, self.fair.per_minute,
+                 q.channel, q.message_ts)
+        if not self.fair.first_refusal(q.user):
+            return
+        try:
+            if not claim(self.engine, q.channel, q.message_ts):
+                return
+        except SQLAlchemyError:
+            log.warning("database unreachable: slow-down note for %s without a claim", q.user, exc_info=True)
+        note = self.slow_down_text(q)
+        if q.is_dm:
+            client.chat_postMessage(channel=q.channel, thread_ts=q.thread_ts, text=note)
+        else:
+            client.chat_postEphemeral(channel=q.channel, user=q.user, thread_ts=q.thread_ts, text=note)
+
+    def slow_down_text(self, q: SlackQuestion) -> str:
+        return prompts.SLOW_DOWN[_language(q.text)].format(n=self.fair.per_minute, s=self.fair.retry_in(q.user))
 
     def _ours(self, q: SlackQuestion, only_if: Callable[[], bool] | None) -> bool:
         if only_if is None:

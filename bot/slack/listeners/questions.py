@@ -67,7 +67,9 @@ def register(app: App, deps: Deps) -> None:
         q = SlackQuestion(text=text, user=command["user_id"], channel=command["channel_id"],
                           message_ts=f"cmd-{command.get('trigger_id', '')}", thread_ts=None,
                           is_dm=command.get("channel_name") == "directmessage", ephemeral=True)
-        if not answerer.workers.submit(lambda: answerer.answer_privately(q, respond)):
+        if not answerer.fair.allow(q.user):
+            respond(text=answerer.slow_down_text(q), response_type="ephemeral")
+        elif not answerer.workers.submit(lambda: answerer.answer_privately(q, respond)):
             respond(text=BUSY, response_type="ephemeral")
 
 
