@@ -37,6 +37,7 @@ class FakeSlack:
         self.rate_limited: dict[str, int] = {}  # method -> how many 429s to answer first
         self.members: dict[str, list[str]] = {}  # channel -> its members, for conversations.members
         self.scopes: list[str] | None = None  # granted bot scopes, sent as X-OAuth-Scopes by auth.test
+        self.refuse_feedback_buttons = False  # answer messages with feedback buttons with invalid_blocks
         self._cond = threading.Condition()
         fake = self
 
@@ -88,6 +89,8 @@ class FakeSlack:
             ts = self.next_ts()  # the ts a posted message gets, kept with the call as "_ts"
             self.calls.append((method, {**params, "_path": path, "_ts": ts, "_wall": time.time()}))
             self._cond.notify_all()
+        if self.refuse_feedback_buttons and "feedback_buttons" in json.dumps(params.get("blocks") or ""):
+            return 200, {"ok": False, "error": "invalid_blocks", "errors": ["unsupported type: feedback_buttons"]}, {}
         if method == "auth.test":
             scopes = {"X-OAuth-Scopes": ",".join(self.scopes)} if self.scopes is not None else {}
             return 200, {"ok": True, "user_id": BOT_USER, "bot_id": BOT_ID, "team_id": TEAM, "user": "kb"}, scopes

@@ -63,9 +63,13 @@ def test_cited_sources_are_links_and_votes_carry_the_interaction():
     rendered = all_text(built)
     assert "[1] <https://wiki.example/vpn|VPN › Errors>" in rendered
     assert "[2] Local &lt;file&gt; › Errors" in rendered
-    actions = [b for b in built if b["type"] == "actions"][0]
-    assert [(e["action_id"], e["value"]) for e in actions["elements"]] == [("vote_up", "42"), ("vote_down", "42")]
+    feedback = [b for b in built if b["type"] == "context_actions"][0]["elements"][0]
+    assert (feedback["type"], feedback["action_id"]) == ("feedback_buttons", "feedback")
+    assert (feedback["positive_button"]["value"], feedback["negative_button"]["value"]) == ("up:42", "down:42")
     assert "llamacpp/x.gguf · 1.2 s · ref #42" in rendered
+    _, legacy = blocks.answer_message(answer("Blocked [1].", sources=[src(1)]), legacy_votes=True)
+    actions = [b for b in legacy if b["type"] == "actions"][0]
+    assert [(e["action_id"], e["value"]) for e in actions["elements"]] == [("vote_up", "42"), ("vote_down", "42")]
 
 
 def test_i_dont_know_lists_the_closest_documents_and_notices_show():

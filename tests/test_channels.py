@@ -108,3 +108,17 @@ def test_over_the_per_person_limit_a_question_gets_one_polite_note_and_stays_out
         assert slack.send_event(other)[0] == 200
         slack.idle()
         assert answers_in(slack.fake, "CGEN", other["ts"])
+
+
+def test_where_slack_refuses_feedback_buttons_the_answer_comes_with_plain_vote_buttons(slack):
+    slack.fake.refuse_feedback_buttons = True
+    event = mention("How do I reset my password?", channel="CGEN")
+    assert slack.send_event(event)[0] == 200
+    slack.idle()
+    placeholder = answers_in(slack.fake, "CGEN", event["ts"])[0]["_ts"]
+    shown = blocks_text(update_for(slack.fake, placeholder))
+    assert "IT portal" in shown and '"action_id": "vote_up"' in shown and "feedback_buttons" not in shown
+    path = slack.send_command("/ask", "How do I reset my password?", user="UASK")
+    slack.idle()
+    private = blocks_text(slack.replies(path)[-1])
+    assert "IT portal" in private and '"action_id": "vote_up"' in private

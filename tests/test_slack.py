@@ -68,7 +68,7 @@ def test_mention_gets_one_threaded_answer_with_citations_and_buttons(slack, ask)
     event, ts, update = ask("What does VPN-ERR-619 mean?")
     rendered = blocks_text(update)
     assert update["channel"] == "CGEN" and "UDP port 51820 is blocked [1]" in rendered
-    assert "[1] VPN and Wi-Fi Setup" in rendered and '"action_id": "vote_up"' in rendered
+    assert "[1] VPN and Wi-Fi Setup" in rendered and '"type": "feedback_buttons"' in rendered
     row = interaction(slack.engine, ts)
     assert (row["channel"], row["thread_ts"], row["asker"], row["origin"]) == ("CGEN", event["ts"], "UASK", "slack")
 
@@ -142,7 +142,9 @@ def test_votes_by_button_and_reaction_are_stored_and_the_latest_wins(slack, ask)
     assert _votes(slack.engine, interaction_id) == {"UV": (0, "reaction")}
     other = {**reaction, "user": "UW", "reaction": "thumbsup::skin-tone-3"}
     assert slack.send_event(other)[0] == 200
-    click(slack, "UV", "vote_down", interaction_id, trigger_id="trig2")
+    click(slack, "UV", "feedback", f"up:{interaction_id}")  # Slack's feedback buttons
+    assert _votes(slack.engine, interaction_id) == {"UV": (1, "button"), "UW": (1, "reaction")}
+    click(slack, "UV", "feedback", f"down:{interaction_id}", trigger_id="trig2")
     assert _votes(slack.engine, interaction_id) == {"UV": (-1, "button"), "UW": (1, "reaction")}
     submit(slack, "UV", opened_view(slack, "trig2"), {"comment": {"comment": {"type": "plain_text_input",
                                                         "value": "It is port 443, not 51820."}}})

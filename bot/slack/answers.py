@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -216,8 +217,7 @@ class SlackAnswerer:
             else:
                 if first_dm:
                     self._post_welcome(client, q, answer.language, replace_ts=None)
-                text, built = blocks.answer_message(answer)
-                client.chat_update(channel=q.channel, ts=ts, text=text, blocks=built)
+                self._show(client, q.channel, ts, answer)
             self._remember(answer, ts)
         except Exception:
             ref = reference()
@@ -234,13 +234,30 @@ class SlackAnswerer:
                 text, built = blocks.help_message(answer, self.examples(q.audience))
             else:
                 text, built = blocks.answer_message(answer)
-            respond(text=text, blocks=built, response_type="ephemeral", replace_original=True)
+            sent = respond(text=text, blocks=built, response_type="ephemeral", replace_original=True)
+            if answer.route != Route.HELP and "invalid_blocks" in str(getattr(sent, "body", "")):
+                text, built = blocks.answer_message(answer, legacy_votes=True)
+                respond(text=text, blocks=built, response_type="ephemeral", replace_original=True)
         except Exception:
             ref = reference()
             log.exception("/ask failed (ref %s)", ref)
             respond(text=prompts.APOLOGY[language].format(ref=ref), response_type="ephemeral")
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _show(self, client: WebClient, channel: str, ts: str, answer: Answer) -> None:
+        """Replace the placeholder with the answer; where Slack refuses its feedback buttons (invalid_blocks),
+        with the same answer under a plain 👍/👎 button pair."""
+        text, built = blocks.answer_message(answer)
+        try:
+            client.chat_update(channel=channel, ts=ts, text=text, blocks=built)
+        except SlackApiError as exc:
+            if exc.response.get("error") != "invalid_blocks":
+                raise
+            log.warning("Slack refused the feedback buttons (%s): plain 👍/👎 buttons instead",
+                        exc.response.get("errors"))
+            text, built = blocks.answer_message(answer, legacy_votes=True)
+            client.chat_update(channel=channel, ts=ts, text=text, blocks=built)
 
     def question(self, client: WebClient | None, q: SlackQuestion) -> Question:
         history = self.history(client, q) if client is not None and q.in_thread else ()

@@ -18,7 +18,8 @@ from retrieval.injection import instruction_like
 MAX_SECTION_CHARS = 3000
 MAX_BLOCKS = 50
 MAX_FALLBACK_CHARS = 3000
-VOTE_UP, VOTE_DOWN = "vote_up", "vote_down"
+VOTE_UP, VOTE_DOWN = "vote_up", "vote_down"  # the button pair of answers posted before feedback buttons
+FEEDBACK = "feedback"  # Slack's feedback buttons: value "up:ID" or "down:ID"
 ASK_EXAMPLE = "ask_example"
 VOTE_COMMENT = "vote_comment"
 ASK_MODEL = "ask_model"
@@ -115,17 +116,27 @@ def footer(answer: Answer) -> str:
     return " · ".join(parts)
 
 
-def vote_buttons(interaction_id: int, ask_model: str | None = None) -> dict:
-    """👍 / 👎, and for a cached answer a button that asks the model instead (label ``ask_model``)."""
+def vote_blocks(interaction_id: int, ask_model: str | None = None, legacy: bool = False) -> list[dict]:
+    """👍 / 👎 as Slack's feedback buttons (a ``context_actions`` block), or with ``legacy`` as a button
+    pair (where Slack refuses feedback buttons); for a cached answer, a button that asks the model instead."""
     value = str(interaction_id)
-    elements = [
-        {"type": "button", "action_id": VOTE_UP, "value": value, "text": {"type": "plain_text", "text": "👍"}},
-        {"type": "button", "action_id": VOTE_DOWN, "value": value, "text": {"type": "plain_text", "text": "👎"}},
-    ]
-    if ask_model:
-        elements.append({"type": "button", "action_id": ASK_MODEL, "value": value,
-                         "text": {"type": "plain_text", "text": ask_model}})
-    return {"type": "actions", "block_id": f"votes-{value}", "elements": elements}
+    if legacy:
+        votes = [{"type": "button", "action_id": VOTE_UP, "value": value, "text": _plain("👍")},
+                 {"type": "button", "action_id": VOTE_DOWN, "value": value, "text": _plain("👎")}]
+    else:
+        votes = [{"type": "feedback_buttons", "action_id": FEEDBACK,
+                  "positive_button": {"text": _plain("👍"), "value": f"up:{value}", "accessibility_label": "Helpful"},
+                  "negative_button": {"text": _plain("👎"), "value": f"down:{value}",
+                                      "accessibility_label": "Not helpful"}}]
+    extra = [{"type": "button", "action_id": ASK_MODEL, "value": value, "text": _plain(ask_model)}] if ask_model else []
+    if legacy:
+        return [{"type": "actions", "block_id": f"votes-{value}", "elements": votes + extra}]
+    built = [{"type": "context_actions", "block_id": f"votes-{value}", "elements": votes}]
+    return built + ([{"type": "actions", "block_id": f"ask-{value}", "elements": extra}] if extra else [])
+
+
+def _plain(text: str) -> dict:
+    return {"type": "plain_text", "text": text}
 
 
 def example_buttons(examples: list[str]) -> dict:
@@ -153,8 +164,8 @@ def linkable(answer: Answer) -> Callable[[str], bool]:
     return lambda url: normal_url(url) in known
 
 
-def answer_message(answer: Answer) -> tuple[str, list[dict]]:
-    """(fallback text, blocks) for an answer of any route."""
+def answer_message(answer: Answer, legacy_votes: bool = False) -> tuple[str, list[dict]]:
+    """(fallback text, blocks) for an answer of any route; ``legacy_votes``: 👍 / 👎 as plain buttons."""
     lang = answer.language if answer.language in THINKING else "en"
     allowed = linkable(answer)
     body = split_text(to_mrkdwn(answer.text, allowed)) or [plain(answer.text, allowed) or "…"]
@@ -172,7 +183,7 @@ def answer_message(answer: Answer) -> tuple[str, list[dict]]:
     tail.append(_context(footer(answer)))
     if answer.interaction_id and answer.route in (Route.ANSWER, Route.EXTRACTIVE, Route.CACHED, Route.DONT_KNOW):
         ask_model = ASK_MODEL_LABEL[lang] if answer.route == Route.CACHED else None
-        tail.append(vote_buttons(answer.interaction_id, ask_model))
+        tail += vote_blocks(answer.interaction_id, ask_model, legacy_votes)
     tail = tail[-(MAX_BLOCKS - 1):]
     room = MAX_BLOCKS - len(tail)
     sections = [_section(piece) for piece in body]

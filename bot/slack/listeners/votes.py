@@ -29,18 +29,29 @@ def register(app: App, deps: Deps) -> None:
             except Exception:
                 log.exception("could not update the answer cache after a vote on #%s", interaction_id)
 
+    @app.action(blocks.FEEDBACK)
+    def on_feedback(ack, body, client):
+        """Slack's feedback buttons: the value says which ("up:ID" or "down:ID")."""
+        ack()
+        direction, _, raw = str(body["actions"][0].get("value") or "").partition(":")
+        if direction in ("up", "down"):
+            voted(body, client, as_int(raw), 1 if direction == "up" else -1)
+
     @app.action(blocks.VOTE_UP)
     @app.action(blocks.VOTE_DOWN)
     def on_vote(ack, body, client):
+        """The 👍/👎 button pair (answers posted where Slack refuses feedback buttons, or before them)."""
         ack()
-        action, user = body["actions"][0], body["user"]["id"]
-        interaction_id = as_int(action.get("value"))
+        action = body["actions"][0]
+        voted(body, client, as_int(action.get("value")), 1 if action["action_id"] == blocks.VOTE_UP else -1)
+
+    def voted(body: dict, client, interaction_id: int | None, value: int) -> None:
+        user = body["user"]["id"]
         asked = question_of(engine, interaction_id)
         if asked is None or not visibility.saw(asked, user, acting_channel(body)):
             log.warning("refused a vote by %s on #%s from %s: not where that answer was given",
                         user, interaction_id, acting_channel(body))
             return
-        value = 1 if action["action_id"] == blocks.VOTE_UP else -1
         votes.vote(engine, interaction_id, user, value, "button")
         rated(interaction_id)
         if value == -1 and body.get("trigger_id"):
