@@ -38,6 +38,7 @@ class FakeSlack:
         self.members: dict[str, list[str]] = {}  # channel -> its members, for conversations.members
         self.scopes: list[str] | None = None  # granted bot scopes, sent as X-OAuth-Scopes by auth.test
         self.refuse_feedback_buttons = False  # answer messages with feedback buttons with invalid_blocks
+        self.errors: dict[str, str] = {}  # method -> the error it answers with (ok: false)
         self._cond = threading.Condition()
         fake = self
 
@@ -89,6 +90,8 @@ class FakeSlack:
             ts = self.next_ts()  # the ts a posted message gets, kept with the call as "_ts"
             self.calls.append((method, {**params, "_path": path, "_ts": ts, "_wall": time.time()}))
             self._cond.notify_all()
+        if method in self.errors:
+            return 200, {"ok": False, "error": self.errors[method]}, {}
         if self.refuse_feedback_buttons and "feedback_buttons" in json.dumps(params.get("blocks") or ""):
             return 200, {"ok": False, "error": "invalid_blocks", "errors": ["unsupported type: feedback_buttons"]}, {}
         if method == "auth.test":

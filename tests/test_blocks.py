@@ -114,10 +114,12 @@ def test_the_app_manifest_subscribes_to_what_the_bot_handles():
     settings = manifest["settings"]
     assert {c["command"] for c in manifest["features"]["slash_commands"]} == {"/ask", "/kb"}
     assert set(settings["event_subscriptions"]["bot_events"]) >= {
-        "app_mention", "app_home_opened", "message.channels", "message.im", "reaction_added", "reaction_removed"}
+        "app_mention", "app_home_opened", "message.channels", "message.im", "reaction_added", "reaction_removed",
+        "assistant_thread_started", "assistant_thread_context_changed"}
+    assert "assistant_view" in manifest["features"]
     assert settings["interactivity"]["is_enabled"] and manifest["features"]["app_home"]["home_tab_enabled"]
     assert set(manifest["oauth_config"]["scopes"]["bot"]) >= {
-        "app_mentions:read", "chat:write", "commands", "im:history", "reactions:read", "users:read"}
+        "app_mentions:read", "chat:write", "commands", "im:history", "reactions:read", "users:read", "assistant:write"}
 
 
 def test_an_answer_links_only_to_addresses_its_sources_contain():

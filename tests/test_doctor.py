@@ -57,7 +57,7 @@ def test_a_healthy_setup_passes_every_check(doctor, tmp_path):
         assert checks[name].startswith("✓"), checks[name]
     assert "pgvector 0.8" in checks["pgvector"] and "head" in checks["migrations"]
     assert checks["hosted model"].startswith("–") and "bot @kb" in checks["slack"]
-    assert "all 11 scopes of slack/manifest.yml granted" in checks["slack"]
+    assert "all 12 scopes of slack/manifest.yml granted" in checks["slack"]
     assert proc.stdout.rstrip().endswith("all checks passed")
 
 

@@ -55,6 +55,7 @@ class SlackQuestion:
     in_thread: bool = False  # the question itself was posted inside an existing thread
     use_cache: bool = True  # False: "ask the model instead" of a cached answer
     ephemeral: bool = False  # /ask: answered to the asker alone
+    panel: bool = False  # asked in the assistant panel (a DM thread): a status while it works, no placeholder
 
     @property
     def audience(self) -> Audience:
@@ -204,26 +205,45 @@ class SlackAnswerer:
             return False
 
     def answer(self, client: WebClient, q: SlackQuestion) -> None:
-        """Post a placeholder, run the pipeline, replace the placeholder; never leave it hanging."""
+        """Show that it is working (a placeholder, or in the assistant panel a status), run the pipeline,
+        then give the answer in its place; never leave a placeholder hanging."""
         language = _language(q.text)
-        text, built = blocks.thinking_message(language)
-        placeholder = client.chat_postMessage(channel=q.channel, thread_ts=q.thread_ts, text=text, blocks=built)
-        ts = placeholder["ts"]
+        ts = None if q.panel and self._status(client, q, blocks.THINKING[language]) else self._placeholder(
+            client, q, language)
         try:
-            first_dm = q.is_dm and not has_asked_before(self.engine, q.user)
+            first_dm = q.is_dm and not q.panel and not has_asked_before(self.engine, q.user)
             answer = self.pipeline.answer(self.question(client, q))
             if answer.route == Route.HELP:  # the welcome takes the placeholder's place
-                self._post_welcome(client, q, answer.language, replace_ts=ts)
+                ts = self._post_welcome(client, q, answer.language, replace_ts=ts)
             else:
                 if first_dm:
                     self._post_welcome(client, q, answer.language, replace_ts=None)
-                self._show(client, q.channel, ts, answer)
+                ts = self._show(client, q, ts, answer)
             self._remember(answer, ts)
         except Exception:
             ref = reference()
             log.exception("answering in Slack failed (ref %s)", ref)
-            text, built = blocks.apology_message(prompts.APOLOGY[language].format(ref=ref))
-            client.chat_update(channel=q.channel, ts=ts, text=text, blocks=built)
+            _put(client, q, ts, *blocks.apology_message(prompts.APOLOGY[language].format(ref=ref)))
+
+    def _placeholder(self, client: WebClient, q: SlackQuestion, language: str) -> str:
+        text, built = blocks.thinking_message(language)
+        return client.chat_postMessage(channel=q.channel, thread_ts=q.thread_ts, text=text, blocks=built)["ts"]
+
+    def _status(self, client: WebClient, q: SlackQuestion, status: str) -> bool:
+        """The assistant panel's "is thinking" line, and the thread's title from its first question; False
+        where Slack refuses (a DM thread outside the panel, or no assistant:write scope)."""
+        try:
+            client.assistant_threads_setStatus(channel_id=q.channel, thread_ts=q.thread_ts, status=status)
+        except SlackApiError as exc:
+            log.info("no assistant status in %s %s (%s): a placeholder instead", q.channel, q.thread_ts,
+                     exc.response.get("error"))
+            return False
+        if self.recent.first((q.channel, f"title-{q.thread_ts}")):
+            try:
+                client.assistant_threads_setTitle(channel_id=q.channel, thread_ts=q.thread_ts, title=q.text[:100])
+            except SlackApiError as exc:
+                log.info("could not title the assistant thread %s: %s", q.thread_ts, exc.response.get("error"))
+        return True
 
     def answer_privately(self, q: SlackQuestion, respond: Callable) -> None:
         """/ask: the same pipeline, answered with an ephemeral message through ``respond``."""
@@ -245,19 +265,17 @@ class SlackAnswerer:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _show(self, client: WebClient, channel: str, ts: str, answer: Answer) -> None:
-        """Replace the placeholder with the answer; where Slack refuses its feedback buttons (invalid_blocks),
-        with the same answer under a plain 👍/👎 button pair."""
-        text, built = blocks.answer_message(answer)
+    def _show(self, client: WebClient, q: SlackQuestion, ts: str | None, answer: Answer) -> str:
+        """Put the answer in the placeholder's place (or post it, with none); where Slack refuses its feedback
+        buttons (invalid_blocks), with the same answer under a plain 👍/👎 button pair. Returns its ts."""
         try:
-            client.chat_update(channel=channel, ts=ts, text=text, blocks=built)
+            return _put(client, q, ts, *blocks.answer_message(answer))
         except SlackApiError as exc:
             if exc.response.get("error") != "invalid_blocks":
                 raise
             log.warning("Slack refused the feedback buttons (%s): plain 👍/👎 buttons instead",
                         exc.response.get("errors"))
-            text, built = blocks.answer_message(answer, legacy_votes=True)
-            client.chat_update(channel=channel, ts=ts, text=text, blocks=built)
+        return _put(client, q, ts, *blocks.answer_message(answer, legacy_votes=True))
 
     def question(self, client: WebClient | None, q: SlackQuestion) -> Question:
         history = self.history(client, q) if client is not None and q.in_thread else ()
@@ -286,17 +304,25 @@ class SlackAnswerer:
         popular = votes.popular_questions(self.engine, lambda scope: self.visibility.covers(audience, scope))
         return list(dict.fromkeys(popular + list(self.config.example_questions)))
 
-    def _post_welcome(self, client: WebClient, q: SlackQuestion, language: str, replace_ts: str | None) -> None:
+    def _post_welcome(self, client: WebClient, q: SlackQuestion, language: str, replace_ts: str | None) -> str:
         welcome = Answer("", route=Route.HELP, language=language)
         text, built = blocks.help_message(welcome, self.examples(q.audience), welcome=True)
         if replace_ts:
             client.chat_update(channel=q.channel, ts=replace_ts, text=text, blocks=built)
-        else:
-            client.chat_postMessage(channel=q.channel, thread_ts=q.thread_ts, text=text, blocks=built)
+            return replace_ts
+        return client.chat_postMessage(channel=q.channel, thread_ts=q.thread_ts, text=text, blocks=built)["ts"]
 
     def _remember(self, answer: Answer, ts: str) -> None:
         if answer.interaction_id:
             set_reply(self.engine, answer.interaction_id, ts)
+
+
+def _put(client: WebClient, q: SlackQuestion, ts: str | None, text: str, built: list[dict]) -> str:
+    """Replace message ``ts`` with ``text`` and ``built``, or post them in the question's thread; returns the ts."""
+    if ts is None:
+        return client.chat_postMessage(channel=q.channel, thread_ts=q.thread_ts, text=text, blocks=built)["ts"]
+    client.chat_update(channel=q.channel, ts=ts, text=text, blocks=built)
+    return ts
 
 
 def user_text(value: object) -> str:

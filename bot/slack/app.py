@@ -19,7 +19,7 @@ from bot.slack.admin import Admin
 from bot.slack.answers import SlackAnswerer
 from bot.slack.channels import Channels
 from bot.slack.config import SlackConfig
-from bot.slack.listeners import Deps, errors, questions, votes
+from bot.slack.listeners import Deps, assistant, errors, questions, votes
 from bot.slack.listeners import admin as admin_listeners
 from bot.slack.visibility import Members, Visibility
 from bot.slack.workers import Workers
@@ -126,7 +126,7 @@ def build_slack_bot(config: SlackConfig, pipeline: Pipeline, engine, indexer,
     answerer.bot_user_id, answerer.bot_id = auth.get("user_id"), auth.get("bot_id")
     admin = Admin(config, engine, indexer, visibility, answer_cache, channels=channels)
     deps = Deps(answerer, admin, engine, visibility, channels, answer_cache)
-    for listeners in (questions, votes, admin_listeners, errors):
+    for listeners in (assistant, questions, votes, admin_listeners, errors):
         listeners.register(app, deps)
     retention = DailyPurge(engine, config.retention_days) if config.retention_days else None
     return SlackBot(app, answerer, admin, workers, signing_secret, probe_engine(engine), retention)
