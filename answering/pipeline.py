@@ -36,6 +36,7 @@ from answering import prompts
 from answering.answerable import answering_chunks, assess, key_terms
 from answering.citations import CitationCheck, check_citations
 from answering.context import Source, build_sources
+from answering.drafts import Drafts, with_drafts
 from answering.evidence import Evidence, closest_passages, select_evidence
 from answering.extractive import attach_citations, extractive_answer
 from answering.grounding import Grounding, check_grounding, numbers, stated_numbers
@@ -241,7 +242,9 @@ class Pipeline:
         backend = self.router.backend_for({h.collection for h in s.hits}, s.question.model)
         question = s.search_text  # the standalone form when there was a thread
         s.log.prompt_version = prompts.ANSWER_PROMPT_VERSION
-        s.sources, reply, backend = self.router.ask(backend, question, s, config)
+        streamed = s.question.on_draft is not None  # the draft goes out as it is written
+        draft_config = with_drafts(config, Drafts(s.question.on_draft, s.pseudonyms)) if streamed else config
+        s.sources, reply, backend = self.router.ask(backend, question, s, draft_config, stream=streamed)
         text = tidy(str(reply.content))
         answer_language = detect_language(text)
         language_ok = answer_language in (s.language, "unknown")

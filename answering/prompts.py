@@ -104,6 +104,21 @@ UNAVAILABLE = {
     "ko": "죄송합니다. 지금 지식 베이스에 연결할 수 없어 답할 수 없습니다. "
           "몇 분 후에 다시 물어봐 주세요. 참조 번호: {ref}.",
 }
+# A streamed draft that the checks replaced: why, in words (answering.pipeline's fallback reasons).
+REPLACED = {
+    "en": "The draft shown while I was writing was replaced by quotes from the sources: {why}.",
+    "ko": "작성 중에 보인 초안은 출처 인용으로 바뀌었습니다: {why}.",
+}
+REPLACED_WHY = {
+    "en": {"unsupported": "it stated facts the sources don't", "uncited": "it cited none of them",
+           "stub": "it said nothing", "language": "it was not in your language",
+           "withheld": "it asked for something an answer never should", "off_evidence": "it did not match them",
+           "no_figure": "it left out the figure they give", "": "it did not pass the checks"},
+    "ko": {"unsupported": "출처에 없는 사실을 말했습니다", "uncited": "출처를 인용하지 않았습니다",
+           "stub": "내용이 없었습니다", "language": "질문한 언어가 아니었습니다",
+           "withheld": "답변이 요구해서는 안 되는 것을 요구했습니다", "off_evidence": "출처와 맞지 않았습니다",
+           "no_figure": "출처에 있는 수치를 빠뜨렸습니다", "": "검사를 통과하지 못했습니다"},
+}
 SLOW_DOWN = {
     "en": "You've asked {n} questions in the last minute, which is the most I take from one person. "
           "Please ask again in {s} seconds.",

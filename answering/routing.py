@@ -43,16 +43,19 @@ class ModelRouter:
             return "hosted" if self.config.hosted_configured else "local"
         return self.config.policy
 
-    def ask(self, backend: str, question: str, run: Run, config: RunnableConfig) -> tuple[list[Source], AIMessage, str]:
-        """Fit sources to ``backend``'s window and ask it; on a hosted outage under auto, ask local instead.
-        Returns the sources given, the reply and the backend that gave it."""
+    def ask(self, backend: str, question: str, run: Run, config: RunnableConfig,
+            stream: bool = False) -> tuple[list[Source], AIMessage, str]:
+        """Fit sources to ``backend``'s window and ask it (``stream``: token by token, to the callbacks of
+        ``config``); on a hosted outage under auto, ask local instead. Returns the sources given, the reply
+        and the backend that gave it."""
+        streaming = {"stream": True} if stream else {}
         if self._may_fall_back(backend, run) and run.log.fallback_reason:  # it failed the rewrite: do not wait twice
             self._note_fallback(run, None, tell_user=True)
             backend = "local"
         try:
             sources = self.fit_sources(backend, question, run)
             reply = self.call(backend, prompts.answer_messages(question, render(sources), run.language),
-                              config, run, fallback=False)
+                              config, run, fallback=False, **streaming)
             return sources, reply, backend
         except ModelUnavailable as exc:
             if not self._may_fall_back(backend, run):
@@ -60,7 +63,7 @@ class ModelRouter:
             self._note_fallback(run, exc, tell_user=True)
             sources = self.fit_sources("local", question, run)
             reply = self.call("local", prompts.answer_messages(question, render(sources), run.language),
-                              config, run, fallback=False)
+                              config, run, fallback=False, **streaming)
             return sources, reply, "local"
 
     def fit_sources(self, backend: str, question: str, run: Run) -> list[Source]:

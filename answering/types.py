@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Callable, Protocol
 
 from answering.context import Source
 from answering.evidence import Passage
@@ -79,6 +79,9 @@ class Question:
     thread_ts: str | None = None
     message_ts: str | None = None
     use_cache: bool = True  # False: "ask the model instead" of a cached answer
+    # Called with the model's draft so far, as it is written (streaming); the answer returned is still the
+    # checked one, which may differ (answering.drafts).
+    on_draft: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.mode is not None and self.mode not in ANSWER_MODES:

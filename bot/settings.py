@@ -105,6 +105,7 @@ class Settings(BaseSettings):
     slack_workers: int = Field(default=SlackConfig.workers, ge=1, le=64)
     slack_queue_limit: int = Field(default=SlackConfig.queue_limit, ge=1)
     slack_user_questions_per_minute: int = Field(default=SlackConfig.user_questions_per_minute, ge=0)
+    slack_streaming: bool = SlackConfig.streaming
     port: int = Field(default=3000, ge=1, le=65535)
 
     @field_validator("database_url", "embedding_dimensions", "embedding_threads", "local_threads", mode="before")
@@ -221,6 +222,7 @@ class Settings(BaseSettings):
             workers=self.slack_workers,
             queue_limit=self.slack_queue_limit,
             user_questions_per_minute=self.slack_user_questions_per_minute,
+            streaming=self.slack_streaming,
             example_questions=tuple(self.example_questions),
             model_policy=self.model_policy,
             hosted_model=self.hosted_model,

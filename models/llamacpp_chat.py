@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any
+from typing import Any, Iterator
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
 from core.errors import ModelError
@@ -117,6 +117,32 @@ class LlamaCppChat(BaseChatModel):
             response_metadata={"finish_reason": choice.get("finish_reason"), "model_name": self._version},
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        """The same completion as ``_generate``, token by token (LangChain reports each to the callbacks)."""
+        llm = self._model()
+        payload = [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
+        with self._lock:
+            llm.reset()  # as in _generate: the same answer, streamed or not
+            try:
+                pieces = llm.create_chat_completion(
+                    messages=payload, temperature=kwargs.get("temperature", self.temperature),
+                    max_tokens=kwargs.get("max_tokens", self.max_tokens), stop=stop,
+                    repeat_penalty=kwargs.get("repeat_penalty", self.repeat_penalty), stream=True,
+                )
+                for piece in pieces:
+                    choice = piece["choices"][0]
+                    text = (choice.get("delta") or {}).get("content") or ""
+                    finish = choice.get("finish_reason")
+                    if text or finish:
+                        metadata = {"finish_reason": finish, "model_name": self._version} if finish else {}
+                        yield ChatGenerationChunk(message=AIMessageChunk(content=text, response_metadata=metadata))
+            except ValueError as exc:
+                raise ModelError(f"the local model refused the request: {exc}") from exc
+            except RuntimeError as exc:
+                raise ModelError(f"the local model failed: {exc}; try a larger LOCAL_CONTEXT_TOKENS") from exc
 
 
 def _build(config: ChatConfig) -> BaseChatModel:

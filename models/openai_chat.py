@@ -22,7 +22,7 @@ def _build(config: ChatConfig) -> BaseChatModel:
     transport = DeadlineTransport(config.timeout_s, proxy=environment_proxy(endpoint))
     http = httpx.Client(transport=transport, timeout=config.timeout_s, follow_redirects=True)
     common = {"temperature": config.temperature, "max_tokens": config.max_tokens, "timeout": config.timeout_s,
-              "max_retries": 0, "http_client": http}
+              "max_retries": 0, "http_client": http, "stream_usage": True}  # token counts when streamed too
     if config.azure_endpoint:
         from langchain_openai import AzureChatOpenAI
 

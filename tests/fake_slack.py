@@ -100,6 +100,8 @@ class FakeSlack:
         if method == "chat.postMessage":
             return 200, {"ok": True, "channel": params.get("channel"), "ts": ts,
                          "message": {"text": params.get("text"), "ts": ts}}, {}
+        if method == "chat.startStream":
+            return 200, {"ok": True, "channel": params.get("channel"), "ts": ts}, {}
         if method == "chat.update":
             return 200, {"ok": True, "channel": params.get("channel"), "ts": params.get("ts")}, {}
         if method == "conversations.replies":

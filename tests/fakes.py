@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field
 
 from models.chat import ChatConfig, ChatModels
@@ -66,6 +66,14 @@ class ScriptedChat(BaseChatModel):
         message = AIMessage(reply, usage_metadata={"input_tokens": 100, "output_tokens": 10, "total_tokens": 110},
                             response_metadata={"model_name": "scripted-1"})
         return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(self, messages: list[BaseMessage], stop=None, run_manager=None, **kwargs: Any):
+        """The scripted reply a word at a time (what a streaming caller sees)."""
+        reply = self._generate(messages, stop, run_manager, **kwargs).generations[0].message
+        for piece in re.findall(r"\S+\s*|\s+", str(reply.content)):
+            yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
+        yield ChatGenerationChunk(message=AIMessageChunk(content="", usage_metadata=reply.usage_metadata,
+                                                         response_metadata=reply.response_metadata))
 
 
 class ScriptedModels(ChatModels):

@@ -100,9 +100,10 @@ def running_bot(engine: Engine, embedder: Embedder, chat: ScriptedChat, **settin
     fake = FakeSlack()
     # The scripted model's reply is the answer the Slack tests look for; auto mode's review of it is
     # tested in tests/test_answer_modes.py and tests/test_injected_document.py.
-    # One test user asks many questions a minute: fair use is off unless a test turns it on.
+    # One test user asks many questions a minute: fair use is off unless a test turns it on; answers replace
+    # a placeholder unless a test turns streaming on (tests/test_streaming.py).
     values = {"slack_admin_users": "", "model_policy": "local", "answer_mode": "generate",
-              "slack_user_questions_per_minute": 0, **settings}
+              "slack_user_questions_per_minute": 0, "slack_streaming": False, **settings}
     config = Settings(_env_file=None, slack_bot_token="xoxb-test", slack_signing_secret=SECRET,
                       slack_api_url=fake.api_url, **values)
     store = AnswerCacheStore(engine, embedder, config.cache_params)

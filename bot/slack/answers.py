@@ -28,6 +28,7 @@ from bot.slack import blocks
 from bot.slack.channels import Channels
 from bot.slack.config import SlackConfig
 from bot.slack.fairness import PerUser
+from bot.slack.streaming import DraftStream
 from bot.slack.visibility import Audience, Visibility
 from bot.slack.workers import Workers
 from feedback import votes
@@ -56,6 +57,7 @@ class SlackQuestion:
     use_cache: bool = True  # False: "ask the model instead" of a cached answer
     ephemeral: bool = False  # /ask: answered to the asker alone
     panel: bool = False  # asked in the assistant panel (a DM thread): a status while it works, no placeholder
+    team: str | None = None  # the workspace, for streaming the draft to the asker
 
     @property
     def audience(self) -> Audience:
@@ -205,14 +207,23 @@ class SlackAnswerer:
             return False
 
     def answer(self, client: WebClient, q: SlackQuestion) -> None:
-        """Show that it is working (a placeholder, or in the assistant panel a status), run the pipeline,
-        then give the answer in its place; never leave a placeholder hanging."""
+        """Show that it is working (the model's draft streamed as it is written, or a placeholder; in the
+        assistant panel also a status), run the pipeline, then give the checked answer in that message's
+        place; never leave a placeholder hanging."""
         language = _language(q.text)
-        ts = None if q.panel and self._status(client, q, blocks.THINKING[language]) else self._placeholder(
-            client, q, language)
+        status = q.panel and self._status(client, q, blocks.THINKING[language])
+        stream = DraftStream(client, q.channel, q.thread_ts, q.user, q.team) if self.config.streaming else None
+        if stream is not None and not stream.start("" if status else blocks.THINKING[language]):
+            stream = None
+        ts = None if stream is not None or status else self._placeholder(client, q, language)
         try:
             first_dm = q.is_dm and not q.panel and not has_asked_before(self.engine, q.user)
-            answer = self.pipeline.answer(self.question(client, q))
+            answer = self.pipeline.answer(self.question(client, q, stream.on_draft if stream else None))
+            if stream is not None:
+                ts = stream.finish()
+                if stream.first_text_at is not None and answer.fallback is not None:  # say why it changed
+                    why = prompts.REPLACED_WHY[answer.language if answer.language in ("en", "ko") else "en"]
+                    answer.notices.append(prompts.REPLACED[language].format(why=why.get(answer.fallback, why[""])))
             if answer.route == Route.HELP:  # the welcome takes the placeholder's place
                 ts = self._post_welcome(client, q, answer.language, replace_ts=ts)
             else:
@@ -223,6 +234,8 @@ class SlackAnswerer:
         except Exception:
             ref = reference()
             log.exception("answering in Slack failed (ref %s)", ref)
+            if stream is not None:
+                ts = stream.finish()
             _put(client, q, ts, *blocks.apology_message(prompts.APOLOGY[language].format(ref=ref)))
 
     def _placeholder(self, client: WebClient, q: SlackQuestion, language: str) -> str:
@@ -277,14 +290,16 @@ class SlackAnswerer:
                         exc.response.get("errors"))
         return _put(client, q, ts, *blocks.answer_message(answer, legacy_votes=True))
 
-    def question(self, client: WebClient | None, q: SlackQuestion) -> Question:
+    def question(self, client: WebClient | None, q: SlackQuestion,
+                 on_draft: Callable[[str], None] | None = None) -> Question:
         history = self.history(client, q) if client is not None and q.in_thread else ()
         known = collection_names(self.engine)
         scope = self.visibility.collections(q.audience, known)
         if not q.is_dm:  # the collections an admin chose for this channel (/kb channel collections)
             scope = self.channels.get(q.channel).narrow(scope)
         return Question(q.text, history=history, collections=scope, origin="slack", asker=q.user,
-                        channel=q.channel, thread_ts=q.thread_ts, message_ts=q.message_ts, use_cache=q.use_cache)
+                        channel=q.channel, thread_ts=q.thread_ts, message_ts=q.message_ts, use_cache=q.use_cache,
+                        on_draft=on_draft)
 
     def history(self, client: WebClient, q: SlackQuestion) -> tuple[tuple[str, str], ...]:
         """The thread before this message, as (role, text), oldest first."""

@@ -21,6 +21,7 @@ class SlackConfig:
     kb_sources: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # collection -> paths
     workers: int = 4
     queue_limit: int = 100
+    streaming: bool = True  # stream the model's draft into Slack while answering (falls back where refused)
     user_questions_per_minute: int = 10  # fair use: more from one person are refused, once, politely (0: no limit)
     example_questions: tuple[str, ...] = ()
     # for /kb status only: routing itself is the pipeline's

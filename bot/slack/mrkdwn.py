@@ -64,6 +64,14 @@ def plain(text: str, allowed: Callable[[str], bool] | None = None) -> str:
     return escape(_defang_bare(text, allowed))
 
 
+def inert_markdown(text: str) -> str:
+    """A model's draft as Markdown for a streamed message, shown for seconds before the checked answer
+    replaces it: nothing in it can become a link, mention or broadcast (a Markdown link keeps its label,
+    a bare address is defanged, angle brackets and @-broadcasts are neutralised)."""
+    text = _defang_bare(_LINK.sub(lambda m: m.group(1), text), lambda url: False)
+    return _BROADCAST.sub(lambda m: "@" + _ZWSP + m.group(1), text.replace("<", "‹").replace(">", "›"))
+
+
 def _defang_bare(text: str, ok: Callable[[str], bool] | None) -> str:
     if ok is None:
         return text

@@ -37,14 +37,14 @@ def register(app: App, deps: Deps) -> None:
                 set_suggested_prompts(prompts=[q[:250] for q in examples], title=PROMPTS_TITLE)
 
     @assistant.user_message
-    def on_message(payload, client):
+    def on_message(payload, client, context):
         user, channel, ts, thread_ts = (payload.get(k) for k in ("user", "channel", "ts", "thread_ts"))
         if not all(isinstance(v, str) and v for v in (user, channel, ts, thread_ts)):
             log.warning("ignored an assistant message without a user, channel or ts")
             return
         text = strip_mentions(user_text(payload.get("text")), answerer.own_ids)
         answerer.ask(client, SlackQuestion(text=text, user=user, channel=channel, message_ts=ts, thread_ts=thread_ts,
-                                           is_dm=True, in_thread=True, panel=True))
+                                           is_dm=True, in_thread=True, panel=True, team=context.team_id))
 
     @assistant.thread_context_changed
     def on_context_changed(payload):

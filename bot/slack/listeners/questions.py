@@ -27,7 +27,7 @@ def register(app: App, deps: Deps) -> None:
     answerer, engine, channels = deps.answerer, deps.engine, deps.channels
 
     @app.event("app_mention")
-    def on_mention(event, client):
+    def on_mention(event, client, context):
         if event.get("bot_id") or event.get("subtype") not in ASKING_SUBTYPES or not (where := _where(event)):
             return
         user, channel, ts, thread_ts = where
@@ -36,10 +36,10 @@ def register(app: App, deps: Deps) -> None:
             return
         answerer.ask(client, SlackQuestion(
             text=strip_mentions(user_text(event.get("text")), answerer.own_ids), user=user, channel=channel,
-            message_ts=ts, thread_ts=thread_ts or ts, in_thread=bool(thread_ts)))
+            message_ts=ts, thread_ts=thread_ts or ts, in_thread=bool(thread_ts), team=context.team_id))
 
     @app.event("message")
-    def on_message(event, client):
+    def on_message(event, client, context):
         if event.get("bot_id") or event.get("subtype") not in ASKING_SUBTYPES:
             return  # our own messages, other bots, edits, joins …
         if event.get("user") == answerer.bot_user_id or not (where := _where(event)):
@@ -48,15 +48,17 @@ def register(app: App, deps: Deps) -> None:
         text = strip_mentions(user_text(event.get("text")), answerer.own_ids)
         if event.get("channel_type") == "im":
             answerer.ask(client, SlackQuestion(text=text, user=user, channel=channel, message_ts=ts,
-                                               thread_ts=thread_ts, is_dm=True, in_thread=bool(thread_ts)))
+                                               thread_ts=thread_ts, is_dm=True, in_thread=bool(thread_ts),
+                                               team=context.team_id))
         elif channels.get(channel).mode == "off":
             return
         elif thread_ts and thread_ts != ts:  # a reply in a thread: ours only if we answered there
             answerer.ask(client, SlackQuestion(text=text, user=user, channel=channel, message_ts=ts,
-                                               thread_ts=thread_ts, in_thread=True),
+                                               thread_ts=thread_ts, in_thread=True, team=context.team_id),
                          only_if=lambda: bot_answered_thread(engine, channel, thread_ts))
         elif channels.get(channel).mode == "all" and not is_help(text):  # a help channel: every question
-            answerer.ask(client, SlackQuestion(text=text, user=user, channel=channel, message_ts=ts, thread_ts=ts))
+            answerer.ask(client, SlackQuestion(text=text, user=user, channel=channel, message_ts=ts, thread_ts=ts,
+                                               team=context.team_id))
 
     _register_buttons(app, deps)
 

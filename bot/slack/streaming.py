@@ -1,0 +1,117 @@
+"""The model's draft streamed into Slack while the answer is worked on (chat.startStream, appendStream,
+stopStream); the checked answer then takes the streamed message's place (chat.update).
+
+Appends go out from a thread of their own, at most every ``INTERVAL`` seconds, so a slow Slack never
+holds the model up. The draft is untrusted model output: it is streamed inert (``mrkdwn.inert_markdown``),
+and only as a growing text (a piece that would rewrite what was already shown waits for the end).
+Where Slack will not stream (an error from chat.startStream, a DM with no thread), ``start`` says so
+and the caller falls back to a placeholder it replaces.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.slack.mrkdwn import inert_markdown
+
+log = logging.getLogger(__name__)
+INTERVAL = 0.4  # seconds between appends
+
+
+class DraftStream:
+    """One streamed Slack message for one question."""
+
+    def __init__(self, client: WebClient, channel: str, thread_ts: str | None, user: str, team: str | None) -> None:
+        self.client, self.channel, self.thread_ts, self.user, self.team = client, channel, thread_ts, user, team
+        self.ts: str | None = None
+        self.first_text_at: float | None = None  # when the model's first words went out (time.monotonic)
+        self._latest = ""
+        self._sent_raw = ""  # the draft as it was when last appended
+        self._sent = ""  # what the message shows of it
+        self._failed = False
+        self._lead = ""
+        self._done = False
+        self._cond = threading.Condition()
+        self._sender: threading.Thread | None = None
+
+    def start(self, lead: str = "") -> bool:
+        """Open the streamed message, with ``lead`` (e.g. "⏳ Looking through the documents…") until the
+        draft comes; False, and nothing posted, where Slack will not stream."""
+        if not self.thread_ts:
+            return False
+        try:
+            reply = self.client.chat_startStream(channel=self.channel, thread_ts=self.thread_ts,
+                                                 recipient_user_id=self.user, recipient_team_id=self.team,
+                                                 markdown_text=lead or None)
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            log.info("cannot stream into %s (%s): a placeholder instead", self.channel, _error(exc))
+            return False
+        self.ts, self._lead = reply.get("ts"), lead
+        if not self.ts:
+            return False
+        self._sender = threading.Thread(target=self._send, name="draft-stream", daemon=True)
+        self._sender.start()
+        return True
+
+    def on_draft(self, text: str) -> None:
+        """The model's draft so far (called from the answering thread)."""
+        with self._cond:
+            self._latest = text
+            self._cond.notify_all()
+
+    def finish(self) -> str | None:
+        """Stop streaming (what is left of the draft goes out first); returns the message's ts, which the
+        caller then fills with the checked answer."""
+        with self._cond:
+            self._done = True
+            self._cond.notify_all()
+        if self._sender is not None:
+            self._sender.join(timeout=30)
+        if self.ts:
+            try:
+                self.client.chat_stopStream(channel=self.channel, ts=self.ts)
+            except (SlackApiError, SlackClientError, OSError) as exc:
+                log.warning("could not stop the stream in %s (%s); the answer replaces it anyway", self.channel,
+                            _error(exc))
+        return self.ts
+
+    def _send(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._done or self._latest != self._sent_raw)
+                done, latest = self._done, self._latest
+            self._append(latest, final=done)
+            with self._cond:  # at most one append per INTERVAL, unless the stream is ending
+                if done or self._cond.wait_for(lambda: self._done, INTERVAL) and self._failed:
+                    return
+
+    def _append(self, raw: str, final: bool) -> None:
+        """Append the part of the inert draft not shown yet; mid-draft, only up to its last space."""
+        self._sent_raw = raw
+        if self._failed:
+            return
+        shown = inert_markdown(raw if final else raw[:max(raw.rfind(" "), 0)])
+        if not shown.startswith(self._sent) or len(shown) == len(self._sent):
+            return
+        delta = shown[len(self._sent):]
+        if not self._sent and self._lead:
+            delta = "\n\n" + delta  # below the lead line
+        try:
+            self.client.chat_appendStream(channel=self.channel, ts=self.ts, markdown_text=delta)
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            log.warning("streaming into %s failed (%s): the answer will replace what was shown", self.channel,
+                        _error(exc))
+            self._failed = True
+            return
+        if not self._sent:
+            self.first_text_at = time.monotonic()
+        self._sent = shown
+
+
+def _error(exc: BaseException) -> str:
+    return str(exc.response.get("error")) if isinstance(exc, SlackApiError) else type(exc).__name__

@@ -1,0 +1,109 @@
+"""Answers streamed into Slack, through the real bolt app over signed HTTP with the fake Slack API:
+the draft goes out through chat.startStream / appendStream / stopStream as the model writes, and the
+checked answer then takes the streamed message's place; where Slack will not stream, a placeholder."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from retrieval.chunking import ChunkingParams
+from retrieval.ingest import Indexer, SourceItem
+from tests.fakes import ScriptedChat
+from tests.slack_harness import blocks_text, mention, new_ts, running_bot
+
+RESET = ("# Password reset\n\n## How to reset\n\nReset your password in the IT portal at "
+         "https://it.northwind.example/reset; it takes 15 minutes.\n")
+REPLY = "Reset it in the IT portal; the change takes 15 minutes [1]."
+
+
+@pytest.fixture
+def indexed(engine, fake_embedder):
+    Indexer(engine, fake_embedder, ChunkingParams(size=400, overlap=40)).index_items(
+        [SourceItem("mem:reset", "markdown", data=RESET.encode())], "it")
+    return engine
+
+
+def streamed(slack, channel: str) -> tuple[list[dict], list[dict], list[dict]]:
+    start = slack.fake.calls_to("chat.startStream", channel=channel)
+    ts = start[0]["_ts"] if start else None
+    return (start, slack.fake.calls_to("chat.appendStream", channel=channel, ts=ts),
+            slack.fake.calls_to("chat.stopStream", channel=channel, ts=ts))
+
+
+def _text(calls: list[dict]) -> str:
+    return "".join(c.get("markdown_text") or "" for c in calls)
+
+
+@pytest.mark.parametrize("where", ["mention", "dm"])
+def test_the_draft_streams_and_the_checked_answer_takes_its_place(indexed, fake_embedder, where):
+    with running_bot(indexed, fake_embedder, ScriptedChat(replies=[REPLY]), relevance_threshold=0,
+                     cache_enabled=False, slack_streaming=True) as slack:
+        if where == "mention":
+            event, channel = mention("How do I reset my password?"), "CGEN"
+        else:
+            channel = "DSTREAM"
+            event = {"type": "message", "channel_type": "im", "user": "UASK", "text": "How do I reset my password?",
+                     "channel": channel, "ts": new_ts(), "thread_ts": new_ts()}  # a DM thread
+        assert slack.send_event(event)[0] == 200
+        slack.idle()
+        start, appends, stop = streamed(slack, channel)
+        assert len(start) == 1 and start[0]["thread_ts"] == event.get("thread_ts", event["ts"])
+        assert start[0]["recipient_user_id"] == "UASK" and start[0]["recipient_team_id"] == "T0001"
+        assert appends and "Reset it in the IT portal" in _text(appends) and len(stop) == 1
+        final = slack.fake.calls_to("chat.update", channel=channel, ts=start[0]["_ts"])
+        assert len(final) == 1 and "IT portal" in blocks_text(final[0]) and "feedback_buttons" in blocks_text(final[0])
+        assert not [c for c in slack.fake.calls_to("chat.postMessage", channel=channel) if c["text"].startswith("⏳")]
+
+
+def test_when_the_check_replaces_the_draft_the_user_sees_why(indexed, fake_embedder):
+    invented = "Reset it at the kiosk on floor 9 within 45 minutes [1]."  # nothing of it is in the source
+    with running_bot(indexed, fake_embedder, ScriptedChat(replies=[invented]), relevance_threshold=0,
+                     cache_enabled=False, slack_streaming=True, answer_mode="auto") as slack:
+        assert slack.send_event(mention("How do I reset my password?"))[0] == 200
+        slack.idle()
+        start, appends, _ = streamed(slack, "CGEN")
+        assert "kiosk" in _text(appends)  # the draft was shown while it was written …
+        final = blocks_text(slack.fake.calls_to("chat.update", channel="CGEN", ts=start[0]["_ts"])[-1])
+        assert "kiosk" not in final and "IT portal" in final  # … and the checked answer replaced it, saying why
+        assert "was replaced by quotes from the sources" in final
+
+
+def test_a_streamed_draft_cannot_link_or_ping(indexed, fake_embedder):
+    hostile = "<!channel> see [the portal](https://evil.example/login) or https://evil.example/x @here [1]."
+    with running_bot(indexed, fake_embedder, ScriptedChat(replies=[hostile]), relevance_threshold=0,
+                     cache_enabled=False, slack_streaming=True) as slack:
+        assert slack.send_event(mention("How do I reset my password?"))[0] == 200
+        slack.idle()
+        _, appends, _ = streamed(slack, "CGEN")
+    shown = _text(appends)
+    assert "<!channel>" not in shown and "](" not in shown and "https://evil" not in shown
+    assert "@here" not in shown and "the portal" in shown
+
+
+def test_in_the_panel_the_status_shows_and_the_draft_streams_without_a_lead_line(indexed, fake_embedder):
+    with running_bot(indexed, fake_embedder, ScriptedChat(replies=[REPLY]), relevance_threshold=0,
+                     cache_enabled=False, slack_streaming=True) as slack:
+        thread = new_ts()
+        event = {"type": "message", "channel_type": "im", "user": "UASK", "text": "How do I reset my password?",
+                 "channel": "DPANEL", "ts": new_ts(), "thread_ts": thread}
+        assert slack.send_event(event)[0] == 200
+        slack.idle()
+        assert slack.fake.calls_to("assistant.threads.setStatus", channel_id="DPANEL", thread_ts=thread)
+        start, appends, stop = streamed(slack, "DPANEL")
+        assert start and not start[0].get("markdown_text") and "IT portal" in _text(appends) and stop
+
+
+def test_a_failing_start_stream_falls_back_to_a_placeholder_and_chat_update(indexed, fake_embedder):
+    with running_bot(indexed, fake_embedder, ScriptedChat(replies=[REPLY]), relevance_threshold=0,
+                     cache_enabled=False, slack_streaming=True) as slack:
+        slack.fake.errors["chat.startStream"] = "streaming_not_allowed"
+        event = mention("How do I reset my password?")
+        assert slack.send_event(event)[0] == 200
+        slack.idle()
+        placeholder = slack.fake.calls_to("chat.postMessage", channel="CGEN", thread_ts=event["ts"])
+        assert len(placeholder) == 1 and placeholder[0]["text"].startswith("⏳")
+        final = slack.fake.wait_for("chat.update", ts=placeholder[0]["_ts"])[-1]
+        assert "IT portal" in blocks_text(final)
+        assert not slack.fake.calls_to("chat.appendStream") and json.dumps(final).count("feedback_buttons") == 1
