@@ -8,8 +8,13 @@ import json
 
 import pytest
 
+from answering.pipeline import Pipeline
+from answering.types import Question
+from bot.settings import Settings
+from models.chat import ChatModels
 from retrieval.chunking import ChunkingParams
 from retrieval.ingest import Indexer, SourceItem
+from retrieval.search import Searcher
 from tests.fakes import ScriptedChat
 from tests.slack_harness import blocks_text, mention, new_ts, running_bot
 
@@ -107,3 +112,19 @@ def test_a_failing_start_stream_falls_back_to_a_placeholder_and_chat_update(inde
         final = slack.fake.wait_for("chat.update", ts=placeholder[0]["_ts"])[-1]
         assert "IT portal" in blocks_text(final)
         assert not slack.fake.calls_to("chat.appendStream") and json.dumps(final).count("feedback_buttons") == 1
+
+
+@pytest.mark.parametrize("backend", ["local", "hosted"])
+def test_drafts_stream_from_the_local_model_and_from_a_real_openai_compatible_server(
+        backend, handbook_db, e5_embedder, smollm_path, hosted_url):
+    hosted = {"hosted_model": "smollm2", "hosted_base_url": hosted_url} if backend == "hosted" else {}
+    settings = Settings(_env_file=None, answer_mode="generate", model_policy=backend, local_model_path=smollm_path,
+                        answer_max_tokens=60, hosted_timeout_s=120, **hosted)
+    pipeline = Pipeline(settings.pipeline_config, Searcher(handbook_db[0], e5_embedder),
+                        ChatModels(settings.chat_config), handbook_db[0])
+    drafts: list[str] = []
+    answer = pipeline.answer(Question("How many paid vacation days do interns get per month?",
+                                      on_draft=drafts.append))
+    assert answer.route == "answer" and (answer.model == "openai/smollm2") == bool(hosted)
+    assert len(drafts) > 3 and all(later.startswith(earlier) for earlier, later in zip(drafts, drafts[1:]))
+    assert drafts[-1].strip()[:20] in answer.text or answer.language_retried  # the draft became the answer
