@@ -56,6 +56,20 @@ def database_copy(template: Engine, server_url: URL, prefix: str) -> Iterator[En
         admin.dispose()
 
 
+FALCON = ("# Project Falcon\n\n## Budget\n\nProject Falcon's budget for 2027 is 2.4 million euros, "
+          "approved by the board in October.\n")
+
+
+@contextmanager
+def with_secret(handbook: Engine, server_url: URL, embedder: Embedder, folder, prefix: str) -> Iterator[Engine]:
+    """A copy of the handbook database plus the "secret" collection (``folder``/falcon.md, Project Falcon's
+    budget), for tests that bind it to a channel."""
+    with database_copy(handbook, server_url, prefix) as engine:
+        (folder / "falcon.md").write_text(FALCON)
+        Indexer(engine, embedder).index_paths([folder], "secret")
+        yield engine
+
+
 class Harness:
     def __init__(self, fake: FakeSlack, bot, chat: ScriptedChat, engine: Engine, base: str) -> None:
         self.fake, self.bot, self.chat, self.engine = fake, bot, chat, engine

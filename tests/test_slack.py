@@ -11,7 +11,6 @@ import time
 import pytest
 from sqlalchemy import text
 
-from retrieval.ingest import Indexer
 from tests.fake_slack import BOT_USER, event_body, post, sign
 from tests.fakes import ScriptedChat
 from tests.slack_harness import (
@@ -22,7 +21,6 @@ from tests.slack_harness import (
     ask_and_wait,
     blocks_text,
     click,
-    database_copy,
     interaction,
     mention,
     new_ts,
@@ -30,17 +28,15 @@ from tests.slack_harness import (
     running_bot,
     submit,
     update_for,
+    with_secret,
 )
 
 
 @pytest.fixture(scope="module")
 def slack_db(handbook_db, server_url, e5_embedder, tmp_path_factory):
     """A copy of the handbook database plus a collection bound to one channel."""
-    with database_copy(handbook_db[0], server_url, "kb_slack") as engine:
-        secret = tmp_path_factory.mktemp("secret")
-        (secret / "falcon.md").write_text("# Project Falcon\n\n## Budget\n\nProject Falcon's budget for 2027 is "
-                                          "2.4 million euros, approved by the board in October.\n")
-        Indexer(engine, e5_embedder).index_paths([secret], "secret")
+    secret = tmp_path_factory.mktemp("secret")
+    with with_secret(handbook_db[0], server_url, e5_embedder, secret, "kb_slack") as engine:
         yield engine, secret
 
 

@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import text
 
 from bot.slack.visibility import Audience, Visibility
-from retrieval.ingest import Indexer
 from tests.fakes import ScriptedChat
 from tests.slack_harness import (
     ADMIN,
@@ -22,13 +21,13 @@ from tests.slack_harness import (
     ask_and_wait,
     blocks_text,
     click,
-    database_copy,
     interaction,
     mention,
     new_ts,
     running_bot,
     submit,
     update_for,
+    with_secret,
 )
 
 QUESTION = "What is the budget of Project Falcon?"
@@ -37,11 +36,8 @@ REPLY = "Project Falcon's budget for 2027 is 2.4 million euros [1]."
 
 @pytest.fixture(scope="module")
 def bound_db(handbook_db, server_url, e5_embedder, tmp_path_factory):
-    with database_copy(handbook_db[0], server_url, "kb_visibility") as engine:
-        folder = tmp_path_factory.mktemp("secret")
-        (folder / "falcon.md").write_text("# Project Falcon\n\n## Budget\n\nProject Falcon's budget for 2027 is "
-                                          "2.4 million euros, approved by the board in October.\n")
-        Indexer(engine, e5_embedder).index_paths([folder], "secret")
+    folder = tmp_path_factory.mktemp("secret")
+    with with_secret(handbook_db[0], server_url, e5_embedder, folder, "kb_visibility") as engine:
         yield engine, folder
 
 
