@@ -25,6 +25,9 @@ class Drafts(BaseCallbackHandler):
         self.pseudonyms = pseudonyms
         self.text = ""
 
+    def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
+        self.text = ""  # a new call (the local model after a hosted outage) writes a new draft
+
     def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
         if not token:
             return

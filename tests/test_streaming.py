@@ -128,3 +128,27 @@ def test_drafts_stream_from_the_local_model_and_from_a_real_openai_compatible_se
     assert answer.route == "answer" and (answer.model == "openai/smollm2") == bool(hosted)
     assert len(drafts) > 3 and all(later.startswith(earlier) for earlier, later in zip(drafts, drafts[1:]))
     assert drafts[-1].strip()[:20] in answer.text or answer.language_retried  # the draft became the answer
+
+
+@pytest.mark.parametrize("failing", ["chat.appendStream", "chat.stopStream"])
+def test_a_stream_that_fails_midway_still_ends_with_the_checked_answer(indexed, fake_embedder, failing):
+    with running_bot(indexed, fake_embedder, ScriptedChat(replies=[REPLY]), relevance_threshold=0,
+                     cache_enabled=False, slack_streaming=True) as slack:
+        slack.fake.errors[failing] = "internal_error"
+        assert slack.send_event(mention("How do I reset my password?"))[0] == 200
+        slack.idle()
+        start, _, _ = streamed(slack, "CGEN")
+        final = slack.fake.calls_to("chat.update", channel="CGEN", ts=start[0]["_ts"])
+        assert len(final) == 1 and "IT portal" in blocks_text(final[0])
+        assert len(slack.fake.calls_to(failing)) == 1  # tried once, then left alone
+
+
+@pytest.mark.parametrize("hostile", ["[x](slack://open)", "[y](//evil.example/a)", "![i](javascript:alert(1))",
+                                     "<https://evil.example>", "<@U123> <!here>", "[ref]: https://evil.example",
+                                     "www.evil.example/login", "write to a@evil.example"])
+def test_an_inert_draft_has_no_link_target_mention_or_address_left(hostile):
+    from bot.slack.mrkdwn import inert_markdown
+
+    shown = inert_markdown(hostile)
+    assert "](" not in shown and "<" not in shown and "://" not in shown and "]:" not in shown
+    assert "@evil" not in shown and "evil.example/" not in shown

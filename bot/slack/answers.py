@@ -1,4 +1,5 @@
-"""Answering one Slack question: placeholder first, the pipeline on a bounded pool, then the answer.
+"""Answering one Slack question: a streamed draft (or a placeholder, or in the assistant panel a status)
+first, the pipeline on a bounded pool, then the checked answer in its place.
 
 Listeners only turn events into a ``SlackQuestion`` and hand it here; nothing in this module
 sees a raw Slack payload except the thread history it fetches.
@@ -28,7 +29,7 @@ from bot.slack import blocks
 from bot.slack.channels import Channels
 from bot.slack.config import SlackConfig
 from bot.slack.fairness import PerUser
-from bot.slack.streaming import DraftStream
+from bot.slack.streaming import SLACK_FAILURES, DraftStream, slack_error
 from bot.slack.visibility import Audience, Visibility
 from bot.slack.workers import Workers
 from feedback import votes
@@ -56,7 +57,9 @@ class SlackQuestion:
     in_thread: bool = False  # the question itself was posted inside an existing thread
     use_cache: bool = True  # False: "ask the model instead" of a cached answer
     ephemeral: bool = False  # /ask: answered to the asker alone
-    panel: bool = False  # asked in the assistant panel (a DM thread): a status while it works, no placeholder
+    # asked in a DM thread, as the assistant panel's are (bolt cannot tell them apart): a status while it works
+    # where Slack allows one (the panel), else a placeholder
+    panel: bool = False
     team: str | None = None  # the workspace, for streaming the draft to the asker
 
     @property
@@ -125,14 +128,15 @@ class SlackAnswerer:
 
     def ask(self, client: WebClient, q: SlackQuestion, only_if: Callable[[], bool] | None = None) -> None:
         """Queue ``q``; the worker claims it in PostgreSQL (exactly once per Slack message) before
-        any work, so the ack to Slack waits for nothing but the queue. ``only_if``: answer only
-        if this holds (checked on the worker). A full queue gets a busy reply, but only from the
-        delivery that wins the claim: duplicates never get one."""
+        any work, so the ack to Slack waits for nothing but the queue (and, for a question over the
+        per-person limit, the one note saying so). ``only_if``: answer only if this holds (checked on
+        the worker). A full queue gets a busy reply, but only from the delivery that wins the claim:
+        duplicates never get one."""
         if not self.recent.first((q.channel, q.message_ts), conditional=only_if is not None):
             log.info("duplicate delivery of %s %s ignored", q.channel, q.message_ts)
             return
         if only_if is None and not self.fair.allow(q.user):  # conditional asks are counted once they are ours
-            self._slow_down(client, q, None)
+            self._slow_down(client, q)
             return
         if not self.workers.submit(lambda: self._take(client, q, only_if)):
             self._refuse(client, q, only_if)
@@ -141,7 +145,7 @@ class SlackAnswerer:
         if not self._ours(q, only_if):
             return
         if only_if is not None and not self.fair.allow(q.user):
-            self._slow_down(client, q, None)
+            self._slow_down(client, q)
             return
         try:
             won = claim(self.engine, q.channel, q.message_ts)
@@ -175,7 +179,7 @@ class SlackAnswerer:
         log.warning("queue full: asked %s to ask again (%s %s)", q.user, q.channel, q.message_ts)
         client.chat_postMessage(channel=q.channel, thread_ts=q.thread_ts, text=prompts.BUSY[_language(q.text)])
 
-    def _slow_down(self, client: WebClient, q: SlackQuestion, only_if: Callable[[], bool] | None) -> None:
+    def _slow_down(self, client: WebClient, q: SlackQuestion) -> None:
         """Over the per-person limit: the question is not queued, and the first one of a minute gets a
         private note saying when to ask again (won by one delivery only, as the busy reply)."""
         log.info("%s is over %d questions a minute: %s %s not answered", q.user, self.fair.per_minute,
@@ -221,8 +225,8 @@ class SlackAnswerer:
             answer = self.pipeline.answer(self.question(client, q, stream.on_draft if stream else None))
             if stream is not None:
                 ts = stream.finish()
-                if stream.first_text_at is not None and answer.fallback is not None:  # say why it changed
-                    why = prompts.REPLACED_WHY[answer.language if answer.language in ("en", "ko") else "en"]
+                if stream.first_text_at is not None and answer.route == Route.EXTRACTIVE and answer.fallback:
+                    why = prompts.REPLACED_WHY[language]  # the draft was shown, then replaced: say why
                     answer.notices.append(prompts.REPLACED[language].format(why=why.get(answer.fallback, why[""])))
             if answer.route == Route.HELP:  # the welcome takes the placeholder's place
                 ts = self._post_welcome(client, q, answer.language, replace_ts=ts)
@@ -247,15 +251,15 @@ class SlackAnswerer:
         where Slack refuses (a DM thread outside the panel, or no assistant:write scope)."""
         try:
             client.assistant_threads_setStatus(channel_id=q.channel, thread_ts=q.thread_ts, status=status)
-        except SlackApiError as exc:
+        except SLACK_FAILURES as exc:
             log.info("no assistant status in %s %s (%s): a placeholder instead", q.channel, q.thread_ts,
-                     exc.response.get("error"))
+                     slack_error(exc))
             return False
         if self.recent.first((q.channel, f"title-{q.thread_ts}")):
             try:
                 client.assistant_threads_setTitle(channel_id=q.channel, thread_ts=q.thread_ts, title=q.text[:100])
-            except SlackApiError as exc:
-                log.info("could not title the assistant thread %s: %s", q.thread_ts, exc.response.get("error"))
+            except SLACK_FAILURES as exc:
+                log.info("could not title the assistant thread %s: %s", q.thread_ts, slack_error(exc))
         return True
 
     def answer_privately(self, q: SlackQuestion, respond: Callable) -> None:
@@ -322,10 +326,7 @@ class SlackAnswerer:
     def _post_welcome(self, client: WebClient, q: SlackQuestion, language: str, replace_ts: str | None) -> str:
         welcome = Answer("", route=Route.HELP, language=language)
         text, built = blocks.help_message(welcome, self.examples(q.audience), welcome=True)
-        if replace_ts:
-            client.chat_update(channel=q.channel, ts=replace_ts, text=text, blocks=built)
-            return replace_ts
-        return client.chat_postMessage(channel=q.channel, thread_ts=q.thread_ts, text=text, blocks=built)["ts"]
+        return _put(client, q, replace_ts, text, built)
 
     def _remember(self, answer: Answer, ts: str) -> None:
         if answer.interaction_id:

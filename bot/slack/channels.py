@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 log = logging.getLogger(__name__)
 MODES = ("mention", "all", "off")
 CACHE_SECONDS = 10.0
+OUTAGE_SECONDS = 5.0  # with the database down, how long a fallback answer is reused
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,12 @@ class Channels:
             with self.engine.connect() as conn:
                 row = conn.execute(text("SELECT mode, collections FROM channel_settings WHERE channel = :c"),
                                    {"c": channel}).first()
-        except SQLAlchemyError:  # the database is down: behave as a channel with no settings, for now
-            log.warning("cannot read the settings of %s: using the defaults", channel, exc_info=True)
-            return ChannelSettings(channel)
+        except SQLAlchemyError:  # the database is down: what was known, else the defaults, for a little while
+            log.warning("cannot read the settings of %s: using %s", channel, "the last known" if hit else "defaults")
+            found = hit[1] if hit else ChannelSettings(channel)
+            with self._lock:
+                self._cache[channel] = (now + min(self.seconds, OUTAGE_SECONDS), found)
+            return found
         found = ChannelSettings(channel, row.mode, tuple(row.collections) if row.collections is not None else None) \
             if row else ChannelSettings(channel)
         with self._lock:

@@ -23,6 +23,9 @@ _ITALIC = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 _BULLET = re.compile(r"^(\s*)[-*+]\s+", re.MULTILINE)
 _FENCE = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
+_ANY_LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\n]*\)")  # [label](target) and ![alt](src), whatever the scheme
+_REFERENCE = re.compile(r"^(\s*\[[^\]\n]+\]):", re.MULTILINE)  # [label]: https://… defines a link
+_EMAIL_AT = re.compile(r"(?<=\w)@(?=[\w-]+\.)")
 _BARE_URL = re.compile(r"\b(?:https?://|www\.)[^\s<>()\[\]|\"']+", re.IGNORECASE)
 
 
@@ -66,10 +69,14 @@ def plain(text: str, allowed: Callable[[str], bool] | None = None) -> str:
 
 def inert_markdown(text: str) -> str:
     """A model's draft as Markdown for a streamed message, shown for seconds before the checked answer
-    replaces it: nothing in it can become a link, mention or broadcast (a Markdown link keeps its label,
-    a bare address is defanged, angle brackets and @-broadcasts are neutralised)."""
-    text = _defang_bare(_LINK.sub(lambda m: m.group(1), text), lambda url: False)
-    return _BROADCAST.sub(lambda m: "@" + _ZWSP + m.group(1), text.replace("<", "‹").replace(">", "›"))
+    replaces it: a Markdown link or image of any scheme keeps only its label, a reference definition is
+    broken, http(s) and www addresses are defanged, an e-mail address gets a zero-width space after its
+    @, and angle brackets (Slack's <!channel>, <@U…>, autolinks) and @-broadcasts are neutralised."""
+    text = _ANY_LINK.sub(lambda m: m.group(1), text)
+    text = _REFERENCE.sub(lambda m: m.group(1) + _ZWSP + ":", text)
+    text = _defang_bare(text, lambda url: False).replace("<", "‹").replace(">", "›")
+    text = _EMAIL_AT.sub("@" + _ZWSP, text)
+    return _BROADCAST.sub(lambda m: "@" + _ZWSP + m.group(1), text)
 
 
 def _defang_bare(text: str, ok: Callable[[str], bool] | None) -> str:

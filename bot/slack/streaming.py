@@ -21,6 +21,8 @@ from bot.slack.mrkdwn import inert_markdown
 
 log = logging.getLogger(__name__)
 INTERVAL = 0.4  # seconds between appends
+FINISH_SECONDS = 2.0  # at most this long waiting for an append in flight when the answer is ready
+SLACK_FAILURES = (SlackApiError, SlackClientError, OSError)
 
 
 class DraftStream:
@@ -48,8 +50,8 @@ class DraftStream:
             reply = self.client.chat_startStream(channel=self.channel, thread_ts=self.thread_ts,
                                                  recipient_user_id=self.user, recipient_team_id=self.team,
                                                  markdown_text=lead or None)
-        except (SlackApiError, SlackClientError, OSError) as exc:
-            log.info("cannot stream into %s (%s): a placeholder instead", self.channel, _error(exc))
+        except SLACK_FAILURES as exc:
+            log.info("cannot stream into %s (%s): a placeholder instead", self.channel, slack_error(exc))
             return False
         self.ts, self._lead = reply.get("ts"), lead
         if not self.ts:
@@ -65,19 +67,22 @@ class DraftStream:
             self._cond.notify_all()
 
     def finish(self) -> str | None:
-        """Stop streaming (what is left of the draft goes out first); returns the message's ts, which the
-        caller then fills with the checked answer."""
+        """Stop streaming (the rest of the draft goes out first, if Slack takes it within FINISH_SECONDS;
+        an append still in flight then meets a stopped stream); returns the message's ts, which the caller
+        fills with the checked answer. Calling it again only returns the ts."""
         with self._cond:
-            self._done = True
+            stopped, self._done = self._done, True
             self._cond.notify_all()
+        if stopped:
+            return self.ts
         if self._sender is not None:
-            self._sender.join(timeout=30)
+            self._sender.join(timeout=FINISH_SECONDS)
         if self.ts:
             try:
                 self.client.chat_stopStream(channel=self.channel, ts=self.ts)
-            except (SlackApiError, SlackClientError, OSError) as exc:
+            except SLACK_FAILURES as exc:
                 log.warning("could not stop the stream in %s (%s); the answer replaces it anyway", self.channel,
-                            _error(exc))
+                            slack_error(exc))
         return self.ts
 
     def _send(self) -> None:
@@ -85,13 +90,15 @@ class DraftStream:
             with self._cond:
                 self._cond.wait_for(lambda: self._done or self._latest != self._sent_raw)
                 done, latest = self._done, self._latest
-            self._append(latest, final=done)
-            with self._cond:  # at most one append per INTERVAL, unless the stream is ending
-                if done or self._cond.wait_for(lambda: self._done, INTERVAL) and self._failed:
+            self._append(latest, final=done)  # the last one shows the whole draft before the answer replaces it
+            with self._cond:  # at most one append per INTERVAL
+                if done or self._failed:
                     return
+                self._cond.wait_for(lambda: self._done, INTERVAL)
 
     def _append(self, raw: str, final: bool) -> None:
-        """Append the part of the inert draft not shown yet; mid-draft, only up to its last space."""
+        """Append the part of the inert draft not shown yet; mid-draft only up to its last space (a word,
+        link or placeholder still being written waits)."""
         self._sent_raw = raw
         if self._failed:
             return
@@ -103,9 +110,9 @@ class DraftStream:
             delta = "\n\n" + delta  # below the lead line
         try:
             self.client.chat_appendStream(channel=self.channel, ts=self.ts, markdown_text=delta)
-        except (SlackApiError, SlackClientError, OSError) as exc:
+        except SLACK_FAILURES as exc:
             log.warning("streaming into %s failed (%s): the answer will replace what was shown", self.channel,
-                        _error(exc))
+                        slack_error(exc))
             self._failed = True
             return
         if not self._sent:
@@ -113,5 +120,6 @@ class DraftStream:
         self._sent = shown
 
 
-def _error(exc: BaseException) -> str:
+def slack_error(exc: BaseException) -> str:
+    """What went wrong, in a word: Slack's error code, or the kind of failure."""
     return str(exc.response.get("error")) if isinstance(exc, SlackApiError) else type(exc).__name__
