@@ -59,8 +59,7 @@ class Channels:
             with self._lock:
                 self._cache[channel] = (now + min(self.seconds, OUTAGE_SECONDS), found)
             return found
-        found = ChannelSettings(channel, row.mode, tuple(row.collections) if row.collections is not None else None) \
-            if row else ChannelSettings(channel)
+        found = _settings(channel, row) if row else ChannelSettings(channel)
         with self._lock:
             self._cache[channel] = (now + self.seconds, found)
         return found
@@ -81,8 +80,11 @@ class Channels:
     def all(self) -> list[ChannelSettings]:
         with self.engine.connect() as conn:
             rows = conn.execute(text("SELECT channel, mode, collections FROM channel_settings ORDER BY channel")).all()
-        return [ChannelSettings(r.channel, r.mode, tuple(r.collections) if r.collections is not None else None)
-                for r in rows]
+        return [_settings(r.channel, r) for r in rows]
+
+
+def _settings(channel: str, row) -> ChannelSettings:
+    return ChannelSettings(channel, row.mode, tuple(row.collections) if row.collections is not None else None)
 
 
 def describe(settings: ChannelSettings, usable: tuple[str, ...]) -> str:

@@ -71,8 +71,14 @@ def register(app: App, deps: Deps) -> None:
                           is_dm=command.get("channel_name") == "directmessage", ephemeral=True)
         if not answerer.fair.allow(q.user):
             respond(text=answerer.slow_down_text(q), response_type="ephemeral")
-        elif not answerer.workers.submit(lambda: answerer.answer_privately(q, respond)):
-            respond(text=BUSY, response_type="ephemeral")
+        else:
+            _privately(answerer, q, respond)
+
+
+def _privately(answerer, q: SlackQuestion, respond) -> None:
+    """Queue ``q`` for an answer its asker alone sees (through ``respond``); say so when the queue is full."""
+    if not answerer.workers.submit(lambda: answerer.answer_privately(q, respond)):
+        respond(text=BUSY, response_type="ephemeral")
 
 
 def _register_buttons(app: App, deps: Deps) -> None:
@@ -93,10 +99,10 @@ def _register_buttons(app: App, deps: Deps) -> None:
         q = SlackQuestion(text=asked["question"], user=user, channel=channel, message_ts=f"model-{interaction_id}",
                           thread_ts=asked["thread_ts"], is_dm=channel.startswith("D"), use_cache=False,
                           ephemeral=asked["reply_ts"] is None)
-        if not q.ephemeral:
+        if q.ephemeral:  # an answer the asker alone saw stays private
+            _privately(answerer, q, respond)
+        else:
             answerer.ask(client, q)
-        elif not answerer.workers.submit(lambda: answerer.answer_privately(q, respond)):
-            respond(text=BUSY, response_type="ephemeral")  # an answer the asker alone saw stays private
 
     @app.action(re.compile(f"^{blocks.ASK_EXAMPLE}_\\d+$"))
     def on_example(ack, body, client, respond):
@@ -108,8 +114,7 @@ def _register_buttons(app: App, deps: Deps) -> None:
             # from a private help (/ask help): the examples were the asker's own, so is the answer
             q = SlackQuestion(text=question, user=user, channel=channel, message_ts=f"example-{body.get('trigger_id')}",
                               thread_ts=None, ephemeral=True)
-            if not answerer.workers.submit(lambda: answerer.answer_privately(q, respond)):
-                respond(text=BUSY, response_type="ephemeral")
+            _privately(answerer, q, respond)
             return
         if not channel:  # from the App Home tab: ask in the DM with the bot
             channel = client.conversations_open(users=user)["channel"]["id"]
