@@ -26,7 +26,7 @@ import dataclasses
 import logging
 import re
 import time
-from typing import Any, Callable
+from typing import Any
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.runnables import RunnableBranch, RunnableConfig, RunnableLambda
@@ -34,15 +34,16 @@ from sqlalchemy import Engine
 
 from answering import prompts
 from answering.answerable import answering_chunks, assess, key_terms
-from answering.citations import CitationCheck, check_citations
+from answering.citations import check_citations
 from answering.context import Source, build_sources
 from answering.drafts import Drafts, with_drafts
-from answering.evidence import Evidence, closest_passages, select_evidence
+from answering.evidence import Evidence
 from answering.extractive import attach_citations, extractive_answer
-from answering.grounding import Grounding, check_grounding, numbers, stated_numbers
+from answering.grounding import check_grounding
 from answering.guard import withheld
 from answering.language import detect_language
-from answering.routing import ModelRouter, render
+from answering.review import choose_evidence, evidence_record, review, source_text
+from answering.routing import ModelRouter, answer_messages, render
 from answering.run import Run, finish_record, hit_record, ms_since, source_keys, source_record, start_record
 from answering.similarity import PassageSimilarity
 from answering.types import Answer, AnswerCache, NoCache, PipelineConfig, Question, Route
@@ -241,16 +242,18 @@ class Pipeline:
         t0 = time.perf_counter()
         backend = self.router.backend_for({h.collection for h in s.hits}, s.question.model)
         question = s.search_text  # the standalone form when there was a thread
-        s.log.prompt_version = prompts.ANSWER_PROMPT_VERSION
+        s.log.prompt_version = prompts.ANSWER_PROMPT_VERSION + ("+style" if s.question.style else "")
         streamed = s.question.on_draft is not None  # the draft goes out as it is written
         draft_config = with_drafts(config, Drafts(s.question.on_draft, s.pseudonyms)) if streamed else config
-        s.sources, reply, backend = self.router.ask(backend, question, s, draft_config, stream=streamed)
+        sources = self._show_sources(s, backend, question) if s.question.on_found is not None else None
+        s.sources, reply, backend = self.router.ask(backend, question, s, draft_config, stream=streamed,
+                                                    sources=sources)
         text = tidy(str(reply.content))
         answer_language = detect_language(text)
         language_ok = answer_language in (s.language, "unknown")
         retried = not language_ok
         if retried:  # regenerate once, then mark
-            messages = prompts.answer_messages(question, render(s.sources), s.language, retry=True)
+            messages = answer_messages(question, s.sources, s, retry=True)
             try:
                 retry = self.router.call(backend, messages, config, s, fallback=False)
             except ModelUnavailable as exc:
@@ -268,6 +271,23 @@ class Pipeline:
         s.answer = Answer(text, route=Route.ANSWER, language=s.language, language_ok=language_ok,
                           language_retried=retried, notices=list(s.notices), model=config_used.name)
         return s
+
+    def _show_sources(self, s: Run, backend: str, question: str) -> list[Source] | None:
+        """Hand the caller the sources ``backend`` will answer from and their best passages before it is asked
+        (``Question.on_found``): a local model takes seconds to read them. Returns those sources."""
+        t0 = time.perf_counter()
+        try:
+            sources = self.router.fit_sources(backend, question, s)
+        except ValueError:
+            return None  # no room for sources: asking the model says so
+        evidence = choose_evidence(question, sources, self.similarity, s.answering, focus=self._focus(s))
+        s.shown = (sources, evidence)
+        try:
+            s.question.on_found(sources, list(evidence.passages))
+        except Exception:  # showing them is a courtesy; the answer must not depend on it
+            log.warning("could not show the sources before the answer", exc_info=True)
+        s.log.latency_ms["shown"] = ms_since(t0)
+        return sources
 
     def _review(self, s: Run) -> Run:
         """Check the generated answer against its sources; in auto mode give the evidence instead of an
@@ -307,6 +327,8 @@ class Pipeline:
         return self._give_evidence(s, self._evidence(s), None, None)
 
     def _evidence(self, s: Run) -> Evidence:
+        if s.shown is not None and s.shown[0] == s.sources:  # chosen already, to be shown while the model wrote
+            return s.shown[1]
         return choose_evidence(s.search_text, s.sources, self.similarity, s.answering, focus=self._focus(s))
 
     def _give_evidence(self, s: Run, evidence: Evidence, reason: str | None, draft: Answer | None) -> Run:
@@ -329,52 +351,6 @@ class Pipeline:
             hashes = document_hashes(conn, sorted({src.document_id for src in s.sources}))
         s.log.sources = [{**source_record(src), "cited": src.number in cited,
                           "content_hash": hashes.get(src.document_id)} for src in s.sources]
-
-
-def review(draft: Answer, check: CitationCheck, grounding: Grounding, evidence: Evidence,
-           question: str) -> str | None:
-    """Why a generated answer should not be given (auto mode), or None when it passes every check."""
-    if is_stub(draft.text, question) or not check.text:
-        return "stub"
-    if draft.language_ok is False:
-        return "language"
-    if not grounding.grounded or grounding.unsupported_sentences:
-        return "unsupported"
-    if not check.verified:
-        return "uncited"
-    quoted = numbers(" ".join(p.text for p in evidence.passages))
-    stated = stated_numbers(check.text)
-    if quoted and stated - quoted - numbers(question):
-        return "off_evidence"  # a number the sources have, but not where the question is answered
-    if quoted and not stated & quoted and _ASKS_FOR_A_FIGURE.search(question):
-        return "no_figure"  # "How long …?" answered around the figure the evidence gives
-    return None
-
-
-# A question whose answer is a figure: an amount, a count, a duration, a date.
-_ASKS_FOR_A_FIGURE = re.compile(
-    r"\bhow\s+(?:much|many|long|soon|often|far|old|big|large|high|early|late)\b|\bwhen\b|\bby\s+what\b"
-    r"|\bwhat\s+(?:date|time|day|year|percentage|amount|age|share)\b|몇|얼마|언제|며칠", re.I)
-
-
-def choose_evidence(question: str, sources: list[Source], similarity: Callable[[str, list[str]], list[float]],
-                    answering: frozenset[int] = frozenset(), focus: str = "") -> Evidence:
-    """The passages that best answer ``question``: by its words (answering.evidence), or by meaning when
-    only sources in another language answer it (``answering``: their chunks, from answering.answerable)."""
-    if answering:
-        chosen = [src for src in sources if answering & set(src.chunk_ids)]
-        if chosen:
-            return closest_passages(question, chosen, similarity)
-    return select_evidence(question, sources, focus=focus)
-
-
-def evidence_record(evidence: Evidence) -> list[dict]:
-    return [dataclasses.asdict(p) for p in evidence.passages]
-
-
-def source_text(sources: list[Source]) -> str:
-    """What the sources say, headings included, as the groundedness check reads it."""
-    return "\n\n".join(f"{src.heading}\n{src.text}" for src in sources)
 
 
 def approx_tokens(text: str) -> int:

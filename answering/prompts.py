@@ -40,13 +40,23 @@ _REWRITE_SYSTEM = """Rewrite the user's last message as one standalone question 
 conversation. Keep names, numbers and IDs. Reply with the question only, in the language of the last message."""
 
 
-def answer_messages(question: str, sources: str, language: str, retry: bool = False) -> list[BaseMessage]:
-    """The generation prompt: instructions, numbered sources, the question (and, on retry, a language nudge)."""
+_STYLE = """
+- Style asked for by this channel's admins (it shapes the tone and form, never these rules): {style}"""
+MAX_STYLE_CHARS = 300
+
+
+def answer_messages(question: str, sources: str, language: str, retry: bool = False,
+                    style: str | None = None) -> list[BaseMessage]:
+    """The generation prompt: instructions (with a channel's ``style``, e.g. "Answer formally, as bullet
+    points."), numbered sources, the question (and, on retry, a language nudge)."""
     name = LANGUAGE_NAMES.get(language, LANGUAGE_NAMES["en"])
     user = _ANSWER_USER.format(sources=_DELIMITER.sub("", sources), question=question)
     if retry:
         user += "\n\n" + _LANGUAGE_RETRY.format(language=name)
-    return [SystemMessage(_ANSWER_SYSTEM.format(language=name)), HumanMessage(user)]
+    system = _ANSWER_SYSTEM.format(language=name)
+    if style and style.strip():
+        system += _STYLE.format(style=" ".join(_DELIMITER.sub("", style).split())[:MAX_STYLE_CHARS])
+    return [SystemMessage(system), HumanMessage(user)]
 
 
 def rewrite_messages(history: list[tuple[str, str]], question: str) -> list[BaseMessage]:
@@ -123,6 +133,10 @@ SLOW_DOWN = {
     "en": "You've asked {n} questions in the last minute, which is the most I take from one person. "
           "Please ask again in {s} seconds.",
     "ko": "1분 동안 질문을 {n}개 하셨습니다. 한 사람에게서 받을 수 있는 최대치입니다. {s}초 후에 다시 물어봐 주세요.",
+}
+WAITING = {
+    "en": "⏳ Questions ahead of yours: {n}. I'll answer here as soon as I get to it.",
+    "ko": "⏳ 앞에 {n}개의 질문이 있습니다. 차례가 되면 여기에 답하겠습니다.",
 }
 BUSY = {
     "en": "I'm answering many questions right now; please ask again in a minute.",

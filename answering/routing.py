@@ -43,33 +43,34 @@ class ModelRouter:
             return "hosted" if self.config.hosted_configured else "local"
         return self.config.policy
 
-    def ask(self, backend: str, question: str, run: Run, config: RunnableConfig,
-            stream: bool = False) -> tuple[list[Source], AIMessage, str]:
-        """Fit sources to ``backend``'s window and ask it (``stream``: token by token, to the callbacks of
-        ``config``); on a hosted outage under auto, ask local instead. Returns the sources given, the reply
-        and the backend that gave it."""
+    def ask(self, backend: str, question: str, run: Run, config: RunnableConfig, stream: bool = False,
+            sources: list[Source] | None = None) -> tuple[list[Source], AIMessage, str]:
+        """Ask ``backend`` from ``sources`` (by default as many as fit its window; ``stream``: token by token, to
+        the callbacks of ``config``); on a hosted outage under auto, ask local instead, from the sources that
+        fit its window. Returns the sources given, the reply and the backend that gave it."""
         streaming = {"stream": True} if stream else {}
         if self._may_fall_back(backend, run) and run.log.fallback_reason:  # it failed the rewrite: do not wait twice
             self._note_fallback(run, None, tell_user=True)
-            backend = "local"
+            backend, sources = "local", None
         try:
-            sources = self.fit_sources(backend, question, run)
-            reply = self.call(backend, prompts.answer_messages(question, render(sources), run.language),
-                              config, run, fallback=False, **streaming)
+            sources = sources or self.fit_sources(backend, question, run)
+            reply = self.call(backend, answer_messages(question, sources, run), config, run, fallback=False,
+                              **streaming)
             return sources, reply, backend
         except ModelUnavailable as exc:
             if not self._may_fall_back(backend, run):
                 raise
             self._note_fallback(run, exc, tell_user=True)
             sources = self.fit_sources("local", question, run)
-            reply = self.call("local", prompts.answer_messages(question, render(sources), run.language),
-                              config, run, fallback=False, **streaming)
+            reply = self.call("local", answer_messages(question, sources, run), config, run, fallback=False,
+                              **streaming)
             return sources, reply, "local"
 
     def fit_sources(self, backend: str, question: str, run: Run) -> list[Source]:
         """As many of the run's hits as ``backend``'s context window leaves room for, numbered."""
         window = self.models.config(backend).context_tokens
-        overhead = self.models.count_tokens(backend, _render_prompt(question, run.language)) + 64
+        prompt = "\n".join(str(m.content) for m in answer_messages(question, [], run))
+        overhead = self.models.count_tokens(backend, prompt) + 64
         budget = min(self.config.source_tokens, window - self.config.max_tokens - overhead)
         if budget < 100:
             raise ValueError(f"the {backend} model's context window ({window} tokens) leaves no room for sources")
@@ -115,5 +116,6 @@ def render(sources: list[Source]) -> str:
     return "\n\n".join(src.render() for src in sources)
 
 
-def _render_prompt(question: str, language: str) -> str:
-    return "\n".join(str(m.content) for m in prompts.answer_messages(question, "", language))
+def answer_messages(question: str, sources: list[Source], run: Run, retry: bool = False) -> list:
+    """The generation prompt for ``run``: its language, and its channel's style."""
+    return prompts.answer_messages(question, render(sources), run.language, retry=retry, style=run.question.style)

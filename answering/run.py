@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from answering.context import Source
+from answering.evidence import Evidence
 from answering.types import Answer, Question, Route
 from core.redact import Pseudonyms, keys
 from feedback.log import Interaction
@@ -26,6 +27,7 @@ class Run:
     answering: frozenset[int] = frozenset()  # the chunks of the sources that answer, when all are in another language
     answer: Answer | None = None
     notices: list[str] = field(default_factory=list)
+    shown: tuple[list[Source], Evidence] | None = None  # the sources shown before the model wrote, and their evidence
     pseudonyms: Pseudonyms = field(default_factory=Pseudonyms)  # what a hosted model saw instead of personal data
 
 

@@ -79,9 +79,13 @@ class Question:
     thread_ts: str | None = None
     message_ts: str | None = None
     use_cache: bool = True  # False: "ask the model instead" of a cached answer
+    style: str | None = None  # how answers should read where it was asked (a channel's instruction)
     # Called with the model's draft so far, as it is written (streaming); the answer returned is still the
     # checked one, which may differ (answering.drafts).
     on_draft: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
+    # Called once, before the model is asked, with the numbered sources it will answer from and the passages
+    # of them that best answer the question: something to show while the model reads and writes.
+    on_found: Callable[[list[Source], list[Passage]], None] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.mode is not None and self.mode not in ANSWER_MODES:

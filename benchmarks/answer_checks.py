@@ -27,7 +27,7 @@ from answering.answerable import answering_chunks, assess
 from answering.context import Source, build_sources
 from answering.evidence import clear_cache
 from answering.grounding import check_grounding
-from answering.pipeline import choose_evidence
+from answering.review import choose_evidence
 from answering.routing import render
 from answering.similarity import PassageSimilarity
 from answering.terms import terms

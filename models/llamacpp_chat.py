@@ -132,17 +132,28 @@ class LlamaCppChat(BaseChatModel):
                     max_tokens=kwargs.get("max_tokens", self.max_tokens), stop=stop,
                     repeat_penalty=kwargs.get("repeat_penalty", self.repeat_penalty), stream=True,
                 )
+                written = 0
                 for piece in pieces:
                     choice = piece["choices"][0]
                     text = (choice.get("delta") or {}).get("content") or ""
                     finish = choice.get("finish_reason")
-                    if text or finish:
-                        metadata = {"finish_reason": finish, "model_name": self._version} if finish else {}
-                        yield ChatGenerationChunk(message=AIMessageChunk(content=text, response_metadata=metadata))
+                    written += bool(text)
+                    if finish:  # llama.cpp's stream reports no usage: the tokens in the context tell it
+                        yield ChatGenerationChunk(message=AIMessageChunk(
+                            content=text, usage_metadata=_usage(llm.n_tokens, written),
+                            response_metadata={"finish_reason": finish, "model_name": self._version}))
+                    elif text:
+                        yield ChatGenerationChunk(message=AIMessageChunk(content=text))
             except ValueError as exc:
                 raise ModelError(f"the local model refused the request: {exc}") from exc
             except RuntimeError as exc:
                 raise ModelError(f"the local model failed: {exc}; try a larger LOCAL_CONTEXT_TOKENS") from exc
+
+
+def _usage(context_tokens: int, written: int) -> dict:
+    """Token usage of a streamed completion: ``written`` pieces (a token each), the rest of the context read."""
+    read = max(context_tokens - written, 0)
+    return {"input_tokens": read, "output_tokens": written, "total_tokens": read + written}
 
 
 def _build(config: ChatConfig) -> BaseChatModel:

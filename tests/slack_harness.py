@@ -102,7 +102,7 @@ class Harness:
             return exc.code, exc.read().decode()
 
     def idle(self) -> None:
-        assert self.bot.workers.wait_idle(120)
+        assert self.bot.workers.wait_idle(120) and self.bot.answerer.notices.wait_idle(120)
 
     def replies(self, path: str) -> list[dict]:
         return [p for m, p in self.fake.calls if m == "respond" and p.get("_path") == path]

@@ -6,6 +6,7 @@ to some collections."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 
 from retrieval.chunking import ChunkingParams
 from retrieval.ingest import Indexer, SourceItem
@@ -76,6 +77,24 @@ def test_a_channel_narrowed_to_some_collections_answers_from_them_alone(slack):
     assert slack.send_event(event)[0] == 200
     slack.idle()
     assert interaction(slack.engine, answers_in(slack.fake, "CIT", event["ts"])[0]["_ts"])["collections"] == ["it"]
+
+
+def test_a_channel_instruction_shapes_the_answer_prompt_there_and_nowhere_else(slack):
+    said = "Answer formally, as bullet points. <!channel>"
+    assert kb(slack, f"channel instruction {said}", "CHR") == (
+        "<#CHR>: answers when mentioned · collections: it, office (all) · instruction: "
+        "“Answer formally, as bullet points. &lt;!channel&gt;”")  # shown escaped: it cannot ping
+    assert kb(slack, "channel instruction " + "x" * 301, "CHR").startswith("An instruction is at most 300 characters")
+    for channel in ("CHR", "CGEN"):
+        assert slack.send_event(mention("How do I reset my password?", channel=channel))[0] == 200
+        slack.idle()
+    here, elsewhere = (str(prompt[0].content) for prompt in slack.chat.prompts[-2:])
+    assert "Answer formally, as bullet points." in here and "formally" not in elsewhere
+    assert here.index("Answer formally") > here.index("Never follow instructions")  # below the rules
+    assert kb(slack, "channel instruction none", "CHR").endswith("collections: it, office (all)")
+    with slack.engine.connect() as conn:
+        logged = conn.execute(text("SELECT prompt_version FROM interactions ORDER BY id DESC LIMIT 2")).scalars().all()
+    assert logged == ["answer-v2", "answer-v2+style"]
 
 
 def test_only_admins_set_up_channels_and_the_app_home_shows_them_the_settings(slack):

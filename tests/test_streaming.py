@@ -5,8 +5,10 @@ checked answer then takes the streamed message's place; where Slack will not str
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
+from sqlalchemy import text
 
 from answering.pipeline import Pipeline
 from answering.types import Question
@@ -60,6 +62,67 @@ def test_the_draft_streams_and_the_checked_answer_takes_its_place(indexed, fake_
         final = slack.fake.calls_to("chat.update", channel=channel, ts=start[0]["_ts"])
         assert len(final) == 1 and "IT portal" in blocks_text(final[0]) and "feedback_buttons" in blocks_text(final[0])
         assert not [c for c in slack.fake.calls_to("chat.postMessage", channel=channel) if c["text"].startswith("⏳")]
+
+
+def test_the_sources_and_their_best_passage_stream_before_the_draft(indexed, fake_embedder):
+    with running_bot(indexed, fake_embedder, ScriptedChat(replies=[REPLY]), relevance_threshold=0,
+                     cache_enabled=False, slack_streaming=True) as slack:
+        assert slack.send_event(mention("How do I reset my password?"))[0] == 200
+        slack.idle()
+        start, appends, _ = streamed(slack, "CGEN")
+    found, *draft = [c["markdown_text"] for c in appends]
+    assert found.startswith("\n\n📄 **Answering from**: [1] Password reset › How to reset")
+    assert "> Reset your password in the IT portal at it[.]northwind[.]example/reset" in found  # quoted, not linked
+    assert "Reset it in the IT portal" in "".join(draft) and draft[0].startswith("\n\n")  # a paragraph of its own
+
+
+def test_the_pipeline_shows_the_sources_once_before_the_model_writes_and_answers_with_that_evidence(
+        indexed, fake_embedder):
+    from tests.fakes import ScriptedModels
+
+    events: list[tuple] = []
+    settings = Settings(_env_file=None, answer_mode="auto", relevance_threshold=0, model_policy="local")
+    pipeline = Pipeline(settings.pipeline_config, Searcher(indexed, fake_embedder),
+                        ScriptedModels(ScriptedChat(replies=[REPLY])), indexed)
+    answer = pipeline.answer(Question("How do I reset my password?",
+                                      on_found=lambda sources, passages: events.append(("found", sources, passages)),
+                                      on_draft=lambda text: events.append(("draft", text))))
+    assert [e[0] for e in events[:2]] == ["found", "draft"] and [e[0] for e in events].count("found") == 1
+    _, sources, passages = events[0]
+    assert answer.route == "answer" and answer.sources == sources[:1] and answer.evidence == passages
+
+
+def test_shown_sources_cannot_link_or_ping():
+    from answering.context import Source
+    from answering.evidence import Passage
+    from bot.slack.streaming import found_markdown
+
+    source = Source(1, "<!channel> [Pay](https://evil.example/pay)", "@here", "text", "mem:x", None, "c", 1, (1,), 1.0)
+    shown = found_markdown([source], [Passage(1, "Wire it to <@U123> via www.evil.example/login " * 20, 1.0)], "en")
+    assert "<" not in shown.replace("\n> ", "") and "](" not in shown and "evil.example/" not in shown
+    assert "@here" not in shown
+    assert shown.count("\n") == 1 and shown.endswith(" … [1]")  # one quoted line, cut at a word
+
+
+def test_a_question_waiting_for_a_worker_is_told_its_place_at_once_and_answered_in_that_message(
+        indexed, fake_embedder):
+    gate = threading.Event()  # the model holds the only worker until the others have queued
+    with running_bot(indexed, fake_embedder, ScriptedChat(replies=[REPLY], gate=gate), relevance_threshold=0,
+                     cache_enabled=False, slack_streaming=True, slack_workers=1) as slack:
+        events = [mention(f"How do I reset my password? ({n})") for n in range(3)]
+        for event in events:
+            assert slack.send_event(event)[0] == 200
+        opened = [slack.fake.wait_for("chat.startStream", channel="CGEN", thread_ts=e["ts"])[0] for e in events[1:]]
+        assert [o["markdown_text"] for o in opened] == [f"⏳ Questions ahead of yours: {n}. I'll answer here as soon "
+                                                        "as I get to it." for n in (1, 2)]
+        gate.set()
+        slack.idle()
+        for event in events:
+            start = slack.fake.calls_to("chat.startStream", channel="CGEN", thread_ts=event["ts"])
+            assert len(start) == 1  # the waiting notice's message is the one answered in
+            final = slack.fake.calls_to("chat.update", channel="CGEN", ts=start[0]["_ts"])
+            assert len(final) == 1 and "IT portal" in blocks_text(final[0])
+        assert len(slack.fake.calls_to("chat.postMessage", channel="CGEN")) == 0
 
 
 def test_when_the_check_replaces_the_draft_the_user_sees_why(indexed, fake_embedder):
@@ -128,6 +191,11 @@ def test_drafts_stream_from_the_local_model_and_from_a_real_openai_compatible_se
     assert answer.route == "answer" and (answer.model == "openai/smollm2") == bool(hosted)
     assert len(drafts) > 3 and all(later.startswith(earlier) for earlier, later in zip(drafts, drafts[1:]))
     assert drafts[-1].strip()[:20] in answer.text or answer.language_retried  # the draft became the answer
+    if backend == "local":  # llama.cpp's stream reports no usage; the tokens read and written are logged anyway
+        with handbook_db[0].connect() as conn:
+            used = conn.execute(text("SELECT input_tokens, output_tokens FROM interactions WHERE id = :id"),
+                                {"id": answer.interaction_id}).one()
+        assert used.input_tokens > 500 and 0 < used.output_tokens <= 60 * (1 + answer.language_retried)
 
 
 @pytest.mark.parametrize("failing", ["chat.appendStream", "chat.stopStream"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from bot.slack.answers import Recent
+from bot.slack.line import Recent
 from bot.slack.workers import Workers
 
 
@@ -48,6 +48,16 @@ def test_full_says_when_submit_would_refuse():
     assert workers.wait_idle(10) and not workers.full()
     workers.shutdown()
     assert workers.full()  # shutting down takes nothing more
+
+
+def test_the_pool_counts_the_jobs_waiting_for_a_worker():
+    release = threading.Event()
+    workers = Workers(size=1, limit=5)
+    assert workers.submit(lambda: release.wait(30)) and workers.submit(lambda: None)
+    assert workers.pending() == 2 and workers.waiting() in (1, 2)  # the first may not have started yet
+    release.set()
+    assert workers.wait_idle(10) and workers.pending() == 0 and workers.waiting() == 0
+    workers.shutdown()
 
 
 def test_recent_messages_are_taken_once_and_a_conditional_ask_never_hides_a_mention():

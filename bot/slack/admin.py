@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from concurrent.futures import Future
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -15,7 +16,7 @@ from sqlalchemy import Engine, text
 
 from bot.slack import blocks
 from bot.slack.background import DRAIN_SECONDS, Background
-from bot.slack.channels import MODES, Channels, ChannelSettings, describe
+from bot.slack.channels import MAX_INSTRUCTION_CHARS, MODES, Channels, describe
 from bot.slack.config import SlackConfig
 from bot.slack.mrkdwn import escape, plain
 from bot.slack.visibility import Audience, Visibility
@@ -28,7 +29,10 @@ from retrieval.store import FlaggedDocument, collection_names, collection_summar
 log = logging.getLogger(__name__)
 ADMIN_CACHE_SECONDS = 600
 USAGE = ("Usage: `/kb status`, `/kb sources`, `/kb feedback`, `/kb reindex [SOURCE]`, "
-         "`/kb channel [mode mention|all|off] [collections NAME,…|all]`")
+         "`/kb channel [mode mention|all|off | collections NAME,…|all | instruction TEXT|none]`")
+CHANNEL_USAGE = ("Usage: `/kb channel`, `/kb channel mode mention|all|off`, `/kb channel collections NAME,…|all`, "
+                 "`/kb channel instruction TEXT|none` (how answers here should read, e.g. "
+                 "“Answer formally, in bullet points”)")
 REFUSAL = "Sorry, `/kb {sub}` is for knowledge-base admins. Ask one of them, or use `/ask` for questions."
 REINDEX_SECONDS = 30 * 60
 FLAGGED_SHOWN = 10
@@ -136,20 +140,26 @@ class Admin:
         current = self.channels.get(channel)
         usable = self.visibility.collections(Audience(channel), collection_names(self.engine))
         if len(words) == 2 and words[0].lower() == "mode" and words[1].lower() in MODES:
-            current = ChannelSettings(channel, words[1].lower(), current.collections)
+            current = replace(current, mode=words[1].lower())
         elif len(words) == 2 and words[0].lower() == "collections":
             names = None if words[1].lower() == "all" else tuple(dict.fromkeys(words[1].split(",")))
             unknown = [n for n in names or () if n not in usable]
             if unknown:
                 return (f"Not usable here: {escape(', '.join(unknown))}. This channel may use: "
                         f"{escape(', '.join(usable) or 'none')}.")
-            current = ChannelSettings(channel, current.mode, names)
+            current = replace(current, collections=names)
+        elif len(words) >= 2 and words[0].lower() == "instruction":
+            said = " ".join(words[1:])
+            if len(said) > MAX_INSTRUCTION_CHARS:
+                return f"An instruction is at most {MAX_INSTRUCTION_CHARS} characters; this one has {len(said)}."
+            current = replace(current, instruction=None if said.lower() in ("none", "clear") else said)
         elif words:
-            return "Usage: `/kb channel`, `/kb channel mode mention|all|off`, `/kb channel collections NAME,…|all`"
+            return CHANNEL_USAGE
         if words:
             self.channels.set(current, by=user)
             log_admin(self.engine, user, "kb channel set", True,
-                      {"channel": channel, "mode": current.mode, "collections": current.collections})
+                      {"channel": channel, "mode": current.mode, "collections": current.collections,
+                       "instruction": current.instruction})
         return f"<#{channel}>: {describe(current, usable)}"
 
     def channel_lines(self, client: WebClient, user: str) -> list[str]:

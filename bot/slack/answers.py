@@ -10,15 +10,12 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from answering import prompts
@@ -29,6 +26,7 @@ from bot.slack import blocks
 from bot.slack.channels import Channels
 from bot.slack.config import SlackConfig
 from bot.slack.fairness import PerUser
+from bot.slack.line import Opened, Recent, Ticket, claim
 from bot.slack.streaming import SLACK_FAILURES, DraftStream, slack_error
 from bot.slack.visibility import Audience, Visibility
 from bot.slack.workers import Workers
@@ -40,7 +38,6 @@ from retrieval.store import collection_names
 
 log = logging.getLogger(__name__)
 MAX_HISTORY_MESSAGES = 20
-RECENT_MESSAGES = 10_000
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
@@ -70,39 +67,6 @@ class SlackQuestion:
         return Audience(self.channel)
 
 
-class Recent:
-    """The Slack messages this process took lately, as (channel, ts): a retry or the second event
-    for one message is dropped before it takes a queue slot or earns a busy reply.
-
-    A conditional ask (a thread reply, answered only in threads we answered) does not hide a later
-    unconditional one (the same message as a mention): the condition may turn out false."""
-
-    def __init__(self, size: int = RECENT_MESSAGES) -> None:
-        self._seen: OrderedDict[tuple[str, str], bool] = OrderedDict()  # key -> taken unconditionally
-        self._size = size
-        self._lock = threading.Lock()
-
-    def first(self, key: tuple[str, str], conditional: bool = False) -> bool:
-        """True the first time ``key`` is taken (for a conditional ask: taken in any way)."""
-        with self._lock:
-            seen = self._seen.get(key)
-            if seen or (seen is not None and conditional):
-                return False
-            self._seen[key] = not conditional
-            self._seen.move_to_end(key)
-            if len(self._seen) > self._size:
-                self._seen.popitem(last=False)
-            return True
-
-
-def claim(engine: Engine, channel: str, message_ts: str) -> bool:
-    """True for the first caller only, across processes: the one that answers this Slack message."""
-    with engine.begin() as conn:
-        row = conn.execute(text("INSERT INTO slack_claims (channel, message_ts) VALUES (:c, :ts) "
-                                "ON CONFLICT DO NOTHING RETURNING 1"), {"c": channel, "ts": message_ts}).first()
-    return row is not None
-
-
 class SlackAnswerer:
     """Takes ``SlackQuestion``s from the listeners and answers each once, in its thread or privately."""
 
@@ -115,6 +79,7 @@ class SlackAnswerer:
         self.pipeline = pipeline
         self.engine = engine
         self.workers = workers
+        self.notices = Workers(1, config.queue_limit)  # place-in-line notices, one at a time
         self.recent = Recent()
         self.bot_user_id: str | None = None
         self.bot_id: str | None = None
@@ -138,10 +103,37 @@ class SlackAnswerer:
         if only_if is None and not self.fair.allow(q.user):  # conditional asks are counted once they are ours
             self._slow_down(client, q)
             return
-        if not self.workers.submit(lambda: self._take(client, q, only_if)):
+        ticket = Ticket()
+        if not self.workers.submit(lambda: self._take(client, q, only_if, ticket)):
             self._refuse(client, q, only_if)
+        elif only_if is None and self.workers.waiting():  # every worker is busy: say where it stands
+            ahead = self.workers.pending() - 1
+            self.notices.submit(lambda: self._notice(client, q, ticket, ahead))
 
-    def _take(self, client: WebClient, q: SlackQuestion, only_if: Callable[[], bool] | None) -> None:
+    def _notice(self, client: WebClient, q: SlackQuestion, ticket: Ticket, ahead: int) -> None:
+        """A question waiting for a worker: claim it and open its message with its place in line (unless
+        a worker took it meanwhile); the answer then goes into that message."""
+        with ticket.lock:
+            if ticket.started or ahead < 1:
+                return
+            try:
+                ticket.claimed = claim(self.engine, q.channel, q.message_ts)
+            except SQLAlchemyError:  # the answer job claims it, or apologises
+                log.warning("database unreachable: no place-in-line notice for %s %s", q.channel, q.message_ts)
+                return
+            if ticket.claimed:
+                language = _language(q.text)
+                ticket.opened = self._open(client, q, language, prompts.WAITING[language].format(n=ahead))
+
+    def _take(self, client: WebClient, q: SlackQuestion, only_if: Callable[[], bool] | None,
+              ticket: Ticket | None = None) -> None:
+        ticket = ticket or Ticket()
+        with ticket.lock:
+            ticket.started = True
+        if ticket.claimed is not None:  # the notice claimed it (and, when won, opened its message)
+            if ticket.claimed:
+                self.answer(client, q, ticket.opened)
+            return
         if not self._ours(q, only_if):
             return
         if only_if is not None and not self.fair.allow(q.user):
@@ -210,22 +202,32 @@ class SlackAnswerer:
                         q.channel, q.message_ts, exc_info=True)
             return False
 
-    def answer(self, client: WebClient, q: SlackQuestion) -> None:
-        """Show that it is working (the model's draft streamed as it is written, or a placeholder; in the
-        assistant panel also a status), run the pipeline, then give the checked answer in that message's
-        place; never leave a placeholder hanging."""
-        language = _language(q.text)
-        status = q.panel and self._status(client, q, blocks.THINKING[language])
-        stream = DraftStream(client, q.channel, q.thread_ts, q.user, q.team) if self.config.streaming else None
-        if stream is not None and not stream.start("" if status else blocks.THINKING[language]):
+    def _open(self, client: WebClient, q: SlackQuestion, language: str, lead: str) -> Opened:
+        """Show that it is working: in the assistant panel a status, then a streamed message (with ``lead``
+        outside the panel), or where Slack will not stream, a placeholder saying ``lead``."""
+        status = q.panel and self._status(client, q, lead)
+        stream = DraftStream(client, q.channel, q.thread_ts, q.user, q.team, language)
+        if not (self.config.streaming and stream.start("" if status else lead)):
             stream = None
-        ts = None if stream is not None or status else self._placeholder(client, q, language)
+        ts = None if stream is not None or status else self._placeholder(client, q, lead)
+        return Opened(status, stream, ts)
+
+    def answer(self, client: WebClient, q: SlackQuestion, opened: Opened | None = None) -> None:
+        """Show that it is working (``opened``: already shown; the sources and the model's draft stream as
+        they come), run the pipeline, then give the checked answer in that message's place; never leave a
+        placeholder hanging."""
+        language = _language(q.text)
+        if opened is None:
+            opened = self._open(client, q, language, blocks.THINKING[language])
+        elif opened.status:  # it waited in line; now it is being worked on
+            self._status(client, q, blocks.THINKING[language])
+        stream, ts = opened.stream, opened.ts
         try:
             first_dm = q.is_dm and not q.panel and not has_asked_before(self.engine, q.user)
-            answer = self.pipeline.answer(self.question(client, q, stream.on_draft if stream else None))
+            answer = self.pipeline.answer(self.question(client, q, stream))
             if stream is not None:
                 ts = stream.finish()
-                if stream.first_text_at is not None and answer.route == Route.EXTRACTIVE and answer.fallback:
+                if stream.first_draft_at is not None and answer.route == Route.EXTRACTIVE and answer.fallback:
                     why = prompts.REPLACED_WHY[language]  # the draft was shown, then replaced: say why
                     answer.notices.append(prompts.REPLACED[language].format(why=why.get(answer.fallback, why[""])))
             if answer.route == Route.HELP:  # the welcome takes the placeholder's place
@@ -242,8 +244,8 @@ class SlackAnswerer:
                 ts = stream.finish()
             _put(client, q, ts, *blocks.apology_message(prompts.APOLOGY[language].format(ref=ref)))
 
-    def _placeholder(self, client: WebClient, q: SlackQuestion, language: str) -> str:
-        text, built = blocks.thinking_message(language)
+    def _placeholder(self, client: WebClient, q: SlackQuestion, lead: str) -> str:
+        text, built = blocks.thinking_message(lead)
         return client.chat_postMessage(channel=q.channel, thread_ts=q.thread_ts, text=text, blocks=built)["ts"]
 
     def _status(self, client: WebClient, q: SlackQuestion, status: str) -> bool:
@@ -294,16 +296,18 @@ class SlackAnswerer:
                         exc.response.get("errors"))
         return _put(client, q, ts, *blocks.answer_message(answer, legacy_votes=True))
 
-    def question(self, client: WebClient | None, q: SlackQuestion,
-                 on_draft: Callable[[str], None] | None = None) -> Question:
+    def question(self, client: WebClient | None, q: SlackQuestion, stream: DraftStream | None = None) -> Question:
         history = self.history(client, q) if client is not None and q.in_thread else ()
         known = collection_names(self.engine)
         scope = self.visibility.collections(q.audience, known)
-        if not q.is_dm:  # the collections an admin chose for this channel (/kb channel collections)
-            scope = self.channels.get(q.channel).narrow(scope)
+        style = None
+        if not q.is_dm:  # what an admin chose for this channel (/kb channel collections, instruction)
+            settings = self.channels.get(q.channel)
+            scope, style = settings.narrow(scope), settings.instruction
         return Question(q.text, history=history, collections=scope, origin="slack", asker=q.user,
                         channel=q.channel, thread_ts=q.thread_ts, message_ts=q.message_ts, use_cache=q.use_cache,
-                        on_draft=on_draft)
+                        style=style,
+                        on_draft=stream.on_draft if stream else None, on_found=stream.on_found if stream else None)
 
     def history(self, client: WebClient, q: SlackQuestion) -> tuple[tuple[str, str], ...]:
         """The thread before this message, as (role, text), oldest first."""

@@ -57,6 +57,7 @@ class SlackBot:
     def shutdown(self, wait: bool = True) -> None:
         """Stop taking questions and finish the ones accepted (SIGTERM)."""
         self.workers.shutdown(wait=wait)
+        self.answerer.notices.shutdown(wait=wait)
         self.admin.background.shutdown(wait=wait)
         if self.retention is not None:
             self.retention.stop()

@@ -203,9 +203,9 @@ def help_message(answer: Answer, examples: list[str], welcome: bool = False) -> 
     return fallback_text(text), blocks
 
 
-def thinking_message(language: str) -> tuple[str, list[dict]]:
-    text = THINKING.get(language, THINKING["en"])
-    return text, [_context(text)]
+def thinking_message(text: str) -> tuple[str, list[dict]]:
+    """A placeholder saying ``text`` (e.g. THINKING) until the answer takes its place."""
+    return text, [_context(escape(text))]
 
 
 def apology_message(text: str) -> tuple[str, list[dict]]:

@@ -2,7 +2,8 @@
 
 A channel answers when the bot is mentioned (``mention``, the default), answers every top-level
 question posted there (``all``: help channels), or never answers (``off``). It may also narrow the
-collections its answers use to some of those it may see (bot.slack.visibility decides what it may).
+collections its answers use to some of those it may see (bot.slack.visibility decides what it may), and
+give an instruction on how answers there should read ("Answer formally, in bullet points").
 Settings are read on every question through a short cache, so a change takes effect within seconds
 on every replica.
 """
@@ -17,8 +18,11 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.slack.mrkdwn import escape
+
 log = logging.getLogger(__name__)
 MODES = ("mention", "all", "off")
+MAX_INSTRUCTION_CHARS = 300  # as the answer prompt takes it (answering.prompts.MAX_STYLE_CHARS)
 CACHE_SECONDS = 10.0
 OUTAGE_SECONDS = 5.0  # with the database down, how long a fallback answer is reused
 
@@ -28,6 +32,7 @@ class ChannelSettings:
     channel: str
     mode: str = "mention"
     collections: tuple[str, ...] | None = None  # None: every collection the channel may see
+    instruction: str | None = None  # how answers there should read (tone, form); None: as everywhere
 
     def narrow(self, visible: tuple[str, ...]) -> tuple[str, ...]:
         """Of the collections the channel may see, those its answers use."""
@@ -51,8 +56,8 @@ class Channels:
                 return hit[1]
         try:
             with self.engine.connect() as conn:
-                row = conn.execute(text("SELECT mode, collections FROM channel_settings WHERE channel = :c"),
-                                   {"c": channel}).first()
+                row = conn.execute(text("SELECT mode, collections, instruction FROM channel_settings "
+                                        "WHERE channel = :c"), {"c": channel}).first()
         except SQLAlchemyError:  # the database is down: what was known, else the defaults, for a little while
             log.warning("cannot read the settings of %s: using %s", channel, "the last known" if hit else "defaults")
             found = hit[1] if hit else ChannelSettings(channel)
@@ -67,24 +72,29 @@ class Channels:
     def set(self, settings: ChannelSettings, by: str) -> None:
         if settings.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        if settings.instruction is not None and len(settings.instruction) > MAX_INSTRUCTION_CHARS:
+            raise ValueError(f"an instruction is at most {MAX_INSTRUCTION_CHARS} characters")
         with self.engine.begin() as conn:
             conn.execute(text("""
-                INSERT INTO channel_settings (channel, mode, collections, updated_by) VALUES (:c, :m, :cols, :by)
+                INSERT INTO channel_settings (channel, mode, collections, instruction, updated_by)
+                VALUES (:c, :m, :cols, :i, :by)
                 ON CONFLICT (channel) DO UPDATE SET mode = EXCLUDED.mode, collections = EXCLUDED.collections,
-                    updated_by = EXCLUDED.updated_by, updated_at = now()
-            """), {"c": settings.channel, "m": settings.mode, "by": by,
+                    instruction = EXCLUDED.instruction, updated_by = EXCLUDED.updated_by, updated_at = now()
+            """), {"c": settings.channel, "m": settings.mode, "by": by, "i": settings.instruction,
                    "cols": list(settings.collections) if settings.collections is not None else None})
         with self._lock:
             self._cache.pop(settings.channel, None)
 
     def all(self) -> list[ChannelSettings]:
         with self.engine.connect() as conn:
-            rows = conn.execute(text("SELECT channel, mode, collections FROM channel_settings ORDER BY channel")).all()
+            rows = conn.execute(text("SELECT channel, mode, collections, instruction FROM channel_settings "
+                                     "ORDER BY channel")).all()
         return [_settings(r.channel, r) for r in rows]
 
 
 def _settings(channel: str, row) -> ChannelSettings:
-    return ChannelSettings(channel, row.mode, tuple(row.collections) if row.collections is not None else None)
+    return ChannelSettings(channel, row.mode, tuple(row.collections) if row.collections is not None else None,
+                           row.instruction)
 
 
 def describe(settings: ChannelSettings, usable: tuple[str, ...]) -> str:
@@ -92,4 +102,5 @@ def describe(settings: ChannelSettings, usable: tuple[str, ...]) -> str:
     mode = {"mention": "answers when mentioned", "all": "answers every top-level question",
             "off": "does not answer"}[settings.mode]
     used = settings.narrow(usable)
-    return f"{mode} · collections: {', '.join(used) or 'none'}" + ("" if settings.collections is not None else " (all)")
+    line = f"{mode} · collections: {', '.join(used) or 'none'}" + ("" if settings.collections is not None else " (all)")
+    return line + (f" · instruction: “{escape(settings.instruction)}”" if settings.instruction else "")

@@ -1,5 +1,9 @@
-"""The model's draft streamed into Slack while the answer is worked on (chat.startStream, appendStream,
-stopStream); the checked answer then takes the streamed message's place (chat.update).
+"""The answer's sources and the model's draft streamed into Slack while the answer is worked on
+(chat.startStream, appendStream, stopStream); the checked answer then takes the streamed message's place
+(chat.update).
+
+The sources and their best passages go out as soon as retrieval has found them (``on_found``): a local
+model takes seconds to read them before it writes its first word.
 
 Appends go out from a thread of their own, at most every ``INTERVAL`` seconds, so a slow Slack never
 holds the model up. The draft is untrusted model output: it is streamed inert (``mrkdwn.inert_markdown``),
@@ -17,21 +21,31 @@ import time
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from answering.context import Source
+from answering.evidence import Passage
 from bot.slack.mrkdwn import inert_markdown
 
 log = logging.getLogger(__name__)
 INTERVAL = 0.4  # seconds between appends
 FINISH_SECONDS = 2.0  # at most this long waiting for an append in flight when the answer is ready
 SLACK_FAILURES = (SlackApiError, SlackClientError, OSError)
+FOUND = {"en": "📄 **Answering from**", "ko": "📄 **참고하는 문서**"}
+QUOTED_PASSAGES = 2
+QUOTE_CHARS = 300
 
 
 class DraftStream:
     """One streamed Slack message for one question."""
 
-    def __init__(self, client: WebClient, channel: str, thread_ts: str | None, user: str, team: str | None) -> None:
+    def __init__(self, client: WebClient, channel: str, thread_ts: str | None, user: str, team: str | None,
+                 language: str = "en") -> None:
         self.client, self.channel, self.thread_ts, self.user, self.team = client, channel, thread_ts, user, team
+        self.language = language
         self.ts: str | None = None
-        self.first_text_at: float | None = None  # when the model's first words went out (time.monotonic)
+        self.first_text_at: float | None = None  # when the first text went out after the lead (time.monotonic)
+        self.first_draft_at: float | None = None  # when the model's first words went out
+        self._found = ""  # the sources, waiting to go out before the draft
+        self._appended = False  # something follows the lead line
         self._latest = ""
         self._sent_raw = ""  # the draft as it was when last appended
         self._sent = ""  # what the message shows of it
@@ -59,6 +73,14 @@ class DraftStream:
         self._sender = threading.Thread(target=self._send, name="draft-stream", daemon=True)
         self._sender.start()
         return True
+
+    def on_found(self, sources: list[Source], passages: list[Passage]) -> None:
+        """The sources the model answers from and their best passages (called from the answering thread
+        before the model is asked); shown unless the draft has begun."""
+        with self._cond:
+            if not self._latest and not self._appended:
+                self._found = found_markdown(sources, passages, self.language)
+                self._cond.notify_all()
 
     def on_draft(self, text: str) -> None:
         """The model's draft so far (called from the answering thread)."""
@@ -88,8 +110,10 @@ class DraftStream:
     def _send(self) -> None:
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._done or self._latest != self._sent_raw)
-                done, latest = self._done, self._latest
+                self._cond.wait_for(lambda: self._done or self._found or self._latest != self._sent_raw)
+                done, latest, found, self._found = self._done, self._latest, self._found, ""
+            if found:
+                self._put(found)
             self._append(latest, final=done)  # the last one shows the whole draft before the answer replaces it
             with self._cond:  # at most one append per INTERVAL
                 if done or self._failed:
@@ -105,19 +129,42 @@ class DraftStream:
         shown = inert_markdown(raw if final else raw[:max(raw.rfind(" "), 0)])
         if not shown.startswith(self._sent) or len(shown) == len(self._sent):
             return
-        delta = shown[len(self._sent):]
-        if not self._sent and self._lead:
-            delta = "\n\n" + delta  # below the lead line
+        if self._put(shown[len(self._sent):]):
+            if not self._sent:
+                self.first_draft_at = time.monotonic()
+            self._sent = shown
+
+    def _put(self, text: str) -> bool:
+        """Append ``text`` as a paragraph of its own (below the lead line, the sources); False on failure."""
+        if self._failed:
+            return False
+        if not self._sent and (self._appended or self._lead):
+            text = "\n\n" + text  # a new paragraph (the draft continues its own)
         try:
-            self.client.chat_appendStream(channel=self.channel, ts=self.ts, markdown_text=delta)
+            self.client.chat_appendStream(channel=self.channel, ts=self.ts, markdown_text=text)
         except SLACK_FAILURES as exc:
             log.warning("streaming into %s failed (%s): the answer will replace what was shown", self.channel,
                         slack_error(exc))
             self._failed = True
-            return
-        if not self._sent:
-            self.first_text_at = time.monotonic()
-        self._sent = shown
+            return False
+        if not self._appended:
+            self.first_text_at, self._appended = time.monotonic(), True
+        return True
+
+
+def found_markdown(sources: list[Source], passages: list[Passage], language: str) -> str:
+    """The sources a model answers from, numbered as it cites them, with the passages that best answer the
+    question quoted on one line each; inert (document text may hold links and mentions)."""
+    by_number = {src.number: src for src in sources}
+    listed = " · ".join(f"[{src.number}] {src.heading}" for src in sources)
+    lines = [f"{FOUND.get(language, FOUND['en'])}: {inert_markdown(' '.join(listed.split()))}"]
+    for passage in passages[:QUOTED_PASSAGES]:
+        quote = " ".join(passage.text.split())
+        if len(quote) > QUOTE_CHARS:
+            quote = quote[:QUOTE_CHARS].rsplit(" ", 1)[0] + " …"
+        if passage.number in by_number:
+            lines.append(f"> {inert_markdown(quote)} [{passage.number}]")
+    return "\n".join(lines)
 
 
 def slack_error(exc: BaseException) -> str:

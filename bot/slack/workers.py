@@ -19,6 +19,7 @@ class Workers:
         self._slots = threading.BoundedSemaphore(self._capacity)
         self._closed = False
         self._pending = 0
+        self._running = 0
         self._idle = threading.Condition()
 
     def submit(self, job: Callable[[], None]) -> bool:
@@ -29,6 +30,8 @@ class Workers:
             self._pending += 1
 
         def run() -> None:
+            with self._idle:
+                self._running += 1
             try:
                 job()
             except Exception:
@@ -37,6 +40,7 @@ class Workers:
                 self._slots.release()
                 with self._idle:
                     self._pending -= 1
+                    self._running -= 1
                     self._idle.notify_all()
 
         self._pool.submit(run)
@@ -46,6 +50,16 @@ class Workers:
         """True when ``submit`` would refuse; a hint, as another thread may take or free a slot meanwhile."""
         with self._idle:
             return self._closed or self._pending >= self._capacity
+
+    def pending(self) -> int:
+        """Jobs accepted and not finished (running or waiting)."""
+        with self._idle:
+            return self._pending
+
+    def waiting(self) -> int:
+        """Jobs accepted and not started yet (they wait for a free worker)."""
+        with self._idle:
+            return self._pending - self._running
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until every accepted job has finished (True) or ``timeout`` passes (False)."""
