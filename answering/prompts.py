@@ -119,6 +119,10 @@ REPLACED = {
     "en": "The draft shown while I was writing was replaced by quotes from the sources: {why}.",
     "ko": "작성 중에 보인 초안은 출처 인용으로 바뀌었습니다: {why}.",
 }
+REWRITTEN = {
+    "en": "The draft shown while I was writing was not in your language, so I wrote the answer again.",
+    "ko": "작성 중에 보인 초안이 질문한 언어가 아니어서 답변을 다시 작성했습니다.",
+}
 REPLACED_WHY = {
     "en": {"unsupported": "it stated facts the sources don't", "uncited": "it cited none of them",
            "stub": "it said nothing", "language": "it was not in your language",

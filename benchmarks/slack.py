@@ -1,8 +1,9 @@
 """`python -m benchmarks slack`: N concurrent signed mentions through HTTP mode against the fake Slack API.
 
 Reports, per model, the ack latency (until Slack would get its HTTP 200), the time to the first
-streamed text of the model's draft (the first chat.appendStream) and the time to the final answer
-(the chat.update that puts the checked answer in the message's place), p50/p95, next to a baseline
+streamed text (the first chat.appendStream: the sources and their best passages, known once retrieval
+has run), to the model's first streamed words, and to the final answer (the chat.update that puts the
+checked answer in the message's place), p50/p95, next to a baseline
 measured in the same run: the same number of concurrent GET /livez requests to the same server (HTTP +
 event loop cost; /healthz also asks the database). The local model runs one question at a time
 (``rounds`` times) and ``local_mentions`` at once.
@@ -90,7 +91,8 @@ def _measure(bot, fake: FakeSlack, n: int, times: int) -> dict:
     with serve_in_thread(bot) as url:
         loads = [_load(bot, fake, n, url) for _ in range(times)]
     samples = {k: [v for load in loads for v in load[k]] for k in loads[0]}
-    baseline, acks, first, final = (samples[k] for k in ("healthz", "acks", "first_text", "final"))
+    baseline, acks, first, words, final = (samples[k] for k in ("healthz", "acks", "first_text", "first_words",
+                                                                 "final"))
     out = {
         "healthz_p50_ms": _pct(baseline, 0.5), "healthz_p95_ms": _pct(baseline, 0.95),
         "ack_p50_ms": _pct(acks, 0.5), "ack_p95_ms": _pct(acks, 0.95),
@@ -101,6 +103,8 @@ def _measure(bot, fake: FakeSlack, n: int, times: int) -> dict:
     if first:  # a model that streams (the stub answers at once)
         out |= {"first_text_p50_ms": _pct(first, 0.5), "first_text_p95_ms": _pct(first, 0.95), "streamed": len(first),
                 "final_p50_vs_first_text_p50": round(_pct(final, 0.5) / max(_pct(first, 0.5), 0.1), 2)}
+    if words:
+        out |= {"first_words_p50_ms": _pct(words, 0.5), "first_words_p95_ms": _pct(words, 0.95)}
     return out
 
 
@@ -112,13 +116,16 @@ def _load(bot, fake: FakeSlack, n: int, url: str) -> dict[str, list[float]]:
     if any(m["status"] != 200 for m in load["mentions"]):
         raise RuntimeError(f"some mentions were not acknowledged: {load['mentions']}")
     bot.workers.wait_idle(3600)
-    first_text, final = [], []
+    first_text, first_words, final = [], [], []
     for m in load["mentions"]:
         started = fake.calls_to("chat.startStream", channel=channel, thread_ts=m["ts"])
         message = started[0] if started else fake.wait_for("chat.postMessage", channel=channel, thread_ts=m["ts"])[0]
         appends = fake.calls_to("chat.appendStream", channel=channel, ts=message["_ts"])
         if appends:
             first_text.append((appends[0]["_wall"] - m["sent"]) * 1000)
+        words = [a for a in appends if "📄" not in (a.get("markdown_text") or "")[:4]]  # not the sources
+        if words:
+            first_words.append((words[0]["_wall"] - m["sent"]) * 1000)
         final.append((fake.wait_for("chat.update", ts=message["_ts"])[-1]["_wall"] - m["sent"]) * 1000)
     return {"healthz": load["healthz_ms"], "acks": [m["ack_ms"] for m in load["mentions"]],
-            "first_text": first_text, "final": final}
+            "first_text": first_text, "first_words": first_words, "final": final}

@@ -5,6 +5,8 @@ to some collections."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import text
 
@@ -127,6 +129,25 @@ def test_over_the_per_person_limit_a_question_gets_one_polite_note_and_stays_out
         assert slack.send_event(other)[0] == 200
         slack.idle()
         assert answers_in(slack.fake, "CGEN", other["ts"])
+
+
+def test_a_question_the_full_queue_turns_away_does_not_count_against_its_asker(engine, fake_embedder):
+    Indexer(engine, fake_embedder).index_items([SourceItem("mem:reset", "markdown", data=RESET.encode())], "it")
+    gate = threading.Event()
+    with running_bot(engine, fake_embedder, ScriptedChat(replies=[REPLY], gate=gate), relevance_threshold=0,
+                     cache_enabled=False, slack_user_questions_per_minute=3, slack_workers=1,
+                     slack_queue_limit=1) as slack:
+        events = [mention(f"How do I reset my password? ({i})") for i in range(4)]
+        for event in events[:3]:  # one answered, one waiting, one turned away: the queue is full
+            assert slack.send_event(event)[0] == 200
+        busy = slack.fake.wait_for("chat.postMessage", channel="CGEN", thread_ts=events[2]["ts"])
+        assert "please ask again in a minute" in busy[0]["text"]
+        gate.set()
+        slack.idle()
+        assert slack.send_event(events[3])[0] == 200  # the third of three this minute
+        slack.idle()
+        assert answers_in(slack.fake, "CGEN", events[3]["ts"])
+        assert not slack.fake.calls_to("chat.postEphemeral", channel="CGEN", user="UASK")
 
 
 def test_where_slack_refuses_feedback_buttons_the_answer_comes_with_plain_vote_buttons(slack):

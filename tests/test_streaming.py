@@ -138,6 +138,19 @@ def test_when_the_check_replaces_the_draft_the_user_sees_why(indexed, fake_embed
         assert "was replaced by quotes from the sources" in final
 
 
+def test_a_draft_in_the_wrong_language_is_written_again_and_the_answer_says_so(indexed, fake_embedder):
+    korean = "IT 포털에서 비밀번호를 재설정하세요. 15분 걸립니다 [1]."
+    with running_bot(indexed, fake_embedder, ScriptedChat(replies=[korean, REPLY]), relevance_threshold=0,
+                     cache_enabled=False, slack_streaming=True) as slack:
+        assert slack.send_event(mention("How do I reset my password?"))[0] == 200
+        slack.idle()
+        start, appends, _ = streamed(slack, "CGEN")
+        assert "포털" in _text(appends)
+        final = blocks_text(slack.fake.calls_to("chat.update", channel="CGEN", ts=start[0]["_ts"])[-1])
+    assert "포털" not in final and "Reset it in the IT portal" in final
+    assert "was not in your language, so I wrote the answer again" in final
+
+
 def test_a_streamed_draft_cannot_link_or_ping(indexed, fake_embedder):
     hostile = "<!channel> see [the portal](https://evil.example/login) or https://evil.example/x @here [1]."
     with running_bot(indexed, fake_embedder, ScriptedChat(replies=[hostile]), relevance_threshold=0,

@@ -105,10 +105,12 @@ class SlackAnswerer:
             return
         ticket = Ticket()
         if not self.workers.submit(lambda: self._take(client, q, only_if, ticket)):
+            if only_if is None:
+                self.fair.give_back(q.user)  # a question the queue turned away does not count
             self._refuse(client, q, only_if)
-        elif only_if is None and self.workers.waiting():  # every worker is busy: say where it stands
-            ahead = self.workers.pending() - 1
-            self.notices.submit(lambda: self._notice(client, q, ticket, ahead))
+        elif only_if is None and (accepted := self.workers.pending()) > self.workers.size:
+            # every worker is busy, so it waits (the pool takes jobs in order): say where it stands
+            self.notices.submit(lambda: self._notice(client, q, ticket, accepted - 1))
 
     def _notice(self, client: WebClient, q: SlackQuestion, ticket: Ticket, ahead: int) -> None:
         """A question waiting for a worker: claim it and open its message with its place in line (unless
@@ -227,9 +229,8 @@ class SlackAnswerer:
             answer = self.pipeline.answer(self.question(client, q, stream))
             if stream is not None:
                 ts = stream.finish()
-                if stream.first_draft_at is not None and answer.route == Route.EXTRACTIVE and answer.fallback:
-                    why = prompts.REPLACED_WHY[language]  # the draft was shown, then replaced: say why
-                    answer.notices.append(prompts.REPLACED[language].format(why=why.get(answer.fallback, why[""])))
+                if stream.first_draft_at is not None:
+                    _say_why_the_draft_went(answer, language)
             if answer.route == Route.HELP:  # the welcome takes the placeholder's place
                 ts = self._post_welcome(client, q, answer.language, replace_ts=ts)
             else:
@@ -335,6 +336,15 @@ class SlackAnswerer:
     def _remember(self, answer: Answer, ts: str) -> None:
         if answer.interaction_id:
             set_reply(self.engine, answer.interaction_id, ts)
+
+
+def _say_why_the_draft_went(answer: Answer, language: str) -> None:
+    """A draft was shown while the model wrote; if the answer is not that draft, a notice says why."""
+    if answer.route == Route.EXTRACTIVE and answer.fallback:  # replaced by quotes from the sources
+        why = prompts.REPLACED_WHY[language]
+        answer.notices.append(prompts.REPLACED[language].format(why=why.get(answer.fallback, why[""])))
+    elif answer.route == Route.ANSWER and answer.language_retried:  # written again in the asker's language
+        answer.notices.append(prompts.REWRITTEN[language])
 
 
 def _put(client: WebClient, q: SlackQuestion, ts: str | None, text: str, built: list[dict]) -> str:

@@ -35,6 +35,13 @@ class PerUser:
             asked.append(now)
             return True
 
+    def give_back(self, user: str) -> None:
+        """Uncount ``user``'s latest question (it was turned away for another reason: a full queue)."""
+        with self._lock:
+            asked = self._asked.get(user)
+            if asked:
+                asked.pop()
+
     def retry_in(self, user: str) -> int:
         """Whole seconds until ``user`` may ask again."""
         with self._lock:

@@ -14,12 +14,12 @@ class Workers:
     """A bounded pool: ``size`` answers at once, at most ``limit`` waiting; drains on shutdown."""
 
     def __init__(self, size: int, limit: int) -> None:
+        self.size = size
         self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="answer")
         self._capacity = size + limit
         self._slots = threading.BoundedSemaphore(self._capacity)
         self._closed = False
         self._pending = 0
-        self._running = 0
         self._idle = threading.Condition()
 
     def submit(self, job: Callable[[], None]) -> bool:
@@ -30,8 +30,6 @@ class Workers:
             self._pending += 1
 
         def run() -> None:
-            with self._idle:
-                self._running += 1
             try:
                 job()
             except Exception:
@@ -40,7 +38,6 @@ class Workers:
                 self._slots.release()
                 with self._idle:
                     self._pending -= 1
-                    self._running -= 1
                     self._idle.notify_all()
 
         self._pool.submit(run)
@@ -55,11 +52,6 @@ class Workers:
         """Jobs accepted and not finished (running or waiting)."""
         with self._idle:
             return self._pending
-
-    def waiting(self) -> int:
-        """Jobs accepted and not started yet (they wait for a free worker)."""
-        with self._idle:
-            return self._pending - self._running
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until every accepted job has finished (True) or ``timeout`` passes (False)."""
