@@ -89,7 +89,7 @@ def _measure(bot, fake: FakeSlack, n: int, times: int) -> dict:
     from bot.slack.server import serve_in_thread
 
     with serve_in_thread(bot) as url:
-        loads = [_load(bot, fake, n, url) for _ in range(times)]
+        loads = [_load(bot, fake, n, url, first=n * r) for r in range(times)]  # other questions each round
     samples = {k: [v for load in loads for v in load[k]] for k in loads[0]}
     baseline, acks, first, words, final = (samples[k] for k in ("healthz", "acks", "first_text", "first_words",
                                                                  "final"))
@@ -108,9 +108,9 @@ def _measure(bot, fake: FakeSlack, n: int, times: int) -> dict:
     return out
 
 
-def _load(bot, fake: FakeSlack, n: int, url: str) -> dict[str, list[float]]:
+def _load(bot, fake: FakeSlack, n: int, url: str, first: int) -> dict[str, list[float]]:
     channel = f"CB{uuid.uuid4().hex[:8].upper()}"
-    out = subprocess.run([sys.executable, "-m", "benchmarks.slack_load", url, SECRET, str(n), channel],
+    out = subprocess.run([sys.executable, "-m", "benchmarks.slack_load", url, SECRET, str(n), channel, str(first)],
                          capture_output=True, text=True, timeout=3600, check=True)
     load = json.loads(out.stdout)
     if any(m["status"] != 200 for m in load["mentions"]):

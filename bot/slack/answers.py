@@ -95,8 +95,9 @@ class SlackAnswerer:
         """Queue ``q``; the worker claims it in PostgreSQL (exactly once per Slack message) before
         any work, so the ack to Slack waits for nothing but the queue (and, for a question over the
         per-person limit, the one note saying so). ``only_if``: answer only if this holds (checked on
-        the worker). A full queue gets a busy reply, but only from the delivery that wins the claim:
-        duplicates never get one."""
+        the worker). A question that must wait for a worker is told its place in line at once (a notice
+        that claims it: bot.slack.line). A full queue gets a busy reply, but only from the delivery that
+        wins the claim: duplicates never get one."""
         if not self.recent.first((q.channel, q.message_ts), conditional=only_if is not None):
             log.info("duplicate delivery of %s %s ignored", q.channel, q.message_ts)
             return
