@@ -160,8 +160,9 @@ class Pipeline:
         return s
 
     def _lookup_cache(self, s: Run) -> Run:
-        # A thread follow-up means something only with its thread, so it is never looked up.
-        if not s.question.use_cache or s.question.history:
+        # A thread follow-up means something only with its thread, so it is never looked up; nor is a
+        # question where a channel asks for its own style, which approved answers were not written in.
+        if not s.question.use_cache or s.question.history or s.question.style:
             return s
         t0 = time.perf_counter()
         cached = self.cache.lookup(dataclasses.replace(s.question, text=s.text), s.language)  # cleaned text
@@ -240,7 +241,7 @@ class Pipeline:
     def _generate(self, s: Run, config: RunnableConfig) -> Run:
         """The model's answer from the sources, in the asker's language (one retry), citations checked."""
         t0 = time.perf_counter()
-        backend = self.router.backend_for({h.collection for h in s.hits}, s.question.model)
+        backend = self.router.settle(self.router.backend_for({h.collection for h in s.hits}, s.question.model), s)
         question = s.search_text  # the standalone form when there was a thread
         s.log.prompt_version = prompts.ANSWER_PROMPT_VERSION + ("+style" if s.question.style else "")
         streamed = s.question.on_draft is not None  # the draft goes out as it is written

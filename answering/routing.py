@@ -49,8 +49,7 @@ class ModelRouter:
         the callbacks of ``config``); on a hosted outage under auto, ask local instead, from the sources that
         fit its window. Returns the sources given, the reply and the backend that gave it."""
         streaming = {"stream": True} if stream else {}
-        if self._may_fall_back(backend, run) and run.log.fallback_reason:  # it failed the rewrite: do not wait twice
-            self._note_fallback(run, None, tell_user=True)
+        if self.settle(backend, run) != backend:
             backend, sources = "local", None
         try:
             sources = sources or self.fit_sources(backend, question, run)
@@ -65,6 +64,14 @@ class ModelRouter:
             reply = self.call("local", answer_messages(question, sources, run), config, run, fallback=False,
                               **streaming)
             return sources, reply, "local"
+
+    def settle(self, backend: str, run: Run) -> str:
+        """The backend that will answer: ``backend``, or local when the hosted model already failed this
+        run's rewrite under auto (do not wait for it twice)."""
+        if self._may_fall_back(backend, run) and run.log.fallback_reason:
+            self._note_fallback(run, None, tell_user=True)
+            return "local"
+        return backend
 
     def fit_sources(self, backend: str, question: str, run: Run) -> list[Source]:
         """As many of the run's hits as ``backend``'s context window leaves room for, numbered."""

@@ -191,7 +191,7 @@ class AnswerCacheStore:
         with self.engine.connect() as conn:
             row = conn.execute(text("""
                 SELECT i.id, i.route, i.question, i.rewritten_question, i.language, i.collections, i.answer,
-                       i.sources, i.cached_answer_id, e.id AS entry_id
+                       i.sources, i.cached_answer_id, i.prompt_version, e.id AS entry_id
                 FROM interactions i LEFT JOIN cached_answers e ON e.interaction_id = i.id
                 WHERE i.id = :i
             """), {"i": interaction_id}).mappings().first()
@@ -219,9 +219,10 @@ class AnswerCacheStore:
         return self._insert(row, question, answer, curated_by=admin)
 
     def _cacheable(self, row) -> bool:
-        # Thread follow-ups are only meaningful with their thread; answers without text are not answers.
+        # Thread follow-ups are only meaningful with their thread; answers without text are not answers;
+        # an answer written in one channel's style (its /kb channel instruction) is not served elsewhere.
         return (row["route"] in ("answer", "extractive") and bool((row["answer"] or "").strip())
-                and not row["rewritten_question"])
+                and not row["rewritten_question"] and not (row.get("prompt_version") or "").endswith("+style"))
 
     def _approved_votes(self, interaction_id: int) -> bool:
         with self.engine.connect() as conn:

@@ -132,15 +132,16 @@ class LlamaCppChat(BaseChatModel):
                     max_tokens=kwargs.get("max_tokens", self.max_tokens), stop=stop,
                     repeat_penalty=kwargs.get("repeat_penalty", self.repeat_penalty), stream=True,
                 )
-                written = 0
+                written = ""
                 for piece in pieces:
                     choice = piece["choices"][0]
                     text = (choice.get("delta") or {}).get("content") or ""
                     finish = choice.get("finish_reason")
-                    written += bool(text)
-                    if finish:  # llama.cpp's stream reports no usage: the tokens in the context tell it
+                    written += text
+                    if finish:  # llama.cpp's stream reports no usage: the context and the text tell it
+                        used = _usage(llm.n_tokens + (finish == "length"), self.count_tokens(written))
                         yield ChatGenerationChunk(message=AIMessageChunk(
-                            content=text, usage_metadata=_usage(llm.n_tokens, written),
+                            content=text, usage_metadata=used,
                             response_metadata={"finish_reason": finish, "model_name": self._version}))
                     elif text:
                         yield ChatGenerationChunk(message=AIMessageChunk(content=text))
@@ -150,10 +151,12 @@ class LlamaCppChat(BaseChatModel):
                 raise ModelError(f"the local model failed: {exc}; try a larger LOCAL_CONTEXT_TOKENS") from exc
 
 
-def _usage(context_tokens: int, written: int) -> dict:
-    """Token usage of a streamed completion: ``written`` pieces (a token each), the rest of the context read."""
-    read = max(context_tokens - written, 0)
-    return {"input_tokens": read, "output_tokens": written, "total_tokens": read + written}
+def _usage(total: int, written: int) -> dict:
+    """Token usage of a streamed completion: ``total`` tokens (the prompt and every token written; the last one
+    of an answer cut at max_tokens is never evaluated into the context), ``written`` of them the answer's
+    (its text tokenized again: a character of several tokens comes as one piece)."""
+    written = min(written, total)
+    return {"input_tokens": total - written, "output_tokens": written, "total_tokens": total}
 
 
 def _build(config: ChatConfig) -> BaseChatModel:

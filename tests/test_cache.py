@@ -117,6 +117,19 @@ def test_an_approved_answer_serves_a_paraphrase_without_a_model_but_not_a_near_m
     assert len(chat.prompts) > calls
 
 
+def test_a_channel_with_its_own_style_neither_gets_nor_gives_approved_answers(world):
+    build, _, _ = world
+    pipeline, store, chat = build()
+    styled = ask(pipeline, INTERNS, style="Answer as a haiku.")
+    approve(store, styled, "U1")  # written in one channel's style: never served elsewhere
+    assert ask(pipeline, INTERNS).route == "answer"
+    plain = ask(pipeline, INTERNS)
+    approve(store, plain, "U1")
+    assert ask(pipeline, INTERNS).route == "cached"
+    assert ask(pipeline, INTERNS, style="Answer as a haiku.").route == "answer"  # not in that channel's style
+    assert "haiku" in str(chat.prompts[-1][0].content)
+
+
 def test_a_question_with_control_characters_is_matched_not_refused_by_the_database(world):
     """The cache lookup sends the question to PostgreSQL, which cannot hold NUL: it must get the cleaned text."""
     build, _, _ = world

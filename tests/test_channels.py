@@ -137,16 +137,17 @@ def test_a_question_the_full_queue_turns_away_does_not_count_against_its_asker(e
     with running_bot(engine, fake_embedder, ScriptedChat(replies=[REPLY], gate=gate), relevance_threshold=0,
                      cache_enabled=False, slack_user_questions_per_minute=3, slack_workers=1,
                      slack_queue_limit=1) as slack:
-        events = [mention(f"How do I reset my password? ({i})") for i in range(4)]
-        for event in events[:3]:  # one answered, one waiting, one turned away: the queue is full
+        events = [mention(f"How do I reset my password? ({i})") for i in range(5)]
+        for event in events[:4]:  # one answered, one waiting, two turned away: the queue is full
             assert slack.send_event(event)[0] == 200
         busy = slack.fake.wait_for("chat.postMessage", channel="CGEN", thread_ts=events[2]["ts"])
         assert "please ask again in a minute" in busy[0]["text"]
         gate.set()
         slack.idle()
-        assert slack.send_event(events[3])[0] == 200  # the third of three this minute
+        assert not answers_in(slack.fake, "CGEN", events[3]["ts"])  # told once a minute, as over the limit
+        assert slack.send_event(events[4])[0] == 200  # the third of three this minute
         slack.idle()
-        assert answers_in(slack.fake, "CGEN", events[3]["ts"])
+        assert answers_in(slack.fake, "CGEN", events[4]["ts"])
         assert not slack.fake.calls_to("chat.postEphemeral", channel="CGEN", user="UASK")
 
 

@@ -35,6 +35,18 @@ def test_local_model_answers_and_is_loaded_once(smollm_path):
     assert config.name == "llamacpp/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
+@pytest.mark.parametrize("max_tokens", [24, 200])  # cut at max_tokens, and ended by the model
+def test_a_streamed_local_answer_reports_the_usage_of_the_same_answer_unstreamed(smollm_path, max_tokens):
+    model = LlamaCppChat(model_path=smollm_path, max_tokens=max_tokens)
+    for question in ("서울 오피스 주차는 몇 시간 무료인가요? 한국어로 답하세요.", "What is the capital of France?"):
+        whole = model.invoke([HumanMessage(question)])
+        pieces = list(model.stream([HumanMessage(question)]))
+        streamed = pieces[0]
+        for piece in pieces[1:]:
+            streamed += piece
+        assert streamed.content == whole.content and streamed.usage_metadata == whole.usage_metadata
+
+
 def test_hosted_model_answers_through_an_openai_compatible_server(hosted_url):
     config = ChatConfig(backend="hosted", model="smollm2", base_url=hosted_url, max_tokens=24, timeout_s=60)
     reply = invoke_chat(make_chat_model(config), PROMPT)

@@ -104,25 +104,30 @@ def test_shown_sources_cannot_link_or_ping():
     assert shown.count("\n") == 1 and shown.endswith(" … [1]")  # one quoted line, cut at a word
 
 
+@pytest.mark.parametrize("streaming", [True, False])
 def test_a_question_waiting_for_a_worker_is_told_its_place_at_once_and_answered_in_that_message(
-        indexed, fake_embedder):
+        indexed, fake_embedder, streaming):
     gate = threading.Event()  # the model holds the only worker until the others have queued
+    opens = "chat.startStream" if streaming else "chat.postMessage"
     with running_bot(indexed, fake_embedder, ScriptedChat(replies=[REPLY], gate=gate), relevance_threshold=0,
-                     cache_enabled=False, slack_streaming=True, slack_workers=1) as slack:
+                     cache_enabled=False, slack_streaming=streaming, slack_workers=1) as slack:
         events = [mention(f"How do I reset my password? ({n})") for n in range(3)]
         for event in events:
             assert slack.send_event(event)[0] == 200
-        opened = [slack.fake.wait_for("chat.startStream", channel="CGEN", thread_ts=e["ts"])[0] for e in events[1:]]
-        assert [o["markdown_text"] for o in opened] == [f"⏳ Questions ahead of yours: {n}. I'll answer here as soon "
-                                                        "as I get to it." for n in (1, 2)]
+        opened = [slack.fake.wait_for(opens, channel="CGEN", thread_ts=e["ts"])[0] for e in events[1:]]
+        assert [o.get("markdown_text") or o["text"] for o in opened] == [
+            f"⏳ Questions ahead of yours: {n}. I'll answer here as soon as I get to it." for n in (1, 2)]
         gate.set()
         slack.idle()
         for event in events:
-            start = slack.fake.calls_to("chat.startStream", channel="CGEN", thread_ts=event["ts"])
-            assert len(start) == 1  # the waiting notice's message is the one answered in
-            final = slack.fake.calls_to("chat.update", channel="CGEN", ts=start[0]["_ts"])
-            assert len(final) == 1 and "IT portal" in blocks_text(final[0])
-        assert len(slack.fake.calls_to("chat.postMessage", channel="CGEN")) == 0
+            message = slack.fake.calls_to(opens, channel="CGEN", thread_ts=event["ts"])
+            assert len(message) == 1  # the waiting notice's message is the one answered in
+            updates = slack.fake.calls_to("chat.update", channel="CGEN", ts=message[0]["_ts"])
+            assert "IT portal" in blocks_text(updates[-1])
+            if event is not events[0]:  # its turn came: the message says it is being worked on now
+                said = _text(slack.fake.calls_to("chat.appendStream", ts=message[0]["_ts"])) if streaming else \
+                    updates[0]["text"]
+                assert "Looking through the documents" in said and len(updates) == 1 + (not streaming)
 
 
 def test_when_the_check_replaces_the_draft_the_user_sees_why(indexed, fake_embedder):

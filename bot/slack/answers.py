@@ -164,6 +164,10 @@ class SlackAnswerer:
         With the database down there is no claim to win: the busy reply goes out regardless."""
         if not self._ours(q, only_if):
             return
+        if only_if is None and self.fair.per_minute > 0 and not self.fair.first_refusal(q.user, "busy"):
+            # uncounted (a full queue is not their fault), so their busy replies are limited instead
+            log.info("queue full: %s was told already this minute (%s %s)", q.user, q.channel, q.message_ts)
+            return
         try:
             if not claim(self.engine, q.channel, q.message_ts):
                 log.info("queue full, and %s %s is already claimed: no busy reply", q.channel, q.message_ts)
@@ -222,8 +226,8 @@ class SlackAnswerer:
         language = _language(q.text)
         if opened is None:
             opened = self._open(client, q, language, blocks.THINKING[language])
-        elif opened.status:  # it waited in line; now it is being worked on
-            self._status(client, q, blocks.THINKING[language])
+        else:  # it waited in line, and its message says so: now it is being worked on
+            self._its_turn(client, q, opened, blocks.THINKING[language])
         stream, ts = opened.stream, opened.ts
         try:
             first_dm = q.is_dm and not q.panel and not has_asked_before(self.engine, q.user)
@@ -245,6 +249,20 @@ class SlackAnswerer:
             if stream is not None:
                 ts = stream.finish()
             _put(client, q, ts, *blocks.apology_message(prompts.APOLOGY[language].format(ref=ref)))
+
+    def _its_turn(self, client: WebClient, q: SlackQuestion, opened: Opened, thinking: str) -> None:
+        """A question told its place in line is being answered now: its status, its streamed message or its
+        placeholder says so (a failure to say so is logged; the answer still comes)."""
+        try:
+            if opened.status:
+                self._status(client, q, thinking)
+            elif opened.stream is not None:
+                opened.stream.say(thinking)
+            elif opened.ts is not None:
+                text, built = blocks.thinking_message(thinking)
+                client.chat_update(channel=q.channel, ts=opened.ts, text=text, blocks=built)
+        except SLACK_FAILURES as exc:
+            log.info("could not say that %s %s is being answered: %s", q.channel, q.message_ts, slack_error(exc))
 
     def _placeholder(self, client: WebClient, q: SlackQuestion, lead: str) -> str:
         text, built = blocks.thinking_message(lead)
@@ -344,7 +362,7 @@ def _say_why_the_draft_went(answer: Answer, language: str) -> None:
     if answer.route == Route.EXTRACTIVE and answer.fallback:  # replaced by quotes from the sources
         why = prompts.REPLACED_WHY[language]
         answer.notices.append(prompts.REPLACED[language].format(why=why.get(answer.fallback, why[""])))
-    elif answer.route == Route.ANSWER and answer.language_retried:  # written again in the asker's language
+    elif answer.route == Route.ANSWER and answer.language_retried and answer.language_ok:  # written again
         answer.notices.append(prompts.REWRITTEN[language])
 
 

@@ -18,7 +18,7 @@ class PerUser:
         self.per_minute = per_minute
         self.window = window
         self._asked: dict[str, deque[float]] = {}
-        self._told: dict[str, float] = {}  # user -> when their current window ends, once told to slow down
+        self._told: dict[tuple[str, str], float] = {}  # (user, why) -> when the window of that refusal ends
         self._lock = threading.Lock()
 
     def allow(self, user: str) -> bool:
@@ -49,12 +49,13 @@ class PerUser:
             left = asked[0] + self.window - time.monotonic() if asked else 0.0
         return max(1, math.ceil(left))
 
-    def first_refusal(self, user: str) -> bool:
-        """True once per full window: the refusal worth telling the user about (the rest are ignored)."""
+    def first_refusal(self, user: str, why: str = "limit") -> bool:
+        """True once per full window for each ``why`` ("limit", "busy"): the refusal worth telling the user
+        about (the rest are ignored)."""
         now = time.monotonic()
         with self._lock:
-            if self._told.get(user, 0.0) > now:
+            if self._told.get((user, why), 0.0) > now:
                 return False
             asked = self._asked.get(user)
-            self._told[user] = (asked[0] + self.window) if asked else now + self.window
+            self._told[(user, why)] = (asked[0] + self.window) if asked and why == "limit" else now + self.window
             return True

@@ -44,7 +44,7 @@ class DraftStream:
         self.ts: str | None = None
         self.first_text_at: float | None = None  # when the first text went out after the lead (time.monotonic)
         self.first_draft_at: float | None = None  # when the model's first words went out
-        self._found = ""  # the sources, waiting to go out before the draft
+        self._paragraphs: list[str] = []  # waiting to go out before the draft (the sources)
         self._appended = False  # something follows the lead line
         self._latest = ""
         self._sent_raw = ""  # the draft as it was when last appended
@@ -77,9 +77,13 @@ class DraftStream:
     def on_found(self, sources: list[Source], passages: list[Passage]) -> None:
         """The sources the model answers from and their best passages (called from the answering thread
         before the model is asked); shown unless the draft has begun."""
+        self.say(found_markdown(sources, passages, self.language))
+
+    def say(self, paragraph: str) -> None:
+        """A paragraph of our own (inert Markdown) to show below what is shown, unless the draft has begun."""
         with self._cond:
-            if not self._latest and not self._appended:
-                self._found = found_markdown(sources, passages, self.language)
+            if not self._latest:
+                self._paragraphs.append(paragraph)
                 self._cond.notify_all()
 
     def on_draft(self, text: str) -> None:
@@ -110,10 +114,10 @@ class DraftStream:
     def _send(self) -> None:
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._done or self._found or self._latest != self._sent_raw)
-                done, latest, found, self._found = self._done, self._latest, self._found, ""
-            if found:
-                self._put(found)
+                self._cond.wait_for(lambda: self._done or self._paragraphs or self._latest != self._sent_raw)
+                done, latest, paragraphs, self._paragraphs = self._done, self._latest, self._paragraphs, []
+            for paragraph in paragraphs:
+                self._put(paragraph)
             self._append(latest, final=done)  # the last one shows the whole draft before the answer replaces it
             with self._cond:  # at most one append per INTERVAL
                 if done or self._failed:
