@@ -42,8 +42,7 @@ class DraftStream:
         self.client, self.channel, self.thread_ts, self.user, self.team = client, channel, thread_ts, user, team
         self.language = language
         self.ts: str | None = None
-        self.first_text_at: float | None = None  # when the first text went out after the lead (time.monotonic)
-        self.first_draft_at: float | None = None  # when the model's first words went out
+        self.first_draft_at: float | None = None  # when the model's first words were sent (time.monotonic)
         self._paragraphs: list[str] = []  # waiting to go out before the draft (the sources)
         self._appended = False  # something follows the lead line
         self._latest = ""
@@ -133,9 +132,9 @@ class DraftStream:
         shown = inert_markdown(raw if final else raw[:max(raw.rfind(" "), 0)])
         if not shown.startswith(self._sent) or len(shown) == len(self._sent):
             return
+        if not self._sent:  # from now on the user may see it (``finish`` may not wait for this append to end)
+            self.first_draft_at = time.monotonic()
         if self._put(shown[len(self._sent):]):
-            if not self._sent:
-                self.first_draft_at = time.monotonic()
             self._sent = shown
 
     def _put(self, text: str) -> bool:
@@ -151,8 +150,7 @@ class DraftStream:
                         slack_error(exc))
             self._failed = True
             return False
-        if not self._appended:
-            self.first_text_at, self._appended = time.monotonic(), True
+        self._appended = True
         return True
 
 
