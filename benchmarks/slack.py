@@ -1,9 +1,9 @@
 """`python -m benchmarks slack`: N concurrent signed mentions through HTTP mode against the fake Slack API.
 
 Reports, per model, the ack latency (until Slack would get its HTTP 200), the time to the first
-streamed text (the first chat.appendStream: the sources and their best passages, known once retrieval
-has run), to the model's first streamed words, and to the final answer (the chat.update that puts the
-checked answer in the message's place), p50/p95, next to a baseline
+streamed text (the first chat.appendStream of content, not of a "⏳" line: the sources and their best
+passages, known once retrieval has run), to the model's first streamed words, and to the final
+answer (the chat.update that puts the checked answer in the message's place), p50/p95, next to a baseline
 measured in the same run: the same number of concurrent GET /livez requests to the same server (HTTP +
 event loop cost; /healthz also asks the database). The local model runs one question at a time
 (``rounds`` times) and ``local_mentions`` at once.
@@ -121,9 +121,10 @@ def _load(bot, fake: FakeSlack, n: int, url: str, first: int) -> dict[str, list[
         started = fake.calls_to("chat.startStream", channel=channel, thread_ts=m["ts"])
         message = started[0] if started else fake.wait_for("chat.postMessage", channel=channel, thread_ts=m["ts"])[0]
         appends = fake.calls_to("chat.appendStream", channel=channel, ts=message["_ts"])
-        if appends:
-            first_text.append((appends[0]["_wall"] - m["sent"]) * 1000)
-        words = [a for a in appends if "📄" not in (a.get("markdown_text") or "")[:4]]  # not the sources
+        shown = [a for a in appends if not (a.get("markdown_text") or "").lstrip().startswith("⏳")]  # content
+        if shown:
+            first_text.append((shown[0]["_wall"] - m["sent"]) * 1000)
+        words = [a for a in shown if not a["markdown_text"].lstrip().startswith("📄")]  # not the sources
         if words:
             first_words.append((words[0]["_wall"] - m["sent"]) * 1000)
         final.append((fake.wait_for("chat.update", ts=message["_ts"])[-1]["_wall"] - m["sent"]) * 1000)

@@ -26,7 +26,7 @@ from bot.slack import blocks
 from bot.slack.channels import Channels
 from bot.slack.config import SlackConfig
 from bot.slack.fairness import PerUser
-from bot.slack.line import Opened, Recent, Ticket, claim
+from bot.slack.line import NOTICE_SECONDS, Opened, Recent, Ticket, claim
 from bot.slack.streaming import SLACK_FAILURES, DraftStream, slack_error
 from bot.slack.visibility import Audience, Visibility
 from bot.slack.workers import Workers
@@ -116,6 +116,7 @@ class SlackAnswerer:
     def _notice(self, client: WebClient, q: SlackQuestion, ticket: Ticket, ahead: int) -> None:
         """A question waiting for a worker: claim it and open its message with its place in line (unless
         a worker took it meanwhile); the answer then goes into that message."""
+        time.sleep(max(0.0, ticket.arrived + NOTICE_SECONDS - time.monotonic()))
         with ticket.lock:
             if ticket.started or ahead < 1:
                 return

@@ -1,14 +1,16 @@
 """The line of Slack questions: each message taken once (``Recent`` in this process, ``claim`` across
 processes), and the ``Ticket`` a question that waits for a free worker shares with its notice.
 
-A question that has to wait is told its place in line at once, by a notice that claims it and opens its
-message; the answer job, when a worker takes it, answers in that message. Whichever of the two runs first
-claims the question, under the ticket's lock, so it is claimed and opened once.
+A question that has to wait is told its place in line by a notice that claims it and opens its message
+once it has waited ``NOTICE_SECONDS`` (one picked up sooner needs none, and a burst is acknowledged
+first); the answer job, when a worker takes it, answers in that message. Whichever of the two runs
+first claims the question, under the ticket's lock, so it is claimed and opened once.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -17,6 +19,7 @@ from sqlalchemy import Engine, text
 from bot.slack.streaming import DraftStream
 
 RECENT_MESSAGES = 10_000
+NOTICE_SECONDS = 1.0
 
 
 class Recent:
@@ -66,6 +69,7 @@ class Ticket:
     """One accepted question, shared by its answer job and its waiting notice."""
 
     lock: threading.Lock = field(default_factory=threading.Lock)
+    arrived: float = field(default_factory=time.monotonic)
     started: bool = False  # a worker took the question: no notice any more
     claimed: bool | None = None  # what the notice's claim gave (None: it made none)
     opened: Opened | None = None  # what the notice posted; the answer goes there
