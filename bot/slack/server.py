@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import socket
+import sys
 import threading
 import time
 from contextlib import asynccontextmanager, contextmanager
@@ -22,6 +23,7 @@ from starlette.routing import Route
 from bot.slack.app import SlackBot
 
 log = logging.getLogger(__name__)
+SWITCH_SECONDS = 0.001
 
 
 def http_app(bot: SlackBot) -> Starlette:
@@ -30,6 +32,9 @@ def http_app(bot: SlackBot) -> Starlette:
     acks. Question events are dispatched on the event loop (their listeners only queue work);
     everything else, and questions while the queue is full (the refusal claims and posts), runs
     on a thread so a slow listener never delays other acks."""
+    # Answer threads do CPU work in Python; with the default 5 ms GIL switch interval each of them can hold
+    # the event loop (and so every ack) up for that long. A shorter interval keeps acks prompt.
+    sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_SECONDS))
     verifier = SignatureVerifier(bot.signing_secret)
     healthy = True  # log the database going away and coming back, not every probe
 
