@@ -105,7 +105,7 @@ def test_shown_sources_cannot_link_or_ping():
 
 
 @pytest.mark.parametrize("streaming", [True, False])
-def test_a_question_waiting_for_a_worker_is_told_its_place_at_once_and_answered_in_that_message(
+def test_a_question_waiting_for_a_worker_is_told_its_place_and_answered_in_that_message(
         indexed, fake_embedder, streaming):
     gate = threading.Event()  # the model holds the only worker until the others have queued
     opens = "chat.startStream" if streaming else "chat.postMessage"
