@@ -229,6 +229,18 @@ def test_a_stream_that_fails_midway_still_ends_with_the_checked_answer(indexed, 
         assert len(slack.fake.calls_to(failing)) == 1  # tried once, then left alone
 
 
+@pytest.mark.parametrize("draft, shown", [
+    ("see [the portal](https://evil.example/login) or", "see [the portal](https://evil.example/login)"),
+    ("see [the portal](https://evil.ex", "see "), ("see [the portal] and", "see "), ("see [the por", "see "),
+    ("![i](http://x/y.png) and", "![i](http://x/y.png)"), ("Reset it [1] in the IT", "Reset it [1] in the"),
+])
+def test_a_link_being_written_waits_until_it_is_complete(draft, shown):
+    """Shown half-written, "[the" would stay on screen after the whole link turns into its label."""
+    from bot.slack.streaming import settled
+
+    assert settled(draft) == shown
+
+
 @pytest.mark.parametrize("hostile", ["[x](slack://open)", "[y](//evil.example/a)", "![i](javascript:alert(1))",
                                      "<https://evil.example>", "<@U123> <!here>", "[ref]: https://evil.example",
                                      "www.evil.example/login", "write to a@evil.example"])

@@ -15,6 +15,7 @@ and the caller falls back to a placeholder it replaces.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 INTERVAL = 0.4  # seconds between appends
 FINISH_SECONDS = 2.0  # at most this long waiting for an append in flight when the answer is ready
 SLACK_FAILURES = (SlackApiError, SlackClientError, OSError)
+_OPEN_LINK = re.compile(r"!?\[[^\]\n]*(?:\](?:\([^)\n]*)?)?$")  # "[label", "[label]", "[label](addr" at the end
 FOUND = {"en": "📄 **Answering from**", "ko": "📄 **참고하는 문서**"}
 QUOTED_PASSAGES = 2
 QUOTE_CHARS = 300
@@ -129,7 +131,7 @@ class DraftStream:
         self._sent_raw = raw
         if self._failed:
             return
-        shown = inert_markdown(raw if final else raw[:max(raw.rfind(" "), 0)])
+        shown = inert_markdown(raw if final else settled(raw))
         if not shown.startswith(self._sent) or len(shown) == len(self._sent):
             return
         if not self._sent:  # from now on the user may see it (``finish`` may not wait for this append to end)
@@ -152,6 +154,15 @@ class DraftStream:
             return False
         self._appended = True
         return True
+
+
+def settled(draft: str) -> str:
+    """The part of a draft still being written that will not change as it goes on: up to its last space, and
+    before a Markdown link or image not closed yet ("see [the portal](https://ex"), which shows as its
+    label only once it is complete."""
+    cut = draft[:max(draft.rfind(" "), 0)]
+    open_link = _OPEN_LINK.search(cut)
+    return cut[:open_link.start()] if open_link else cut
 
 
 def found_markdown(sources: list[Source], passages: list[Passage], language: str) -> str:
