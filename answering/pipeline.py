@@ -281,7 +281,7 @@ class Pipeline:
             sources = self.router.fit_sources(backend, question, s)
         except ValueError:
             return None  # no room for sources: asking the model says so
-        evidence = choose_evidence(question, sources, self.similarity, s.answering, focus=self._focus(s))
+        evidence = self._evidence(s, sources)
         s.shown = (sources, evidence)
         try:
             s.question.on_found(sources, list(evidence.passages))
@@ -327,10 +327,13 @@ class Pipeline:
         s.sources = build_sources(s.hits, self.config.source_tokens, count_tokens=approx_tokens)
         return self._give_evidence(s, self._evidence(s), None, None)
 
-    def _evidence(self, s: Run) -> Evidence:
-        if s.shown is not None and s.shown[0] == s.sources:  # chosen already, to be shown while the model wrote
+    def _evidence(self, s: Run, sources: list[Source] | None = None) -> Evidence:
+        """The evidence in ``sources`` (by default the run's), chosen once: shown while the model wrote, then
+        given with the answer."""
+        sources = s.sources if sources is None else sources
+        if s.shown is not None and s.shown[0] == sources:
             return s.shown[1]
-        return choose_evidence(s.search_text, s.sources, self.similarity, s.answering, focus=self._focus(s))
+        return choose_evidence(s.search_text, sources, self.similarity, s.answering, focus=self._focus(s))
 
     def _give_evidence(self, s: Run, evidence: Evidence, reason: str | None, draft: Answer | None) -> Run:
         """The extractive answer (or, with no passage to quote, "I don't know" and the closest sources)."""

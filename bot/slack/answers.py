@@ -129,9 +129,7 @@ class SlackAnswerer:
                 language = _language(q.text)
                 ticket.opened = self._open(client, q, language, prompts.WAITING[language].format(n=ahead))
 
-    def _take(self, client: WebClient, q: SlackQuestion, only_if: Callable[[], bool] | None,
-              ticket: Ticket | None = None) -> None:
-        ticket = ticket or Ticket()
+    def _take(self, client: WebClient, q: SlackQuestion, only_if: Callable[[], bool] | None, ticket: Ticket) -> None:
         with ticket.lock:
             ticket.started = True
         if ticket.claimed is not None:  # the notice claimed it (and, when won, opened its message)
