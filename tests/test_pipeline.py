@@ -5,6 +5,7 @@ citation handling)."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -93,7 +94,11 @@ def test_the_local_model_gives_the_same_answer_to_the_same_question(build):
     question = Question("What does VPN-ERR-619 mean?")
     first, second = pipeline.answer(question), pipeline.answer(question)
     assert first.route == second.route == "answer"
-    assert first.text == second.text and first.sources == second.sources
+    assert first.text == second.text
+    # the same sources; their fused scores may differ in the last bits (the embedding's float sums)
+    assert [dataclasses.replace(s, score=0.0) for s in first.sources] == \
+        [dataclasses.replace(s, score=0.0) for s in second.sources]
+    assert [s.score for s in first.sources] == pytest.approx([s.score for s in second.sources], rel=1e-9)
 
 
 def test_hosted_model_answers_through_a_real_openai_compatible_server(build, hosted_url):
