@@ -14,9 +14,10 @@ from typing import Callable
 from slack_sdk import WebClient
 from sqlalchemy import Engine, text
 
+from answering.prompts import MAX_STYLE_CHARS
 from bot.slack import blocks
 from bot.slack.background import DRAIN_SECONDS, Background
-from bot.slack.channels import MAX_INSTRUCTION_CHARS, MODES, Channels, describe
+from bot.slack.channels import MODES, Channels, describe
 from bot.slack.config import SlackConfig
 from bot.slack.mrkdwn import escape, plain
 from bot.slack.visibility import Audience, Visibility
@@ -150,8 +151,8 @@ class Admin:
             current = replace(current, collections=names)
         elif len(words) >= 2 and words[0].lower() == "instruction":
             said = " ".join(words[1:])
-            if len(said) > MAX_INSTRUCTION_CHARS:
-                return f"An instruction is at most {MAX_INSTRUCTION_CHARS} characters; this one has {len(said)}."
+            if len(said) > MAX_STYLE_CHARS:
+                return f"An instruction is at most {MAX_STYLE_CHARS} characters; this one has {len(said)}."
             current = replace(current, instruction=None if said.lower() in ("none", "clear") else said)
         elif words:
             return CHANNEL_USAGE

@@ -118,7 +118,7 @@ class SlackAnswerer:
         a worker took it meanwhile); the answer then goes into that message."""
         time.sleep(max(0.0, ticket.arrived + NOTICE_SECONDS - time.monotonic()))
         with ticket.lock:
-            if ticket.started or ahead < 1:
+            if ticket.started:
                 return
             try:
                 ticket.claimed = claim(self.engine, q.channel, q.message_ts)

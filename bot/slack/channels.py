@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from answering.prompts import MAX_STYLE_CHARS
 from bot.slack.mrkdwn import escape
 
 log = logging.getLogger(__name__)
 MODES = ("mention", "all", "off")
-MAX_INSTRUCTION_CHARS = 300  # as the answer prompt takes it (answering.prompts.MAX_STYLE_CHARS)
 CACHE_SECONDS = 10.0
 OUTAGE_SECONDS = 5.0  # with the database down, how long a fallback answer is reused
 
@@ -72,8 +72,8 @@ class Channels:
     def set(self, settings: ChannelSettings, by: str) -> None:
         if settings.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
-        if settings.instruction is not None and len(settings.instruction) > MAX_INSTRUCTION_CHARS:
-            raise ValueError(f"an instruction is at most {MAX_INSTRUCTION_CHARS} characters")
+        if settings.instruction is not None and len(settings.instruction) > MAX_STYLE_CHARS:
+            raise ValueError(f"an instruction is at most {MAX_STYLE_CHARS} characters")
         with self.engine.begin() as conn:
             conn.execute(text("""
                 INSERT INTO channel_settings (channel, mode, collections, instruction, updated_by)
