@@ -51,7 +51,6 @@ from answering.wellformed import is_stub, tidy
 from feedback.log import record
 from models.chat import ChatModels, ModelUnavailable
 from retrieval.calibration import load_calibrations
-from retrieval.loaders import clean_text
 from retrieval.search import MAX_QUERY_CHARS, Searcher
 from retrieval.store import document_hashes
 
@@ -122,7 +121,7 @@ class Pipeline:
     def answer(self, question: Question) -> Answer:
         """Run the graph; whatever happens, log one interaction and return an Answer."""
         started = time.perf_counter()
-        text = clean_text(question.text).strip()
+        text = clean(question.text).strip()
         language = detect_language(text)
         if language == "unknown":
             language = detect_language(" ".join(t for _, t in question.history)) if question.history else "en"
@@ -179,7 +178,7 @@ class Pipeline:
         """With thread history, turn a follow-up into a standalone question; otherwise no model call."""
         t0 = time.perf_counter()
         s.search_text = s.text
-        history = [(role, clean_text(t)[:MAX_HISTORY_CHARS]) for role, t in s.question.history][-MAX_HISTORY_TURNS:]
+        history = [(role, clean(t)[:MAX_HISTORY_CHARS]) for role, t in s.question.history][-MAX_HISTORY_TURNS:]
         if history:
             previous = next((t for role, t in reversed(history) if role == "user"), "")
             fallback = f"{previous} {s.text}".strip()[:MAX_QUERY_CHARS]

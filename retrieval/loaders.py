@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from core.errors import UnreadableFile
+from core.text import clean
 
 SUFFIXES = {
     ".md": "markdown",
@@ -73,23 +74,17 @@ def decode_text(data: bytes) -> str:
     """Decode UTF-8 (with or without BOM) or BOM-marked UTF-16; refuse binary data."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
-            return clean_text(data.decode("utf-16"))
+            return clean(data.decode("utf-16"))
         except UnicodeDecodeError as exc:
             raise UnreadableFile(f"invalid UTF-16 text at byte {exc.start}") from exc
     if b"\x00" in data[:8192]:
         raise UnreadableFile("binary file, not text")
     try:
-        return clean_text(data.decode("utf-8-sig"))
+        return clean(data.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise UnreadableFile(
             f"not valid UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); save it as UTF-8"
         ) from exc
-
-
-def clean_text(text: str) -> str:
-    """Normalise newlines; drop NUL (PostgreSQL text cannot hold it) and other control characters."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", text)
 
 
 def _title_from_name(name: str) -> str:
@@ -218,7 +213,7 @@ def _parse_pdf(data: bytes, fallback_title: str) -> ParsedDocument:
         meta_title = (reader.metadata.title if reader.metadata else None) or ""
     except Exception as exc:
         raise UnreadableFile(f"malformed PDF: {exc}") from exc
-    sections = [Section(f"page {i}", clean_text(text)) for i, text in enumerate(pages, 1) if text.strip()]
+    sections = [Section(f"page {i}", clean(text)) for i, text in enumerate(pages, 1) if text.strip()]
     if not sections:
         raise UnreadableFile("empty: the PDF has no extractable text (scanned pages need OCR first)")
     return ParsedDocument(title=str(meta_title).strip() or fallback_title, kind="pdf", sections=sections)

@@ -14,9 +14,9 @@ from typing import Literal, Sequence
 from sqlalchemy import Engine, text
 
 from core.errors import InvalidInput
+from core.text import clean
 from models import Embedder
 from retrieval.keywords import keyword_text
-from retrieval.loaders import clean_text
 
 Mode = Literal["hybrid", "vector", "keyword"]
 MODES: tuple[str, ...] = ("hybrid", "vector", "keyword")
@@ -259,7 +259,7 @@ class Searcher:
         keyword_query: str | None = None,
     ) -> list[SearchHit]:
         """Rank chunks for ``query``; ``keyword_query`` (if given) replaces it for the keyword arm."""
-        query = clean_text(query).strip()
+        query = clean(query).strip()
         if not query:
             raise InvalidInput("the search query is empty")
         if len(query) > MAX_QUERY_CHARS:
@@ -280,7 +280,7 @@ class Searcher:
             "exclude_flagged": params.exclude_flagged,
         }
         if params.uses_keyword:
-            bind["keyword_text"] = keyword_text(clean_text(keyword_query) if keyword_query else query)
+            bind["keyword_text"] = keyword_text(clean(keyword_query) if keyword_query else query)
         if params.uses_vector:
             bind["qvec"] = vector_literal(self.embedder.embed_array([query], is_query=True)[0])
             bind["model"] = self.embedder.name

@@ -30,10 +30,10 @@ from bot.slack.line import NOTICE_SECONDS, Opened, Recent, Ticket, claim
 from bot.slack.streaming import SLACK_FAILURES, DraftStream, slack_error
 from bot.slack.visibility import Audience, Visibility
 from bot.slack.workers import Workers
+from core.text import clean
 from feedback import votes
 from feedback.log import has_asked_before, set_reply
 from feedback.mentions import strip_mentions
-from retrieval.loaders import clean_text
 from retrieval.store import collection_names
 
 log = logging.getLogger(__name__)
@@ -376,7 +376,7 @@ def _put(client: WebClient, q: SlackQuestion, ts: str | None, text: str, built: 
 def user_text(value: object) -> str:
     """Text a person typed, as PostgreSQL and the models can take it: NUL and the other control
     characters (but newline and tab) and lone surrogates removed; anything but a string is ""."""
-    return _SURROGATES.sub("", clean_text(value)) if isinstance(value, str) else ""
+    return _SURROGATES.sub("", clean(value)) if isinstance(value, str) else ""
 
 
 def reference() -> str:
