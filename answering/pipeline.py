@@ -48,6 +48,7 @@ from answering.run import Run, finish_record, hit_record, ms_since, source_keys,
 from answering.similarity import PassageSimilarity
 from answering.types import Answer, AnswerCache, NoCache, PipelineConfig, Question, Route
 from answering.wellformed import is_stub, tidy
+from core.text import clean
 from feedback.log import record
 from models.chat import ChatModels, ModelUnavailable
 from retrieval.calibration import load_calibrations
