@@ -32,6 +32,33 @@ PERSONAL = [
     ("카드번호 5500000000000004", "card", "5500000000000004"),
     ("ask <@U0123ABCD> about it", "mention", "<@U0123ABCD>"),
     ("ping <@W99|jane>", "mention", "<@W99|jane>"),
+    # Resident registration numbers without their hyphen (core.redact._rrn): born 1930-1999, or a check digit
+    # that holds, or a word near that says what they are.
+    ("제 주민번호는 9001011234567입니다", "rrn", "9001011234567"),
+    ("9001011234567", "rrn", "9001011234567"),
+    ("0501013123457 is mine", "rrn", "0501013123457"),
+    ("My RRN: 0501013123456", "rrn", "0501013123456"),
+    ("외국인등록번호 0501017123456", "rrn", "0501017123456"),
+    ("0501013123456 (주민등록번호)", "rrn", "0501013123456"),
+    # Typed full-width (Korean input methods), with ideographic spaces, full-width dots or other hyphens.
+    ("９００１０１－１２３４５６７", "rrn", "９００１０１－１２３４５６７"),
+    ("생년 9001０1-1234567", "rrn", "9001０1-1234567"),
+    ("０１０-２２２２-３３３３로 연락 주세요", "phone", "０１０-２２２２-３３３３"),
+    ("０１０－２２２２－３３３３", "phone", "０１０－２２２２－３３３３"),
+    ("０１０ ２２２２ ３３３３", "phone", "０１０ ２２２２ ３３３３"),
+    ("010\u30002222\u30003333", "phone", "010\u30002222\u30003333"),
+    ("０１０．２２２２．３３３３", "phone", "０１０．２２２２．３３３３"),
+    ("０１０２２２２３３３３", "phone", "０１０２２２２３３３３"),
+    ("010 2222 3333", "phone", "010 2222 3333"),
+    ("010.2222.3333", "phone", "010.2222.3333"),
+    ("Call 010\u20132222\u20133333", "phone", "010\u20132222\u20133333"),
+    ("（０２）３４５-６７８９", "phone", "（０２）３４５-６７８９"),
+    ("카드 ４１１１ １１１１ １１１１ １１１１", "card", "４１１１ １１１１ １１１１ １１１１"),
+    ("ＪＡＮＥ＠ｎｏｒｔｈｗｉｎｄ．ｅｘａｍｐｌｅ", "email", "ＪＡＮＥ＠ｎｏｒｔｈｗｉｎｄ．ｅｘａｍｐｌｅ"),
+    # A card number with more digits after it: the whole groups that pass the Luhn check.
+    ("card 4111 1111 1111 1111 123 (CVC)", "card", "4111 1111 1111 1111"),
+    ("4111-1111-1111-1111-123", "card", "4111-1111-1111-1111"),
+    ("4111111111111111 123", "card", "4111111111111111"),
 ]
 
 NOT_PERSONAL = [
@@ -53,6 +80,20 @@ NOT_PERSONAL = [
     "Retina icons icon@2x.png and logo@3x.webp.",
     "A channel is not a person: <#C0123|general>.",
     "휴일은 2026년 11월 21일이고 한도는 1,400,000원, 식대는 85,000원까지입니다.",
+    # Numbers that look like the formats above, written without separators or full-width.
+    "Unix time 1733580000, in milliseconds 1733580000123 or 1710123456789 (a date 17-10-12, a wrong check digit).",
+    "Slack ts 1733580000.123456, thread_ts=1733580000.123456, archives/C0123/p1733580000123456.",
+    "Orders ORD-20261207-0001, 2026120712345 and 2501151234567 (a date 25-01-15, a wrong check digit).",
+    "Versions 1.2.3, v10.4.12 and 2026.12.1.",
+    "Dates 2026-12-07, 20261207, 2026. 12. 7., 2026-12-07T09:30:00+09:00 and 2026-12-07T00:30:00.123456Z.",
+    "Hosts 10.20.30.40:8443, [2001:db8::1]:443 and 0.0.0.0, port 65535.",
+    "It costs 1,400,000원, ₩1,234,567,890, $3,300 or １，４００，０００원.",
+    "ISBN 978-89-01-23456-7 or 9788901234567.",
+    "https://northwind.example/tickets/9001011234567?ref=4111111111111111&tel=01022223333",
+    "Error VPN-ERR-619 or E-1001-2026.",
+    "9013011234567 has no 13th month, 9001019234567 no such century digit, 0501013123456 no check digit nor word.",
+    "4111 1111 1111 1112 123 passes the Luhn check in no whole groups.",
+    "Full-width ２０２６-１２-０７, １７３３５８００００１２３ and １.２.３.",
 ]
 
 
@@ -87,3 +128,13 @@ def test_pseudonyms_hide_consistently_and_reveal_only_their_own_placeholders():
     assert names.hide("<mailto:jane@northwind.example|mail>") == "<mailto:[EMAIL_1]|mail>"
     reply = "Yes, [PHONE_1] is hers [1]; [PHONE_9] and [card] stay as written."
     assert names.reveal(reply) == "Yes, 010-1234-5678 is hers [1]; [PHONE_9] and [card] stay as written."
+
+
+def test_full_width_digits_are_the_same_number_and_stay_as_written():
+    text = "전화 ０１０-２２２２-３３３３, 주민번호 9001011234567."
+    assert redact(text) == "전화 [phone], 주민번호 [id number]."
+    assert redact("desk ０２-３４５-６７８９", keep=keys("IT help desk: 02-345-6789")) == "desk ０２-３４５-６７８９"
+    names = Pseudonyms()
+    hidden = names.hide(text)
+    assert hidden == "전화 [PHONE_1], 주민번호 [RRN_1]." and names.reveal(hidden) == text
+    assert names.hide("or 010-2222-3333?") == "or [PHONE_1]?"  # the same number, typed plainly
