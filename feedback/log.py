@@ -10,6 +10,7 @@ from typing import Container
 from sqlalchemy import Engine, text
 
 from core.redact import find, redact
+from core.text import fold
 
 
 @dataclass
@@ -55,15 +56,17 @@ _REDACTED = ("question", "rewritten_question", "answer")
 def record(engine: Engine, interaction: Interaction, redact_personal: bool = True,
            keep: Container[str] = frozenset()) -> int:
     """Insert ``interaction``; returns its id. With ``redact_personal``, personal data in the question, its
-    rewrite, the answer and the groundedness record (its claims and a withheld draft) is stored redacted
-    (``core.redact``), except values in ``keep`` (the keys of what the sources themselves say, such as a
-    help-desk number)."""
+    rewrite, the answer, the groundedness record (its claims and a withheld draft) and the answerability
+    record (the question's key terms) is stored redacted (``core.redact``), except values in ``keep`` (the
+    keys of what the sources themselves say, such as a help-desk number)."""
     values = asdict(interaction)
     if redact_personal:
-        personal = [f.value for key in _REDACTED if values[key] for f in find(values[key]) if f.key not in keep]
+        personal = [fold(f.value) for key in _REDACTED if values[key]
+                    for f in find(values[key]) if f.key not in keep]
         for key in _REDACTED:
             values[key] = values[key] and redact(values[key], keep=keep)
-        values["grounding"] = _redacted(values["grounding"], keep, personal)
+        for key in ("grounding", "answerability"):
+            values[key] = _redacted(values[key], keep, personal)
     for key in _JSON:
         values[key] = None if values[key] is None else json.dumps(values[key], ensure_ascii=False)
     columns = ", ".join(values)
@@ -74,10 +77,11 @@ def record(engine: Engine, interaction: Interaction, redact_personal: bool = Tru
 
 
 def _redacted(value, keep: Container[str], personal: list[str]):
-    """``value`` (JSON) with its strings redacted; a claim that is a piece of a redacted value (the
+    """``value`` (JSON) with its strings redacted; a claim or term that is a piece of a redacted value (the
     groundedness check reads 010-1234-5678 as 010, 1234 and 5678) becomes "[redacted]"."""
     if isinstance(value, str):
-        return "[redacted]" if len(value) >= 3 and any(value in p for p in personal) else redact(value, keep=keep)
+        piece = len(value) >= 3 and any(fold(value) in p for p in personal)
+        return "[redacted]" if piece else redact(value, keep=keep)
     if isinstance(value, list):
         return [_redacted(v, keep, personal) for v in value]
     if isinstance(value, dict):

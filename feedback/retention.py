@@ -3,11 +3,11 @@
 ``purge`` removes, older than the cut-off: interactions (their votes and comments go with them),
 comments left on answers that stay, Slack message claims and the admin audit log. The interactions
 a cached answer that is not stale rests on stay while it does (its own, and those it was served in:
-their votes rate it), reduced: who asked, where, the thread, the rewrite, the groundedness record and
-any error go; the question and answer are redacted (``core.redact``; values the sources give, such as
-a help-desk number, stay); what describes the answer and not the asker stays (language, scope, route,
-sources, citations, evidence, the votes). The cache entry's copy of the question is redacted too, and
-its answer unless an admin wrote it.
+their votes rate it), reduced: who asked, where, the thread, the rewrite, the groundedness and
+answerability records (the question's key terms) and any error go; the question and answer are
+redacted (``core.redact``; values the sources give, such as a help-desk number, stay); what describes
+the answer and not the asker stays (language, scope, route, sources, citations, evidence, the votes).
+The cache entry's copy of the question is redacted too, and its answer unless an admin wrote it.
 
 RETENTION_DAYS makes the Slack server run it once a day; ``python -m bot purge --older-than 90d``
 runs it by hand.
@@ -80,8 +80,8 @@ def _reduce_cached(conn: Connection, older_than: timedelta) -> int:
     """Reduce the old interactions cached answers rest on; returns how many changed."""
     rows = conn.execute(text(f"""
         SELECT i.id, i.question, i.rewritten_question, i.answer, i.context, i.asker, i.channel, i.thread_ts,
-               i.message_ts, i.reply_ts, i.grounding, i.error, e.id AS entry_id, e.question AS cached_question,
-               e.answer AS cached_answer, e.curated_by
+               i.message_ts, i.reply_ts, i.grounding, i.answerability, i.error, e.id AS entry_id,
+               e.question AS cached_question, e.answer AS cached_answer, e.curated_by
         FROM interactions i LEFT JOIN cached_answers e ON e.interaction_id = i.id
         WHERE i.created_at < now() - :cut AND i.id IN ({_KEPT})
     """), {"cut": older_than}).mappings().all()
@@ -93,13 +93,14 @@ def _reduce_cached(conn: Connection, older_than: timedelta) -> int:
         cached_answer = row["cached_answer"] if row["curated_by"] else row["cached_answer"] and redact(
             row["cached_answer"], keep=keep)
         gone = any(row[k] is not None for k in ("rewritten_question", "asker", "channel", "thread_ts", "message_ts",
-                                                 "reply_ts", "grounding", "error"))
+                                                 "reply_ts", "grounding", "answerability", "error"))
         if not gone and (question, answer, cached_question, cached_answer) == (
                 row["question"], row["answer"], row["cached_question"], row["cached_answer"]):
             continue
         conn.execute(text("""
             UPDATE interactions SET question = :q, answer = :a, rewritten_question = NULL, asker = NULL,
-                   channel = NULL, thread_ts = NULL, message_ts = NULL, reply_ts = NULL, grounding = NULL, error = NULL
+                   channel = NULL, thread_ts = NULL, message_ts = NULL, reply_ts = NULL, grounding = NULL,
+                   answerability = NULL, error = NULL
             WHERE id = :i
         """), {"q": question, "a": answer, "i": row["id"]})
         if row["entry_id"] is not None:

@@ -16,6 +16,7 @@ from answering.pipeline import Pipeline
 from answering.types import Question
 from bot.settings import Settings
 from core.errors import InvalidInput
+from core.text import fold
 from feedback import votes
 from feedback.exports import Selection
 from feedback.log import Interaction, load, record
@@ -79,6 +80,31 @@ def test_the_log_keeps_neither_email_nor_phone_unless_told_to(handbook_db, e5_em
     assert ASKER_EMAIL in load(handbook_db[0], kept.interaction_id)["question"]
 
 
+def test_everything_stored_about_a_question_is_redacted_in_any_form(handbook_db, e5_embedder):
+    rrn, phone = "9001011234567", "０１０-２２２２-３３３３"  # no hyphen; typed full-width, as Korean input methods do
+    chat = ScriptedChat(replies=[f"How do I request vacation in Berlin as {rrn} on {phone}?",
+                                 f"Request it in Northwind People [1]; we will call {phone} about {rrn}."])
+    history = (("user", "Where is the Berlin office?"), ("assistant", "Berlin is on Friedrichstraße [1]."))
+    question = Question(f"How do I request vacation in Berlin? I'm {rrn}, phone {phone}.", history=history)
+    answer = pipeline(handbook_db, e5_embedder, ScriptedModels(chat), model_policy="local").answer(question)
+    row = load(handbook_db[0], answer.interaction_id)
+    assert row["rewritten_question"] and row["grounding"] and row["answerability"]
+    for column in ("question", "rewritten_question", "answer", "grounding", "answerability"):
+        stored = fold(json.dumps(row[column], ensure_ascii=False))
+        assert rrn not in stored and "2222" not in stored and "3333" not in stored, column
+    assert row["question"] == "How do I request vacation in Berlin? I'm [id number], phone [phone]."
+
+
+def test_the_answerability_record_keeps_no_personal_data(engine):
+    verdict = {"answerable": False, "reason": "key_terms", "missing": ["minsu", "rrn:9001011234567",
+                                                                       "０１０２２２２３３３３", "2222"]}
+    interaction_id = record(engine, Interaction(question="Is Minsu on ０１０-２２２２-３３３３ (rrn:9001011234567)?",
+                                                route="dont_know", answerability=verdict))
+    stored = load(engine, interaction_id)["answerability"]
+    assert stored["missing"] == ["minsu", "rrn:[id number]", "[phone]", "[redacted]"]  # 2222: a piece of the phone
+    assert stored["reason"] == "key_terms"
+
+
 def test_comments_are_stored_redacted_and_only_by_voters(engine):
     interaction_id = record(engine, Interaction(question="q", route="answer", answer="a"))
     assert not votes.comment(engine, interaction_id, "U1", "no vote, no comment")
@@ -115,7 +141,7 @@ def test_purge_deletes_old_records_and_reduces_those_a_cached_answer_rests_on(en
     old = _logged(engine, "old question", "old answer")
     recent = _logged(engine, "recent", "a")
     cached = _logged(engine, f"mine is {ASKER_PHONE}: help desk?", f"Call 02-345-6789, not {ASKER_PHONE} [1].",
-                     context=desk)
+                     context=desk, answerability={"reason": "relevant", "missing": ["mine"]})
     entry = _entry(engine, cached)
     served = _logged(engine, f"desk? I'm {ASKER_EMAIL}", "Call 02-345-6789 [1].", cached_answer_id=entry)
     curated = _logged(engine, "desk number?", "wrong", context=desk)
@@ -151,7 +177,7 @@ def test_purge_deletes_old_records_and_reduces_those_a_cached_answer_rests_on(en
     assert set(left) == {recent, cached, served, curated} and left[recent].asker == "U1"
     assert stale not in entries  # a stale entry goes with its interaction
     reduced = left[cached]
-    assert (reduced.asker, reduced.channel, reduced.thread_ts) == (None, None, None)
+    assert (reduced.asker, reduced.channel, reduced.thread_ts, reduced.answerability) == (None, None, None, None)
     assert reduced.question == "mine is [phone]: help desk?" and reduced.answer == "Call 02-345-6789, not [phone] [1]."
     assert (entries[cached].question, entries[cached].answer) == (reduced.question, reduced.answer)
     assert left[served].question == "desk? I'm [email]" and left[served].asker is None  # its 👍 still counts
