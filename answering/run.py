@@ -35,7 +35,7 @@ def start_record(question: Question, text: str, language: str) -> Interaction:
     """The interaction-log row of a question, before anything ran."""
     return Interaction(
         question=text[:20000], origin=question.origin, asker=question.asker, channel=question.channel,
-        thread_ts=question.thread_ts, message_ts=question.message_ts, language=language,
+        thread_ts=question.thread_ts, message_ts=question.message_ts, language=language, place=question.place,
         collections=list(question.collections) if question.collections else None,
     )
 

@@ -80,6 +80,7 @@ class Question:
     message_ts: str | None = None
     use_cache: bool = True  # False: "ask the model instead" of a cached answer
     style: str | None = None  # how answers should read where it was asked (a channel's instruction)
+    place: str | None = None  # "public" (a public channel) or "private"; None: private (logged, never shown)
     # Called with the model's draft so far, as it is written (streaming); the answer returned is still the
     # checked one, which may differ (answering.drafts).
     on_draft: Callable[[str], None] | None = field(default=None, compare=False, repr=False)

@@ -45,6 +45,7 @@ class Interaction:
     grounding: dict | None = None  # the groundedness check of a generated answer
     fallback: str | None = None  # why a generated answer was replaced by its evidence
     answerability: dict | None = None  # could the sources answer it (answering.answerable)
+    place: str | None = None  # "public": asked in a public channel; "private" or None: anywhere else (never shown)
 
 
 _JSON = ("retrieved", "citations", "latency_ms", "sources", "evidence", "grounding", "answerability")

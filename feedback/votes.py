@@ -6,7 +6,7 @@ exports all use it.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Collection
 
 from sqlalchemy import Engine, text
 
@@ -53,17 +53,22 @@ def comment(engine: Engine, interaction_id: int, user: str, body: str, redact_pe
                             {"i": interaction_id, "u": user, "c": body}).first() is not None
 
 
-def popular_questions(engine: Engine, shown: Callable[[list[str] | None], bool], limit: int = 3,
-                      candidates: int = 200) -> list[str]:
-    """The questions with the most net 👍, most recent first among equals, of those ``shown`` lets
-    through: it is given each question's scope (the collections it was asked against; None for a
-    question asked outside Slack) and says whether the audience may see it."""
+def popular_questions(engine: Engine, shown: Callable[[list[str] | None], bool], channels: Collection[str],
+                      limit: int = 3, candidates: int = 200) -> list[str]:
+    """The questions with the most net 👍, most recent first among equals, of those asked in a public
+    channel among ``channels`` (those that let theirs be shown) and that ``shown`` lets through: it is given
+    each question's scope (the collections it was asked against) and says whether the audience may see it.
+    A question asked anywhere private (a DM, a group DM, a private channel, the assistant panel, /ask) or
+    outside Slack is never one of them, not even for its asker."""
+    if not channels:
+        return []
     with engine.connect() as conn:
         rows = conn.execute(text("""
             SELECT i.question, i.collections FROM interactions i JOIN feedback f ON f.interaction_id = i.id
-            WHERE i.route IN ('answer', 'extractive') GROUP BY i.question, i.collections HAVING sum(f.vote) > 0
+            WHERE i.route IN ('answer', 'extractive') AND i.place = 'public' AND i.channel = ANY(:channels)
+            GROUP BY i.question, i.collections HAVING sum(f.vote) > 0
             ORDER BY sum(f.vote) DESC, max(i.created_at) DESC LIMIT :n
-        """), {"n": candidates}).all()
+        """), {"n": candidates, "channels": list(channels)}).all()
     visible = (question for question, scope in rows if shown(scope))
     return list(dict.fromkeys(visible))[:limit]
 

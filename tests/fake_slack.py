@@ -36,6 +36,8 @@ class FakeSlack:
         self.admins: set[str] = set()
         self.rate_limited: dict[str, int] = {}  # method -> how many 429s to answer first
         self.members: dict[str, list[str]] = {}  # channel -> its members, for conversations.members
+        # channel -> what conversations.info says of it ({"is_private": False, …}); any other: channel_not_found
+        self.channels: dict[str, dict] = {}
         self.scopes: list[str] | None = None  # granted bot scopes, sent as X-OAuth-Scopes by auth.test
         self.refuse_feedback_buttons = False  # answer messages with feedback buttons with invalid_blocks
         self.errors: dict[str, str] = {}  # method -> the error it answers with (ok: false)
@@ -113,6 +115,10 @@ class FakeSlack:
                 return 200, {"ok": False, "error": "channel_not_found"}, {}
             return 200, {"ok": True, "members": self.members[params["channel"]],
                          "response_metadata": {"next_cursor": ""}}, {}
+        if method == "conversations.info":
+            if params.get("channel") not in self.channels:
+                return 200, {"ok": False, "error": "channel_not_found"}, {}
+            return 200, {"ok": True, "channel": {"id": params["channel"], **self.channels[params["channel"]]}}, {}
         if method == "users.info":
             user = params.get("user")
             return 200, {"ok": True, "user": {"id": user, "is_admin": user in self.admins, "is_owner": False}}, {}

@@ -1,9 +1,10 @@
 """Nothing crosses a channel boundary: the visibility rule (bot.slack.visibility) on every surface,
 through the real bolt app over signed HTTP with the fake Slack API.
 
-The "secret" collection is bound to #secret (CSECRET), whose members are UMEMBER and UASK. A question
-asked and up-voted there must not show up as an example anywhere else; a vote, comment or "ask the
-model instead" from elsewhere is refused; in a DM, members get the bound documents and others do not.
+The "secret" collection is bound to #secret (CSECRET), a public channel whose members are UMEMBER and UASK
+and whose up-voted questions may be examples (/kb channel promote on). A question asked and up-voted there
+must not show up as an example anywhere its collection cannot be seen; a vote, comment or "ask the model
+instead" from elsewhere is refused; in a DM, members get the bound documents and others do not.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def slack(bound_db, e5_embedder):
                      slack_admin_users=ADMIN, kb_sources=json.dumps({"secret": [str(folder)]})) as harness:
         harness.fake.members["CSECRET"] = ["UMEMBER", "UASK"]
         harness.fake.members["CGEN"] = ["UMEMBER", "UASK", "UOUT", ADMIN]
+        harness.fake.channels["CSECRET"] = {"is_channel": True, "is_private": False}
         yield harness
 
 
@@ -57,7 +59,10 @@ def upvoted(slack):
     _, ts, update = ask_and_wait(slack, QUESTION, reply=REPLY, channel="CSECRET")
     assert "2.4 million euros" in blocks_text(update)
     row = interaction(slack.engine, ts)
+    assert row["place"] == "public"
     click(slack, "UMEMBER", "vote_up", row["id"], channel="CSECRET")
+    slack.send_command("/kb", "channel promote on", user=ADMIN, channel="CSECRET")
+    slack.idle()
     assert _votes(slack.engine, row["id"]) == {"UMEMBER": 1}
     return row, ts
 

@@ -30,10 +30,11 @@ from retrieval.store import FlaggedDocument, collection_names, collection_summar
 log = logging.getLogger(__name__)
 ADMIN_CACHE_SECONDS = 600
 USAGE = ("Usage: `/kb status`, `/kb sources`, `/kb feedback`, `/kb reindex [SOURCE]`, "
-         "`/kb channel [mode mention|all|off | collections NAME,…|all | instruction TEXT|none]`")
+         "`/kb channel [mode mention|all|off | collections NAME,…|all | instruction TEXT|none | promote on|off]`")
 CHANNEL_USAGE = ("Usage: `/kb channel`, `/kb channel mode mention|all|off`, `/kb channel collections NAME,…|all`, "
                  "`/kb channel instruction TEXT|none` (how answers here should read, e.g. "
-                 "“Answer formally, in bullet points”)")
+                 "“Answer formally, in bullet points”), `/kb channel promote on|off` (questions up-voted here "
+                 "shown as examples wherever their collections may be seen; a public channel's only)")
 REFUSAL = "Sorry, `/kb {sub}` is for knowledge-base admins. Ask one of them, or use `/ask` for questions."
 REINDEX_SECONDS = 30 * 60
 FLAGGED_SHOWN = 10
@@ -154,13 +155,15 @@ class Admin:
             if len(said) > MAX_STYLE_CHARS:
                 return f"An instruction is at most {MAX_STYLE_CHARS} characters; this one has {len(said)}."
             current = replace(current, instruction=None if said.lower() in ("none", "clear") else said)
+        elif len(words) == 2 and words[0].lower() == "promote" and words[1].lower() in ("on", "off"):
+            current = replace(current, promote=words[1].lower() == "on")
         elif words:
             return CHANNEL_USAGE
         if words:
             self.channels.set(current, by=user)
             log_admin(self.engine, user, "kb channel set", True,
                       {"channel": channel, "mode": current.mode, "collections": current.collections,
-                       "instruction": current.instruction})
+                       "instruction": current.instruction, "promote": current.promote})
         return f"<#{channel}>: {describe(current, usable)}"
 
     def channel_lines(self, client: WebClient, user: str) -> list[str]:

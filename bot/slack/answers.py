@@ -27,6 +27,7 @@ from bot.slack.channels import Channels
 from bot.slack.config import SlackConfig
 from bot.slack.fairness import PerUser
 from bot.slack.line import NOTICE_SECONDS, Opened, Recent, Ticket, claim
+from bot.slack.places import PRIVATE, Places
 from bot.slack.streaming import SLACK_FAILURES, DraftStream, slack_error
 from bot.slack.visibility import Audience, Visibility
 from bot.slack.workers import Workers
@@ -58,6 +59,7 @@ class SlackQuestion:
     # where Slack allows one (the panel), else a placeholder
     panel: bool = False
     team: str | None = None  # the workspace, for streaming the draft to the asker
+    channel_type: str | None = None  # where it was asked, as the event said ("channel", "group", "im", …), if it did
 
     @property
     def audience(self) -> Audience:
@@ -71,10 +73,12 @@ class SlackAnswerer:
     """Takes ``SlackQuestion``s from the listeners and answers each once, in its thread or privately."""
 
     def __init__(self, config: SlackConfig, pipeline: Pipeline, engine, workers: Workers,
-                 visibility: Visibility, channels: Channels) -> None:
+                 visibility: Visibility, channels: Channels, places: Places | None = None) -> None:
+        """``places``: whether a channel is public (None: every question counts as private)."""
         self.config = config
         self.visibility = visibility
         self.channels = channels
+        self.places = places
         self.fair = PerUser(config.user_questions_per_minute)
         self.pipeline = pipeline
         self.engine = engine
@@ -325,7 +329,7 @@ class SlackAnswerer:
             scope, style = settings.narrow(scope), settings.instruction
         return Question(q.text, history=history, collections=scope, origin="slack", asker=q.user,
                         channel=q.channel, thread_ts=q.thread_ts, message_ts=q.message_ts, use_cache=q.use_cache,
-                        style=style,
+                        style=style, place=self.place(q),
                         on_draft=stream.on_draft if stream else None, on_found=stream.on_found if stream else None)
 
     def history(self, client: WebClient, q: SlackQuestion) -> tuple[tuple[str, str], ...]:
@@ -341,10 +345,21 @@ class SlackAnswerer:
                 turns.append(("assistant" if mine else "user", text))
         return tuple(turns[-MAX_HISTORY_MESSAGES:])
 
+    def place(self, q: SlackQuestion) -> str:
+        """Where ``q`` was asked (bot.slack.places): private unless it was asked for everyone in a public channel."""
+        if q.audience.private or q.panel or self.places is None:
+            return PRIVATE
+        return self.places.of(q.channel, q.channel_type)
+
+    def popular(self, audience: Audience) -> list[str]:
+        """The up-voted questions ``audience`` may see: asked in a public channel that lets its questions be
+        shown (/kb channel promote), against collections ``audience`` may see."""
+        return votes.popular_questions(self.engine, lambda scope: self.visibility.covers(audience, scope),
+                                       self.channels.promoting())
+
     def examples(self, audience: Audience) -> list[str]:
         """The up-voted questions ``audience`` may see, then the configured examples."""
-        popular = votes.popular_questions(self.engine, lambda scope: self.visibility.covers(audience, scope))
-        return list(dict.fromkeys(popular + list(self.config.example_questions)))
+        return list(dict.fromkeys(self.popular(audience) + list(self.config.example_questions)))
 
     def _post_welcome(self, client: WebClient, q: SlackQuestion, language: str, replace_ts: str | None) -> str:
         welcome = Answer("", route=Route.HELP, language=language)

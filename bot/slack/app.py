@@ -21,6 +21,7 @@ from bot.slack.channels import Channels
 from bot.slack.config import SlackConfig
 from bot.slack.listeners import Deps, assistant, errors, questions, votes
 from bot.slack.listeners import admin as admin_listeners
+from bot.slack.places import Places
 from bot.slack.visibility import Members, Visibility
 from bot.slack.workers import Workers
 from core.errors import InvalidInput
@@ -122,7 +123,7 @@ def build_slack_bot(config: SlackConfig, pipeline: Pipeline, engine, indexer,
     workers = Workers(config.workers, config.queue_limit)
     visibility = Visibility(config.channel_collections, Members(client))
     channels = Channels(engine)
-    answerer = SlackAnswerer(config, pipeline, engine, workers, visibility, channels)
+    answerer = SlackAnswerer(config, pipeline, engine, workers, visibility, channels, Places(client))
     auth = client.auth_test()
     answerer.bot_user_id, answerer.bot_id = auth.get("user_id"), auth.get("bot_id")
     admin = Admin(config, engine, indexer, visibility, answer_cache, channels=channels)

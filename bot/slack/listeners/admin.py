@@ -8,7 +8,6 @@ from bot.slack import blocks
 from bot.slack.answers import user_text
 from bot.slack.listeners import Deps, as_int
 from bot.slack.visibility import Audience
-from feedback import votes
 from retrieval.store import collection_summaries
 
 
@@ -38,8 +37,7 @@ def register(app: App, deps: Deps) -> None:
             return
         sees = Audience.alone(event["user"])  # the App Home is the user's own
         collections = [c for c in collection_summaries(engine) if visibility.sees(sees, c["name"])]
-        popular = votes.popular_questions(engine, lambda scope: visibility.covers(sees, scope))
-        view = blocks.home_view(collections, list(answerer.config.example_questions), popular,
+        view = blocks.home_view(collections, list(answerer.config.example_questions), answerer.popular(sees),
                                 admin.channel_lines(client, event["user"]))
         client.views_publish(user_id=event["user"], view=view)
 

@@ -10,6 +10,7 @@ from slack_bolt import App
 from answering.pipeline import is_help
 from bot.slack import blocks
 from bot.slack.answers import SlackQuestion, user_text
+from bot.slack.asking import asks
 from bot.slack.listeners import Deps, acting_channel, as_int
 from bot.slack.mrkdwn import escape
 from feedback.log import bot_answered_thread, question_of
@@ -36,7 +37,8 @@ def register(app: App, deps: Deps) -> None:
             return
         answerer.ask(client, SlackQuestion(
             text=strip_mentions(user_text(event.get("text")), answerer.own_ids), user=user, channel=channel,
-            message_ts=ts, thread_ts=thread_ts or ts, in_thread=bool(thread_ts), team=context.team_id))
+            message_ts=ts, thread_ts=thread_ts or ts, in_thread=bool(thread_ts), team=context.team_id,
+            channel_type=_kind(event)))
 
     @app.event("message")
     def on_message(event, client, context):
@@ -45,8 +47,8 @@ def register(app: App, deps: Deps) -> None:
         if event.get("user") == answerer.bot_user_id or not (where := _where(event)):
             return
         user, channel, ts, thread_ts = where
-        text = strip_mentions(user_text(event.get("text")), answerer.own_ids)
-        if event.get("channel_type") == "im":
+        text, kind = strip_mentions(user_text(event.get("text")), answerer.own_ids), _kind(event)
+        if kind == "im":
             answerer.ask(client, SlackQuestion(text=text, user=user, channel=channel, message_ts=ts,
                                                thread_ts=thread_ts, is_dm=True, in_thread=bool(thread_ts),
                                                team=context.team_id))
@@ -54,11 +56,12 @@ def register(app: App, deps: Deps) -> None:
             return
         elif thread_ts and thread_ts != ts:  # a reply in a thread: ours only if we answered there
             answerer.ask(client, SlackQuestion(text=text, user=user, channel=channel, message_ts=ts,
-                                               thread_ts=thread_ts, in_thread=True, team=context.team_id),
+                                               thread_ts=thread_ts, in_thread=True, team=context.team_id,
+                                               channel_type=kind),
                          only_if=lambda: bot_answered_thread(engine, channel, thread_ts))
-        elif channels.get(channel).mode == "all" and not is_help(text):  # a help channel: every question
+        elif channels.get(channel).mode == "all" and not is_help(text) and asks(text):  # a help channel: questions
             answerer.ask(client, SlackQuestion(text=text, user=user, channel=channel, message_ts=ts, thread_ts=ts,
-                                               team=context.team_id))
+                                               team=context.team_id, channel_type=kind))
 
     _register_buttons(app, deps)
 
@@ -75,15 +78,22 @@ def register(app: App, deps: Deps) -> None:
             _privately(answerer, q, respond)
 
 
-def _privately(answerer, q: SlackQuestion, respond) -> None:
-    """Queue ``q`` for an answer its asker alone sees (through ``respond``); say so when the queue is full."""
-    if not answerer.workers.submit(lambda: answerer.answer_privately(q, respond)):
-        respond(text=BUSY, response_type="ephemeral")
+def _privately(answerer, q: SlackQuestion, respond, keep_original: bool = False) -> None:
+    """Queue ``q`` for an answer its asker alone sees (through ``respond``); say so when the queue is full.
+    ``keep_original``: the button was on a message everyone there sees, which the answer must not replace
+    (a reply through ``respond`` that replaces the original would be shown to all of them)."""
+    say = (lambda **kw: respond(**{**kw, "replace_original": False})) if keep_original else respond
+    if not answerer.workers.submit(lambda: answerer.answer_privately(q, say)):
+        say(text=BUSY, response_type="ephemeral")
 
 
 def _register_buttons(app: App, deps: Deps) -> None:
     """The buttons that ask: "ask the model instead" and the example questions."""
-    answerer, engine, visibility = deps.answerer, deps.engine, deps.visibility
+    answerer, engine, visibility, channels = deps.answerer, deps.engine, deps.visibility, deps.channels
+
+    def off(channel: str) -> bool:
+        """The bot does not answer there (/kb channel mode off): a button still there is answered privately."""
+        return not channel.startswith("D") and channels.get(channel).mode == "off"
 
     @app.action(blocks.ASK_MODEL)
     def on_ask_model(ack, body, client, respond):
@@ -95,12 +105,12 @@ def _register_buttons(app: App, deps: Deps) -> None:
             log.warning("refused 'ask the model instead' by %s on #%s from %s", user, interaction_id,
                         acting_channel(body))
             return
-        channel = asked["channel"]
+        channel, seen_alone = asked["channel"], asked["reply_ts"] is None
         q = SlackQuestion(text=asked["question"], user=user, channel=channel, message_ts=f"model-{interaction_id}",
                           thread_ts=asked["thread_ts"], is_dm=channel.startswith("D"), use_cache=False,
-                          ephemeral=asked["reply_ts"] is None)
-        if q.ephemeral:  # an answer the asker alone saw stays private
-            _privately(answerer, q, respond)
+                          ephemeral=seen_alone or off(channel))
+        if q.ephemeral:  # an answer the asker alone saw stays private; so does one in a channel now off
+            _privately(answerer, q, respond, keep_original=not seen_alone)
         else:
             answerer.ask(client, q)
 
@@ -110,11 +120,13 @@ def _register_buttons(app: App, deps: Deps) -> None:
         user = body["user"]["id"]
         question = user_text(body["actions"][0].get("value"))
         channel = body.get("channel", {}).get("id") if body.get("channel") else None
-        if (body.get("container") or {}).get("is_ephemeral") and channel:
-            # from a private help (/ask help): the examples were the asker's own, so is the answer
+        from_private = bool((body.get("container") or {}).get("is_ephemeral"))
+        if channel and (from_private or off(channel)):
+            # from a private help (/ask help): the examples were the asker's own, so is the answer; from an old
+            # help message in a channel now off: answered to the one who clicked alone, the message left as it is
             q = SlackQuestion(text=question, user=user, channel=channel, message_ts=f"example-{body.get('trigger_id')}",
                               thread_ts=None, ephemeral=True)
-            _privately(answerer, q, respond)
+            _privately(answerer, q, respond, keep_original=not from_private)
             return
         if not channel:  # from the App Home tab: ask in the DM with the bot
             channel = client.conversations_open(users=user)["channel"]["id"]
@@ -131,3 +143,9 @@ def _where(event: dict) -> tuple[str, str, str, str | None] | None:
                     ", ".join(sorted(map(str, event))))
         return None
     return user, channel, ts, thread_ts if isinstance(thread_ts, str) and thread_ts else None
+
+
+def _kind(event: dict) -> str | None:
+    """The event's ``channel_type`` ("channel", "group", "im", "mpim"), if it has one (app_mention has none)."""
+    kind = event.get("channel_type")
+    return kind if isinstance(kind, str) and kind else None
