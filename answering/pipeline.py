@@ -249,7 +249,7 @@ class Pipeline:
         sources = self._show_sources(s, backend, question) if s.question.on_found is not None else None
         s.sources, reply, backend = self.router.ask(backend, question, s, draft_config, stream=streamed,
                                                     sources=sources)
-        text = tidy(str(reply.content))
+        text = tidy(clean(str(reply.content)))  # the model's text, minus invisible and bidi controls
         answer_language = detect_language(text)
         language_ok = answer_language in (s.language, "unknown")
         retried = not language_ok
@@ -260,7 +260,7 @@ class Pipeline:
             except ModelUnavailable as exc:
                 log.warning("language retry failed, keeping the first answer: %s", exc)
             else:
-                text = tidy(str(retry.content))
+                text = tidy(clean(str(retry.content)))
                 answer_language = detect_language(text)
                 language_ok = answer_language in (s.language, "unknown")
         config_used = self.models.config(backend)

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from answering.pipeline import PipelineConfig
 from bot.slack.config import SlackConfig
+from core.links import TrustedHosts, source_hosts
 from feedback.answer_cache import CacheParams
 from models import EMBEDDERS, EmbedderConfig
 from models.chat import ChatConfig, default_local_model_path
@@ -106,6 +107,8 @@ class Settings(BaseSettings):
     slack_queue_limit: int = Field(default=SlackConfig.queue_limit, ge=1)
     slack_user_questions_per_minute: int = Field(default=SlackConfig.user_questions_per_minute, ge=0)
     slack_streaming: bool = SlackConfig.streaming
+    # Hosts answers may link to (each with its subdomains); empty: the hosts of KB_SOURCES' web addresses
+    link_domains: Annotated[list[str], NoDecode] = Field(default_factory=list)
     port: int = Field(default=3000, ge=1, le=65535)
 
     @field_validator("database_url", "embedding_dimensions", "embedding_threads", "local_threads", mode="before")
@@ -113,7 +116,7 @@ class Settings(BaseSettings):
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value
 
-    @field_validator("confidential_collections", "slack_admin_users", mode="before")
+    @field_validator("confidential_collections", "slack_admin_users", "link_domains", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         return _split(value, ",")
@@ -136,6 +139,7 @@ class Settings(BaseSettings):
         self.retrieval_params
         self.cache_params
         self.pipeline_config  # checks the model policy against the hosted settings
+        self.link_hosts
         return self
 
     @cached_property
@@ -209,6 +213,15 @@ class Settings(BaseSettings):
         )
 
     @cached_property
+    def link_hosts(self) -> TrustedHosts:
+        """LINK_DOMAINS or, when it is empty, the hosts of the sources' own web addresses (KB_SOURCES)."""
+        try:
+            return TrustedHosts(tuple(self.link_domains)
+                                or source_hosts(place for places in self.kb_sources.values() for place in places))
+        except ValueError as exc:
+            raise ValueError(f"LINK_DOMAINS: {exc}") from exc
+
+    @cached_property
     def slack_config(self) -> SlackConfig:
         """What the Slack edge is given: never the whole Settings."""
         return SlackConfig(
@@ -224,6 +237,7 @@ class Settings(BaseSettings):
             user_questions_per_minute=self.slack_user_questions_per_minute,
             streaming=self.slack_streaming,
             example_questions=tuple(self.example_questions),
+            link_hosts=self.link_hosts,
             model_policy=self.model_policy,
             hosted_model=self.hosted_model,
             local_model_path=self.local_model_path,

@@ -9,6 +9,7 @@ from answering.context import Source
 from answering.types import Answer
 from bot.slack import blocks
 from bot.slack.mrkdwn import to_mrkdwn
+from core.links import TrustedHosts
 
 
 def src(number: int, url: str | None = "https://wiki.example/vpn", title: str = "VPN", section: str = "Errors"):
@@ -59,7 +60,8 @@ def test_long_answers_are_split_into_sections_within_slack_limits():
 
 def test_cited_sources_are_links_and_votes_carry_the_interaction():
     _, built = blocks.answer_message(answer("VPN-ERR-619 means the port is blocked [1].",
-                                            sources=[src(1), src(2, url=None, title="Local <file>")]))
+                                            sources=[src(1), src(2, url=None, title="Local <file>")]),
+                                     TrustedHosts(("wiki.example",)))
     rendered = all_text(built)
     assert "[1] <https://wiki.example/vpn|VPN › Errors>" in rendered
     assert "[2] Local &lt;file&gt; › Errors" in rendered
@@ -122,18 +124,20 @@ def test_the_app_manifest_subscribes_to_what_the_bot_handles():
         "app_mentions:read", "chat:write", "commands", "im:history", "reactions:read", "users:read", "assistant:write"}
 
 
-def test_an_answer_links_only_to_addresses_its_sources_contain():
+def test_an_answer_links_only_to_trusted_hosts_not_to_what_its_sources_contain():
     given = Source(1, "Time off", "", "Request leave at https://people.northwind.example/time-off.",
                    "/kb/leave.md", "https://wiki.example/leave", "hr", 1, (1,), 0.1)
     written = ("Reset it at [the official reset portal](https://evil.example/login) or https://evil.example/x. "
                "Request leave at [the portal](https://people.northwind.example/time-off/) [1], see "
                "https://wiki.example/leave.")
-    text, built = blocks.answer_message(answer(written, sources=[given]))
+    text, built = blocks.answer_message(answer(written, sources=[given]), TrustedHosts(("northwind.example",)))
     rendered = all_text(built) + text
     assert "evil.example" not in rendered and "<https://evil" not in rendered
     assert "the official reset portal" in rendered and "evil[.]example/x." in rendered
     assert "<https://people.northwind.example/time-off/|the portal>" in rendered
-    assert "https://wiki.example/leave." in rendered  # the source's own address stays as written
+    assert "wiki[.]example/leave." in rendered and "<https://wiki" not in rendered  # a source's url is no trust
+    _, built = blocks.answer_message(answer(written, sources=[given]))  # nothing trusted: the source's text lends none
+    assert "<https://people" not in all_text(built) and "the portal [1]" in all_text(built)
 
 
 def test_an_admin_written_answer_keeps_its_links():

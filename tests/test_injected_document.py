@@ -3,7 +3,7 @@
 The poisoned page tells the assistant to send users to a look-alike portal for their password; the
 scripted model relays it word for word. Through the real bolt app over signed HTTP with the fake
 Slack API: the answer is withheld and the evidence given instead, without the page's orders; no live
-link the sources don't contain (nor one the poisoned page gives); the page is flagged in /kb status.
+link but to a trusted host (LINK_DOMAINS), whatever the pages say; the page is flagged in /kb status.
 """
 
 from __future__ import annotations
@@ -59,12 +59,12 @@ def test_an_obedient_model_cannot_pass_a_poisoned_page_on(indexed, fake_embedder
     assert row["grounding"]["draft"].startswith("To reset your password, send")  # kept for review
 
 
-def test_invented_links_are_plain_text_and_source_links_stay_live(indexed, fake_embedder):
+def test_invented_links_are_plain_text_and_trusted_links_stay_live(indexed, fake_embedder):
     reply = ("Use the IT portal at https://it.northwind.example/reset [1]. "
              "The steps are in [the guide](https://invented.example/guide) [1].")
     chat = ScriptedChat(replies=[reply])
     with running_bot(indexed, fake_embedder, chat, answer_mode="generate", relevance_threshold=0,
-                     cache_enabled=False) as slack:
+                     cache_enabled=False, link_domains="northwind.example") as slack:
         _, _, update = ask_and_wait(slack, QUESTION, reply=reply)
     shown = json.dumps(update.get("blocks"), ensure_ascii=False)
     assert "https://it.northwind.example/reset" in live_links(update)

@@ -295,10 +295,10 @@ class SlackAnswerer:
             if answer.route == Route.HELP:
                 text, built = blocks.help_message(answer, self.examples(q.audience))
             else:
-                text, built = blocks.answer_message(answer)
+                text, built = blocks.answer_message(answer, self.config.link_hosts)
             sent = respond(text=text, blocks=built, response_type="ephemeral", replace_original=True)
             if answer.route != Route.HELP and "invalid_blocks" in str(getattr(sent, "body", "")):
-                text, built = blocks.answer_message(answer, legacy_votes=True)
+                text, built = blocks.answer_message(answer, self.config.link_hosts, legacy_votes=True)
                 respond(text=text, blocks=built, response_type="ephemeral", replace_original=True)
         except Exception:
             ref = reference()
@@ -311,13 +311,13 @@ class SlackAnswerer:
         """Put the answer in the placeholder's place (or post it, with none); where Slack refuses its feedback
         buttons (invalid_blocks), with the same answer under a plain 👍/👎 button pair. Returns its ts."""
         try:
-            return _put(client, q, ts, *blocks.answer_message(answer))
+            return _put(client, q, ts, *blocks.answer_message(answer, self.config.link_hosts))
         except SlackApiError as exc:
             if exc.response.get("error") != "invalid_blocks":
                 raise
             log.warning("Slack refused the feedback buttons (%s): plain 👍/👎 buttons instead",
                         exc.response.get("errors"))
-        return _put(client, q, ts, *blocks.answer_message(answer, legacy_votes=True))
+        return _put(client, q, ts, *blocks.answer_message(answer, self.config.link_hosts, legacy_votes=True))
 
     def question(self, client: WebClient | None, q: SlackQuestion, stream: DraftStream | None = None) -> Question:
         history = self.history(client, q) if client is not None and q.in_thread else ()

@@ -1,6 +1,7 @@
 """Block Kit builders: plain values in, Slack payloads out. Pure functions, no Slack calls.
 
-Everything a model or a document wrote goes through ``bot.slack.mrkdwn`` (escaped, never a ping).
+Everything a model or a document wrote goes through ``bot.slack.mrkdwn`` (escaped, never a ping), and
+shows a live link only to a host the admins trust (``core.links.TrustedHosts``, from ``LINK_DOMAINS``).
 Slack limits: a section's text ≤ 3,000 characters, a message ≤ 50 blocks, a button label ≤ 75.
 """
 
@@ -10,10 +11,9 @@ from typing import Callable
 
 from answering import prompts
 from answering.context import Source, heading
-from answering.grounding import normal_url, urls
 from answering.types import Answer, Route
 from bot.slack.mrkdwn import escape, link, plain, to_mrkdwn
-from retrieval.injection import instruction_like
+from core.links import TrustedHosts
 
 MAX_SECTION_CHARS = 3000
 MAX_BLOCKS = 50
@@ -62,29 +62,29 @@ def _context(mrkdwn: str) -> dict:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": mrkdwn[:3000]}]}
 
 
-def source_line(source: Source) -> str:
-    """``[1] Title › Section`` linked to the document when it has a web address."""
+def source_line(source: Source, trusted: TrustedHosts) -> str:
+    """``[1] Title › Section`` linked to the document when its web address is on a ``trusted`` host (a
+    document's front matter names its own ``url:``, so the address alone proves nothing)."""
     url = source.url or (source.source if source.source.startswith(("http://", "https://")) else None)
-    if url and instruction_like(source.text, limit=1):
-        url = None  # a page that addresses an assistant may be pointing users somewhere; show its title only
-    shown = link(url, source.heading) if url else escape(source.heading)
+    shown = link(url, source.heading) if url and trusted.trusts(url) else escape(source.heading)
     return f"[{source.number}] {shown}"
 
 
-def evidence_block(answer: Answer, allowed: Callable[[str], bool]) -> dict:
-    """The passages under a generated answer, quoted, each with its numbered (linked) source."""
+def evidence_block(answer: Answer, trusted: TrustedHosts) -> dict:
+    """The passages under a generated answer, quoted, each with its numbered source; only addresses on
+    ``trusted`` hosts are live."""
     by_number = {src.number: src for src in answer.sources + answer.uncited}
     lines = []
     for passage in answer.evidence:
         src = by_number.get(passage.number)
-        where = source_line(src) if src else f"[{passage.number}]"
-        lines.append(f"> {plain(passage.text, allowed)}\n— {where}")
+        where = source_line(src, trusted) if src else f"[{passage.number}]"
+        lines.append(f"> {plain(passage.text, trusted.trusts)}\n— {where}")
     lang = answer.language if answer.language in prompts.EVIDENCE else "en"
     return _context(f"*{escape(prompts.EVIDENCE[lang])}*\n" + "\n".join(lines))
 
 
-def _source_sections(title: str, sources: list[Source]) -> list[dict]:
-    lines = "\n".join(source_line(s) for s in sources)
+def _source_sections(title: str, sources: list[Source], trusted: TrustedHosts) -> list[dict]:
+    lines = "\n".join(source_line(s, trusted) for s in sources)
     return [_section(piece) for piece in split_text(f"*{escape(title)}*\n{lines}")]
 
 
@@ -152,34 +152,32 @@ def _no_links(url: str) -> bool:
     return False
 
 
-def linkable(answer: Answer) -> Callable[[str], bool]:
-    """The answer may link only to addresses its sources contain (their text, or their own URL), and not
-    to those in a source that addresses an assistant; an answer an admin wrote (curated) may link anywhere."""
+def linkable(answer: Answer, trusted: TrustedHosts) -> Callable[[str], bool]:
+    """Which addresses in the answer's text may be live: those on a ``trusted`` host, whatever its sources
+    or its model wrote; any, in an answer an admin wrote (curated)."""
     if answer.route == Route.CACHED and answer.curated:
         return lambda url: True
-    known = {normal_url(src.url) for src in answer.sources + answer.uncited if src.url}
-    for src in answer.sources + answer.uncited:
-        if not instruction_like(src.text, limit=1):  # a page that addresses an assistant lends no link
-            known |= urls(src.text)
-    return lambda url: normal_url(url) in known
+    return trusted.trusts
 
 
-def answer_message(answer: Answer, legacy_votes: bool = False) -> tuple[str, list[dict]]:
-    """(fallback text, blocks) for an answer of any route; ``legacy_votes``: 👍 / 👎 as plain buttons."""
+def answer_message(answer: Answer, trusted: TrustedHosts = TrustedHosts(),
+                   legacy_votes: bool = False) -> tuple[str, list[dict]]:
+    """(fallback text, blocks) for an answer of any route, live links only to ``trusted`` hosts (none by
+    default); ``legacy_votes``: 👍 / 👎 as plain buttons."""
     lang = answer.language if answer.language in THINKING else "en"
-    allowed = linkable(answer)
+    allowed = linkable(answer, trusted)
     body = split_text(to_mrkdwn(answer.text, allowed)) or [plain(answer.text, allowed) or "…"]
     tail: list[dict] = []
     if answer.route == Route.ANSWER and answer.evidence:
-        tail.append(evidence_block(answer, allowed))
+        tail.append(evidence_block(answer, trusted))
     if answer.notices:
         tail.append(_context("\n".join(f"⚠️ {escape(n)}" for n in answer.notices)))
     if answer.route == Route.DONT_KNOW and answer.sources:
-        tail += _source_sections(prompts.CLOSEST[lang], answer.sources)
+        tail += _source_sections(prompts.CLOSEST[lang], answer.sources, trusted)
     elif answer.sources:
-        tail += _source_sections(SOURCES[lang], answer.sources)
+        tail += _source_sections(SOURCES[lang], answer.sources, trusted)
     elif answer.route == Route.ANSWER and answer.uncited:
-        tail += _source_sections(UNCITED[lang], answer.uncited)
+        tail += _source_sections(UNCITED[lang], answer.uncited, trusted)
     tail.append(_context(footer(answer)))
     if answer.interaction_id and answer.route in (Route.ANSWER, Route.EXTRACTIVE, Route.CACHED, Route.DONT_KNOW):
         ask_model = ASK_MODEL_LABEL[lang] if answer.route == Route.CACHED else None

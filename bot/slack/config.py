@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from core.links import TrustedHosts
+
 
 @dataclass(frozen=True)
 class SlackConfig:
@@ -24,6 +26,7 @@ class SlackConfig:
     streaming: bool = True  # stream the model's draft into Slack while answering (falls back where refused)
     user_questions_per_minute: int = 10  # fair use: more from one person are refused, once, politely (0: no limit)
     example_questions: tuple[str, ...] = ()
+    link_hosts: TrustedHosts = TrustedHosts()  # answers link live only to these hosts (LINK_DOMAINS)
     # for /kb status only: routing itself is the pipeline's
     model_policy: str = "auto"
     hosted_model: str = ""
