@@ -35,7 +35,8 @@ class Services:
     @cached_property
     def indexer(self) -> Indexer:
         s = self.settings
-        return Indexer(self.engine, self.embedder, s.chunking_params, s.max_file_bytes)
+        return Indexer(self.engine, self.embedder, s.chunking_params, s.max_file_bytes,
+                       max_file_pages=s.max_file_pages, max_file_chunks=s.max_file_chunks)
 
     @cached_property
     def searcher(self) -> Searcher:

@@ -17,6 +17,7 @@ from feedback.answer_cache import CacheParams
 from models import EMBEDDERS, EmbedderConfig
 from models.chat import ChatConfig, default_local_model_path
 from retrieval.chunking import ChunkingParams
+from retrieval.ingest import MAX_FILE_CHUNKS, MAX_FILE_PAGES
 from retrieval.search import RetrievalParams
 
 
@@ -48,6 +49,8 @@ class Settings(BaseSettings):
     chunk_size: int = Field(default=ChunkingParams.size, ge=100, le=20000)
     chunk_overlap: int = Field(default=ChunkingParams.overlap, ge=0)
     max_file_mb: float = Field(default=20.0, gt=0)
+    max_file_pages: int = Field(default=MAX_FILE_PAGES, ge=1)
+    max_file_chunks: int = Field(default=MAX_FILE_CHUNKS, ge=1)
 
     # Retrieval
     retrieval_k: int = Field(default=RetrievalParams.k, ge=1, le=100)

@@ -23,17 +23,22 @@ from models import Embedder
 from retrieval import store
 from retrieval.calibration import load_calibrations, recalibrate
 from retrieval.chunking import Chunk, ChunkingParams, chunk_document
+from models.probe import Probe
 from retrieval.injection import SCANNER_VERSION, Finding, scan_document
 from retrieval.keywords import keyword_text
-from retrieval.loaders import ParsedDocument
+from retrieval.loaders import ParsedDocument, too_many
 from retrieval.parse_worker import ParseWorker
 from retrieval.search import Searcher
 from retrieval.sources import SourceItem, discover, under
 
-__all__ = ["COLLECTION_NAME", "IndexReport", "Indexer", "SourceItem"]
+__all__ = ["COLLECTION_NAME", "MAX_FILE_CHUNKS", "MAX_FILE_PAGES", "IndexReport", "Indexer", "SourceItem"]
 
 # Mirrors the CHECK constraint on collections.name.
 COLLECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+# A file's size in bytes says little about the work it makes: PDF pages can share one content stream.
+# These bound that work per file (defaults of MAX_FILE_PAGES and MAX_FILE_CHUNKS; see .env.example).
+MAX_FILE_PAGES = 2000
+MAX_FILE_CHUNKS = 5000
 
 
 @dataclass
@@ -127,13 +132,24 @@ class Indexer:
     """Turns sources into chunks, embeddings and rows; one transaction per document."""
 
     def __init__(self, engine: Engine, embedder: Embedder, chunking: ChunkingParams = ChunkingParams(),
-                 max_file_bytes: int = 20 * 1024 * 1024, parse_seconds: float | None = 60.0) -> None:
-        """``parse_seconds`` is each file's parse budget (in a child process); None parses in this process."""
+                 max_file_bytes: int = 20 * 1024 * 1024, parse_seconds: float | None = 60.0,
+                 max_file_pages: int = MAX_FILE_PAGES, max_file_chunks: int = MAX_FILE_CHUNKS,
+                 injection_probe: Probe | None = None) -> None:
+        """``parse_seconds`` is each file's parse budget (in a child process); None parses in this process.
+
+        A file over ``max_file_bytes``, ``max_file_pages`` (PDF) or ``max_file_chunks`` is skipped, its
+        previous version kept; pages are counted before text is extracted, chunks before any is embedded.
+        """
+        if max_file_pages < 1 or max_file_chunks < 1:
+            raise InvalidInput("the page and chunk limits of a file must be at least 1")
         self.engine = engine
         self.embedder = embedder
         self.chunking = chunking
         self.max_file_bytes = max_file_bytes
         self.parse_seconds = parse_seconds
+        self.max_file_pages = max_file_pages
+        self.max_file_chunks = max_file_chunks
+        self.injection_probe = injection_probe  # reads documents for instructions to an assistant by meaning
 
     def index_paths(self, paths: Sequence[Path], collection: str, progress: Progress | None = None,
                     allow_empty: bool = False, cancel: threading.Event | None = None) -> IndexReport:
@@ -190,7 +206,7 @@ class Indexer:
     def _index_all(self, items: list[SourceItem], coll: store.Collection, existing: dict[str, store.StoredDocument],
                    report: IndexReport, progress: Progress | None, cancel: threading.Event | None) -> set[str]:
         """Prepare and write every item; returns the sources looked at (all of them unless cancelled)."""
-        pipeline = f"{self.chunking.fingerprint}/scan={SCANNER_VERSION}"
+        pipeline = f"{self.chunking.fingerprint}/scan={SCANNER_VERSION}{'+meaning' if self.injection_probe else ''}"
         seen: set[str] = set()
         batch: list[_Pending] = []
         batch_chunks = 0
@@ -257,7 +273,7 @@ class Indexer:
             report.unchanged.append(item.source)
             return None
         try:
-            doc = worker.parse(data, item.kind or "text", os.path.basename(item.source), cancel)
+            doc = worker.parse(data, item.kind or "text", os.path.basename(item.source), cancel, self.max_file_pages)
         except UnreadableFile as exc:
             report.failed.append((item.source, str(exc)))
             return None
@@ -267,7 +283,12 @@ class Indexer:
         if not chunks:
             report.failed.append((item.source, "empty: no text to index"))
             return None
-        return _Pending(item, doc, chunks, digest, len(data), old is not None, scan_document(doc))
+        if len(chunks) > self.max_file_chunks:
+            report.failed.append((item.source, too_many("chunks", len(chunks), self.max_file_chunks,
+                                                        "MAX_FILE_CHUNKS")))
+            return None
+        findings = scan_document(doc, probe=self.injection_probe)
+        return _Pending(item, doc, chunks, digest, len(data), old is not None, findings)
 
     def _flush(self, coll: store.Collection, batch: list[_Pending], pipeline: str, report: IndexReport) -> None:
         if not batch:

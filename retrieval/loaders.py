@@ -48,11 +48,14 @@ def kind_of(path: Path) -> str | None:
     return SUFFIXES.get(path.suffix.lower())
 
 
-def parse(data: bytes, kind: str, name: str) -> ParsedDocument:
-    """Parse ``data`` of ``kind``; ``name`` (a file name) is the fallback title."""
+def parse(data: bytes, kind: str, name: str, max_pages: int | None = None) -> ParsedDocument:
+    """Parse ``data`` of ``kind``; ``name`` (a file name) is the fallback title.
+
+    A PDF of more than ``max_pages`` pages is refused before any text is extracted.
+    """
     fallback = _title_from_name(name)
     if kind == "pdf":
-        doc = _parse_pdf(data, fallback)
+        doc = _parse_pdf(data, fallback, max_pages)
     else:
         text = decode_text(data)
         if kind == "markdown":
@@ -193,7 +196,12 @@ def _parse_html(text: str, fallback_title: str) -> ParsedDocument:
     return ParsedDocument(title=title, kind="html", sections=doc.sections, url=url)
 
 
-def _parse_pdf(data: bytes, fallback_title: str) -> ParsedDocument:
+def too_many(what: str, count: int, limit: int, setting: str) -> str:
+    """The reason a file over a count limit is skipped, and how to index it anyway."""
+    return f"too many {what}: {count}, the limit is {limit} (raise {setting} to index it)"
+
+
+def _parse_pdf(data: bytes, fallback_title: str, max_pages: int | None = None) -> ParsedDocument:
     from pypdf import PdfReader
 
     try:
@@ -208,6 +216,14 @@ def _parse_pdf(data: bytes, fallback_title: str) -> ParsedDocument:
             opened = False
         if not opened:
             raise UnreadableFile("encrypted PDF: remove the password to index it")
+    try:
+        # Pages can share one content stream: a few megabytes can hold 20,000 pages of text to extract
+        # and embed, so they are counted before any is read.
+        count = len(reader.pages)
+    except Exception as exc:
+        raise UnreadableFile(f"malformed PDF: {exc}") from exc
+    if max_pages is not None and count > max_pages:
+        raise UnreadableFile(too_many("pages", count, max_pages, "MAX_FILE_PAGES"))
     try:
         pages = [page.extract_text() or "" for page in reader.pages]
         meta_title = (reader.metadata.title if reader.metadata else None) or ""

@@ -46,12 +46,13 @@ class ParseWorker:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def parse(self, data: bytes, kind: str, name: str, cancel: threading.Event | None = None) -> ParsedDocument:
+    def parse(self, data: bytes, kind: str, name: str, cancel: threading.Event | None = None,
+              max_pages: int | None = None) -> ParsedDocument:
         """Like ``loaders.parse``; a file over budget, or one that crashes the parser, raises UnreadableFile."""
         if self.budget is None:
-            return parse(data, kind, name)
+            return parse(data, kind, name, max_pages)
         conn = self._start()
-        conn.send((data, kind, name))
+        conn.send((data, kind, name, max_pages))
         self._busy = True
         deadline = time.monotonic() + self.budget
         while not conn.poll(min(_POLL_SECONDS, max(0.0, deadline - time.monotonic()))):

@@ -1,9 +1,15 @@
 """What to index and how to read it without trusting it.
 
+The roots of a run are the paths it is given (the CLI's arguments, or one collection's
+``KB_SOURCES`` entries): a folder (resolved, so a folder named through a link is that folder)
+roots every file walking it finds, a file roots itself. A symlink is not a root: whether given
+as a file or found in a folder, it is read only when its target is a path walking a root would
+read (inside it, no hidden part), and it is typed by its target's name; a symlink to
+``/srv/app.env`` is not a document. Walking never follows a symlinked folder, so loops end.
+
 Only regular files are read: a named pipe would block forever and a device never ends.
-A file must stay inside the folder being indexed (a symlink to ``/srv/app.env`` is not
-a document), and at most ``limit`` bytes are read whatever ``stat`` says, because pipes,
-devices and ``/proc`` files all report a size of 0.
+At most ``limit`` bytes are read whatever ``stat`` says, because pipes, devices and ``/proc``
+files all report a size of 0.
 """
 
 from __future__ import annotations
@@ -62,52 +68,89 @@ class Discovery:
 
 
 def discover(paths: Sequence[Path]) -> Discovery:
-    """Expand files and folders into source items; a folder is the root its files must stay in."""
+    """Expand files and folders into source items; see the module docstring for what is read."""
     found = Discovery()
+    given: list[Path] = []
     for raw in paths:
-        given = Path(raw).expanduser()
-        if not given.exists():
-            found.failed.append((str(raw), "no such file or folder"))
-            continue
-        path = given.resolve()
-        found.roots.append(str(path))
-        if path.is_dir():
-            _discover_folder(path, found)
-            continue
-        kind = kind_of(given) or kind_of(path)  # the name the user typed, even for a symlink
-        if kind is None:
-            found.failed.append((str(path), f"unsupported file type {path.suffix or '(none)'}"))
+        path = Path(raw).expanduser()
+        if path.exists():
+            given.append(path)
         else:
-            found.items.append(SourceItem(str(path), kind, path=path, root=path))
+            found.failed.append((str(raw), "no such file or folder"))
+    roots = [_real(path) for path in given if path.is_dir() or not path.is_symlink()]
+    for path in given:
+        real = _real(path)
+        found.roots.append(str(real))  # a refused link's target too: what it once indexed goes
+        if real.is_dir():
+            _discover_folder(real, roots, found)
+        elif path.is_symlink() and not _root_of(real, roots):
+            found.failed.append((str(path.absolute()), outside(real)))
+        elif kind_of(real) is None:  # typed by what is read: link.md to a binary is not Markdown
+            linked = f" (it links to {real})" if path.is_symlink() else ""
+            found.failed.append((str(path.absolute()), f"unsupported file type {real.suffix or '(none)'}{linked}"))
+        else:
+            found.items.append(SourceItem(str(real), kind_of(real), path=real, root=_root_of(real, roots)))
+    unique: dict[str, SourceItem] = {}  # a file named twice (`kb index docs docs/a.md`) is indexed once
+    for item in found.items:
+        unique.setdefault(item.source, item)
+    found.items = list(unique.values())
     return found
 
 
-def _discover_folder(root: Path, found: Discovery) -> None:
+def _discover_folder(folder: Path, roots: list[Path], found: Discovery) -> None:
     unlisted: list[tuple[str, str]] = []
     before = len(found.items)
-    for file in _walk(root, unlisted):
-        kind = kind_of(file)
-        if kind is None:
+    for file in _walk(folder, unlisted):
+        target = _real(file) if file.is_symlink() else file
+        root = _root_of(target, roots)
+        if root is None:
+            found.failed.append((str(file), outside(target)))
+        elif kind_of(target) is None:
             found.ignored.append(str(file))
         else:
-            found.items.append(SourceItem(str(file), kind, path=file, root=root))
-    if unlisted and unlisted[0][0] == str(root):
-        found.empty.append((str(root), f"cannot be listed ({unlisted[0][1]})"))
+            found.items.append(SourceItem(str(file), kind_of(target), path=file, root=root))
+    if unlisted and unlisted[0][0] == str(folder):
+        found.empty.append((str(folder), f"cannot be listed ({unlisted[0][1]})"))
     elif len(found.items) == before:
-        found.empty.append((str(root), "is empty"))
+        found.empty.append((str(folder), "is empty"))
     else:
-        found.empty.extend((folder, f"cannot be listed ({why})") for folder, why in unlisted)
+        found.empty.extend((sub, f"cannot be listed ({why})") for sub, why in unlisted)
 
 
 def _walk(root: Path, unlisted: list[tuple[str, str]]) -> Iterator[Path]:
     def failed(exc: OSError) -> None:
         unlisted.append((exc.filename or str(root), exc.strerror or str(exc)))
 
-    for dirpath, dirnames, filenames in os.walk(root, onerror=failed):
+    # followlinks=False: a symlinked folder is not entered (its files, if inside a root, are walked there)
+    for dirpath, dirnames, filenames in os.walk(root, onerror=failed, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             if not name.startswith("."):
                 yield Path(dirpath) / name
+
+
+def _real(path: Path) -> Path:
+    return Path(os.path.realpath(path))
+
+
+def _inside(real: Path, root: Path) -> bool:
+    """Is ``real`` a path walking ``root`` reads: ``root`` itself, or below it with no hidden part?"""
+    if real == root:
+        return True
+    try:
+        below = real.relative_to(root)
+    except ValueError:
+        return False
+    return not any(part.startswith(".") for part in below.parts)
+
+
+def _root_of(real: Path, roots: Sequence[Path]) -> Path | None:
+    return next((root for root in roots if _inside(real, root)), None)
+
+
+def outside(target: Path | str) -> str:
+    """The reason a symlink is not read."""
+    return f"a link to a file outside the sources ({target}); not indexed"
 
 
 def under(source: str, roots: Sequence[str]) -> bool:
@@ -124,9 +167,9 @@ def too_large(size: int | None, limit: int) -> str:
 
 def read_source(path: Path, root: Path | None, limit: int) -> bytes:
     """Read a regular file inside ``root``, at most ``limit`` bytes, or raise UnreadableFile."""
-    real = os.path.realpath(path)
-    if root is not None and not under(real, [str(root)]):
-        raise UnreadableFile(f"symlink leads outside the source folder: {real}")
+    real = os.path.realpath(path)  # again: a link may have been changed since discovery
+    if root is not None and not _inside(Path(real), root):
+        raise UnreadableFile(outside(real))
     try:
         info = os.stat(real)
         _require_regular(info)  # before opening: opening a device can have side effects

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ import pytest
 from retrieval.chunking import ChunkingParams
 from retrieval.ingest import Indexer, IndexReport
 from retrieval.search import RetrievalParams, Searcher
+from retrieval.sources import SourceItem, outside
 from tests.test_ingest import write
 
 KEYWORD = RetrievalParams(mode="keyword", k=5)
@@ -71,12 +73,16 @@ def test_a_named_pipe_is_reported_and_the_run_goes_on(tmp_path, indexer, searche
 def test_a_symlink_to_dev_zero_is_refused_without_reading_it(tmp_path, indexer):
     write(tmp_path / "kb" / "good.md", "# Good\n\nalpha\n")
     (tmp_path / "kb" / "zero.txt").symlink_to("/dev/zero")
-    (tmp_path / "named.txt").symlink_to("/dev/zero")
+    (tmp_path / "named.txt").symlink_to("/dev/zero")  # named on the command line: a link is never a root
     report = within(30, indexer.index_paths, [tmp_path / "kb", tmp_path / "named.txt"], "docs")
-    assert reasons(report) == {"zero.txt": "symlink leads outside the source folder: /dev/zero",
-                               # named on the command line, the link is its own root: refused for what it is
-                               "zero": "not a regular file (character device)"}
+    assert reasons(report) == {"zero.txt": outside("/dev/zero"), "named.txt": outside("/dev/zero")}
     assert len(report.added) == 1
+
+
+def test_a_special_file_named_itself_is_refused_for_what_it_is(tmp_path, indexer):
+    os.mkfifo(tmp_path / "pipe.md")
+    report = within(30, indexer.index_paths, [tmp_path / "pipe.md"], "docs")
+    assert reasons(report) == {"pipe.md": "not a regular file (named pipe)"}
 
 
 def test_a_symlink_out_of_the_source_folder_is_not_indexed(tmp_path, indexer, searcher):
@@ -84,7 +90,7 @@ def test_a_symlink_out_of_the_source_folder_is_not_indexed(tmp_path, indexer, se
     write(tmp_path / "kb" / "good.md", "# Good\n\nalpha\n")
     (tmp_path / "kb" / "x.txt").symlink_to(secret)
     report = indexer.index_paths([tmp_path / "kb"], "docs")
-    assert reasons(report) == {"x.txt": f"symlink leads outside the source folder: {secret}"}
+    assert reasons(report) == {"x.txt": f"a link to a file outside the sources ({secret}); not indexed"}
     assert searcher.search("zebracorn", KEYWORD) == []
 
 
@@ -95,6 +101,71 @@ def test_a_symlink_inside_the_source_folder_is_indexed(tmp_path, indexer, search
     assert report.failed == [] and sorted(report.added) == [str(tmp_path / "kb" / "latest.md"),
                                                             str(tmp_path / "kb" / "notes" / "guide.md")]
     assert {hit.source for hit in searcher.search("kiln fired", KEYWORD)} == set(report.added)
+
+
+def test_a_symlink_given_as_a_file_is_read_only_inside_the_sources_and_typed_by_its_target(tmp_path, indexer,
+                                                                                             searcher):
+    secret = write(tmp_path / "srv" / "app.env", "DB_PASSWORD=zebracorn-hunter2\n")
+    notes = write(tmp_path / "kb" / "notes.txt", "The kiln is fired on Fridays.\n")
+    write(tmp_path / "kb" / "photo.bin", b"\x89PNG\r\n\x1a\n\x00\x00")
+    links = tmp_path / "links"
+    links.mkdir()
+    (links / "secrets.md").symlink_to(secret)  # named like a document, a secret outside every source
+    (links / "hidden.md").symlink_to(write(tmp_path / "kb" / ".env", "API_TOKEN=quagga-7\n"))  # walking skips it
+    (links / "kiln.pdf").symlink_to(notes)  # inside a source folder, and text whatever its name says
+    (links / "cover.md").symlink_to(tmp_path / "kb" / "photo.bin")
+    report = within(30, indexer.index_paths, [tmp_path / "kb", *sorted(links.iterdir())], "docs")
+    assert reasons(report) == {
+        "secrets.md": f"a link to a file outside the sources ({secret}); not indexed",
+        "hidden.md": f"a link to a file outside the sources ({tmp_path / 'kb' / '.env'}); not indexed",
+        "cover.md": f"unsupported file type .bin (it links to {tmp_path / 'kb' / 'photo.bin'})",
+    }
+    assert report.added == [str(notes)]  # once, as the file it is
+    assert searcher.search("zebracorn", KEYWORD) == [] and searcher.search("quagga", KEYWORD) == []
+    assert searcher.search("kiln fired", KEYWORD)[0].source == str(notes)
+
+
+def test_a_symlink_in_a_source_folder_is_read_only_if_walking_would_read_its_target(tmp_path, indexer, searcher):
+    kb = tmp_path / "kb"
+    write(kb / "good.md", "# Good\n\nalpha\n")
+    write(kb / ".env", "API_TOKEN=quagga-7\n")
+    (kb / "notes.md").symlink_to(kb / ".env")
+    write(kb / "scan.bin", b"\x00\x01binary")
+    (kb / "latest.md").symlink_to(kb / "scan.bin")  # typed by its target: not a document, so not read
+    report = indexer.index_paths([kb], "docs")
+    assert reasons(report) == {"notes.md": f"a link to a file outside the sources ({kb / '.env'}); not indexed"}
+    assert report.added == [str(kb / "good.md")]
+    assert searcher.search("quagga", KEYWORD) == []
+
+
+def test_symlinked_folders_are_not_entered_and_loops_end(tmp_path, indexer, searcher):
+    write(tmp_path / "srv" / "secret.md", "# Secret\n\nzebracorn\n")
+    kb = tmp_path / "kb"
+    good = write(kb / "sub" / "good.md", "# Good\n\nalpha\n")
+    (kb / "srv").symlink_to(tmp_path / "srv")
+    (kb / "sub" / "up").symlink_to(kb)
+    (kb / "self").symlink_to(kb / "self")  # a link to itself: a loop at the first step
+    report = within(30, indexer.index_paths, [kb], "docs")
+    assert report.added == [str(good)] and report.failed == []
+    assert searcher.search("zebracorn", KEYWORD) == []
+
+
+def test_a_link_given_on_the_command_line_to_a_secret_is_refused_and_the_run_goes_on(tmp_path, database_url,
+                                                                                     monkeypatch, capsys, searcher):
+    import json
+
+    from bot.cli import main
+
+    secret = write(tmp_path / "srv" / "app.env", "DB_PASSWORD=zebracorn-hunter2\n")
+    good = write(tmp_path / "kb" / "good.md", "# Good\n\nThe heron pond is behind building C.\n")
+    (tmp_path / "kb" / "link.md").symlink_to(secret)
+    with cli_env(tmp_path, database_url, monkeypatch):
+        assert main(["index", str(tmp_path / "kb" / "link.md"), str(good), "--collection", "team", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["failures"] == [{"source": str(tmp_path / "kb" / "link.md"),
+                                   "reason": f"a link to a file outside the sources ({secret}); not indexed"}]
+    assert report["added"] == 1
+    assert searcher.search("zebracorn", KEYWORD) == [] and searcher.search("heron pond", KEYWORD)
 
 
 def test_a_yaml_alias_bomb_in_front_matter_is_ignored_and_the_document_indexed(tmp_path, indexer, searcher):
@@ -117,9 +188,8 @@ def test_a_huge_heading_gives_a_bounded_title(tmp_path, indexer, searcher):
 def test_the_size_limit_counts_bytes_read_not_what_stat_says(tmp_path, engine, fake_embedder):
     maps = Path(f"/proc/{os.getpid()}/maps")  # a regular file whose stat size is 0, with kilobytes inside
     assert maps.stat().st_size == 0 and len(maps.read_bytes()) > 2000
-    (tmp_path / "maps.txt").symlink_to(maps)
     small = Indexer(engine, fake_embedder, max_file_bytes=1000)
-    report = within(30, small.index_paths, [tmp_path / "maps.txt"], "docs")
+    report = within(30, small.index_items, [SourceItem(str(maps), "text", path=maps, root=maps)], "docs")
     assert [reason for _, reason in report.failed] == ["too large: more than the limit of 0.0 MB (MAX_FILE_MB)"]
 
 
@@ -168,18 +238,28 @@ def test_a_cancelled_run_stops_during_a_slow_file_and_removes_nothing(tmp_path, 
     assert "nothing was removed" in report.warnings[0]
 
 
-def test_index_from_the_command_line_keeps_an_emptied_folder_unless_allow_empty(tmp_path, engine, database_url,
-                                                                                monkeypatch, capsys):
-    import json
+@contextmanager
+def cli_env(tmp_path: Path, database_url, monkeypatch):
+    """``bot.cli.main`` against the test database, with no .env, restoring the SIGTERM handler it sets."""
     import signal
-
-    from bot.cli import main
 
     monkeypatch.chdir(tmp_path)  # no .env here
     monkeypatch.setenv("DATABASE_URL", database_url.render_as_string(hide_password=False))
     monkeypatch.setenv("KB_DATA_DIR", str(tmp_path / "unused"))
-    previous = signal.getsignal(signal.SIGTERM)  # main() makes SIGTERM interrupt the command
+    previous = signal.getsignal(signal.SIGTERM)
     try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_index_from_the_command_line_keeps_an_emptied_folder_unless_allow_empty(tmp_path, engine, database_url,
+                                                                                monkeypatch, capsys):
+    import json
+
+    from bot.cli import main
+
+    with cli_env(tmp_path, database_url, monkeypatch):
         kb = tmp_path / "kb"
         write(kb / "a.md", "# A\n\nThe badger gate closes at six.\n")
         assert main(["index", str(kb), "--collection", "team"]) == 0
@@ -192,8 +272,23 @@ def test_index_from_the_command_line_keeps_an_emptied_folder_unless_allow_empty(
         assert main(["index", str(kb), "--collection", "team", "--allow-empty", "--json"]) == 0
         report = json.loads(capsys.readouterr().out)
         assert (report["removed"], report["kept"], report["warnings"]) == (1, 0, [])
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+
+
+def test_the_page_limit_is_a_setting_and_its_message_says_how_to_raise_it(tmp_path, database_url, monkeypatch,
+                                                                           capsys):
+    import json
+
+    from bot.cli import main
+    from tests.pdf import make_pdf
+
+    pdf = write(tmp_path / "kb" / "manual.pdf", make_pdf(["one", "two", "three"]))
+    write(tmp_path / "kb" / "good.md", "# Good\n\nalpha\n")
+    monkeypatch.setenv("MAX_FILE_PAGES", "2")
+    with cli_env(tmp_path, database_url, monkeypatch):
+        assert main(["index", str(tmp_path / "kb"), "--collection", "team", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["added"] == 1 and report["failures"] == [
+        {"source": str(pdf), "reason": "too many pages: 3, the limit is 2 (raise MAX_FILE_PAGES to index it)"}]
 
 
 class Responses:
@@ -258,6 +353,34 @@ def test_an_emptied_source_is_kept_and_reindex_says_why(tmp_path, engine, fake_e
     summary = said.wait_for(2, 30)[1]
     assert "*team*: 0 added, 0 updated, 0 unchanged, 0 removed, 0 failed" in summary
     assert f"`{kb}` is empty: kept its 1 document." in summary and "--allow-empty" in summary
+    admin.background.shutdown()
+
+
+def test_a_kb_sources_entry_linking_to_a_secret_is_refused_and_what_it_leaked_is_removed(tmp_path, engine,
+                                                                                         fake_embedder, searcher):
+    import json
+
+    from bot.settings import Settings
+    from bot.slack.admin import Admin
+    from bot.slack.visibility import Visibility
+
+    secret = write(tmp_path / "srv" / "app.env", "DB_PASSWORD=zebracorn-hunter2\n")
+    kb = tmp_path / "kb"
+    write(kb / "a.md", "# A\n\nThe heron pond is behind building C.\n")
+    (tmp_path / "extra.md").symlink_to(secret)
+    indexer = Indexer(engine, fake_embedder)
+    # what an earlier version indexed through the link: the secret, under its own path
+    indexer.index_items([SourceItem(str(secret), "markdown", path=secret)], "team")
+    assert searcher.search("zebracorn", KEYWORD)
+    settings = Settings(_env_file=None, kb_sources=json.dumps({"team": [str(kb), str(tmp_path / "extra.md")]}))
+    admin = Admin(settings.slack_config, engine, lambda: indexer, Visibility({}, None))
+    said = Responses()
+    admin.reindex("UADMIN", "team", said)
+    summary = said.wait_for(2, 30)[1]
+    assert "*team*: 1 added, 0 updated, 0 unchanged, 1 removed, 1 failed" in summary
+    assert f"✗ extra.md: a link to a file outside the sources ({secret}); not indexed" in summary
+    assert searcher.search("zebracorn", KEYWORD) == []
+    assert searcher.search("heron pond", KEYWORD)[0].title == "A"
     admin.background.shutdown()
 
 

@@ -185,3 +185,59 @@ def test_switching_embedding_model_reembeds_the_collection(tmp_path, engine, ind
     # the old embedder no longer matches the collection, so its vector arm finds nothing there
     assert searcher.search("charlie", RetrievalParams(mode="vector")) == []
     assert Searcher(engine, other).search("charlie delta", RetrievalParams(mode="vector"))[0].title == "B"
+
+
+def pages_sharing_one_stream(pages: int, line: str) -> bytes:
+    """A PDF whose ``pages`` pages all draw one content stream: bytes grow by a few dozen a page."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({line}) Tj ET".encode("latin-1")
+    head = [b"<< /Type /Catalog /Pages 2 0 R >>",
+            f"<< /Type /Pages /Kids [{' '.join(f'{5 + i} 0 R' for i in range(pages))}] /Count {pages} >>".encode(),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+            b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"]
+    page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> " \
+           b"/Contents 4 0 R >>"
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(head + [page] * pages, 1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(offsets) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+    out += f"trailer\n<< /Size {len(offsets) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)
+
+
+def test_a_pdf_of_too_many_pages_is_refused_before_its_text_is_read(tmp_path, engine, fake_embedder, searcher):
+    pdf = write(tmp_path / "kb" / "manual.pdf", make_pdf(["The ocelot manual, first edition."]))
+    good = write(tmp_path / "kb" / "good.md", "# Good\n\nThe heron pond is behind building C.\n")
+    indexer = Indexer(engine, fake_embedder, max_file_bytes=1_000_000)
+    indexer.index_paths([tmp_path / "kb"], "docs")
+    many = pages_sharing_one_stream(2500, "Every page says the same: the ocelot manual, pirated.")
+    assert len(many) < 400_000  # 20,000 such pages fit in MAX_FILE_MB's 3 MB
+    write(pdf, many)
+    good.write_text("# Good\n\nThe heron pond moved to building D.\n", encoding="utf-8")
+
+    report = indexer.index_paths([tmp_path / "kb"], "docs")
+    assert report.failed == [(str(pdf), "too many pages: 2500, the limit is 2000 (raise MAX_FILE_PAGES to index it)")]
+    assert report.updated == [str(good)] and report.removed == []  # the run went on
+    assert [c["text"] for c in chunks_of(engine, pdf)] == ["The ocelot manual, first edition."]  # kept as it was
+    assert searcher.search("pirated", KEYWORD) == []
+
+
+def test_a_file_of_too_many_chunks_is_refused_before_it_is_embedded(tmp_path, engine, fake_embedder, searcher):
+    import re
+
+    paragraphs = "\n\n".join(f"Paragraph {i} of the walrus almanac says something long enough to stand "
+                             f"alone as a chunk of its own, with words like manatee and narwhal number {i}."
+                             for i in range(40))
+    big = write(tmp_path / "kb" / "almanac.md", f"# Almanac\n\n{paragraphs}\n")
+    good = write(tmp_path / "kb" / "good.md", "# Good\n\nThe heron pond is behind building C.\n")
+    indexer = Indexer(engine, fake_embedder, ChunkingParams(size=200, overlap=20), max_file_chunks=10)
+    report = indexer.index_paths([tmp_path / "kb"], "docs")
+    [(source, reason)] = report.failed
+    assert source == str(big)
+    assert re.fullmatch(r"too many chunks: \d+, the limit is 10 \(raise MAX_FILE_CHUNKS to index it\)", reason)
+    assert int(reason.split()[3].rstrip(",")) >= 40
+    assert report.added == [str(good)] and chunks_of(engine, big) == []
+    assert searcher.search("walrus almanac", KEYWORD) == []
