@@ -327,9 +327,10 @@ class SlackAnswerer:
         if not q.is_dm:  # what an admin chose for this channel (/kb channel collections, instruction)
             settings = self.channels.get(q.channel)
             scope, style = settings.narrow(scope), settings.instruction
+        private = q.audience.private or q.panel or self.places is None  # where it was asked: bot.slack.places
         return Question(q.text, history=history, collections=scope, origin="slack", asker=q.user,
                         channel=q.channel, thread_ts=q.thread_ts, message_ts=q.message_ts, use_cache=q.use_cache,
-                        style=style, place=self.place(q),
+                        style=style, place=PRIVATE if private else self.places.of(q.channel, q.channel_type),
                         on_draft=stream.on_draft if stream else None, on_found=stream.on_found if stream else None)
 
     def history(self, client: WebClient, q: SlackQuestion) -> tuple[tuple[str, str], ...]:
@@ -344,12 +345,6 @@ class SlackAnswerer:
             if text and not text.startswith("⏳"):
                 turns.append(("assistant" if mine else "user", text))
         return tuple(turns[-MAX_HISTORY_MESSAGES:])
-
-    def place(self, q: SlackQuestion) -> str:
-        """Where ``q`` was asked (bot.slack.places): private unless it was asked for everyone in a public channel."""
-        if q.audience.private or q.panel or self.places is None:
-            return PRIVATE
-        return self.places.of(q.channel, q.channel_type)
 
     def popular(self, audience: Audience) -> list[str]:
         """The up-voted questions ``audience`` may see: asked in a public channel that lets its questions be
