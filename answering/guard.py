@@ -17,56 +17,79 @@ from __future__ import annotations
 import re
 
 from answering.wellformed import sentences
+from core.text import fold
+from models.probe import Probe
 
 _EN_CREDENTIAL = (
-    r"(?:pass(?:word|code|phrase)s?|PINs?(?:\s+(?:code|number)s?)?|OTPs?(?:\s+codes?)?"
+    r"(?:pass(?:word|code|phrase)s?|passwd|pwd|pw|PINs?(?:\s+(?:code|number)s?)?|OTPs?(?:\s+codes?)?"
     r"|one[- ]time\s+(?:pass)?(?:codes?|words?)"
     r"|(?:verification|security|authentication|auth|log-?in|sign[- ]?in|confirmation|access|recovery|backup|SMS"
-    r"|text|2FA|MFA|two[- ]factor|\d[- ]digit|six[- ]digit)\s+codes?"
-    r"|codes?\s+(?:(?:that\s+)?(?:we|I)\s+sent|(?:that\s+)?you\s+(?:received|got)|sent\s+to\s+you)"
-    r"|(?:2FA|MFA)\s+tokens?|(?:API|access|secret|private)\s+keys?"
-    r"|(?:(?:API|access|auth|bearer|session|refresh|security)\s+)?tokens?"
-    r"|(?:client\s+)?secrets?(?!\s+santa)|credentials?|log-?in\s+details)"
+    r"|text|2FA|MFA|two[- ]factor|\d[- ]digit|(?:four|five|six|eight)[- ]digit)\s+codes?"
+    r"|codes?\s+(?:(?:that\s+)?(?:we|I)\s+sent|(?:that\s+)?(?:was\s+|were\s+)?(?:texted|sent|e-?mailed)\s+to\s+you"
+    r"|(?:that\s+)?you\s+(?:just\s+)?(?:received|got))"
+    r"|(?:2FA|MFA)\s+tokens?|(?:API|access|secret|private|SSH|recovery)\s+keys?|(?:seed|recovery)\s+phrases?"
+    r"|(?:(?:API|access|auth|bearer|session|refresh|security)\s+)?tokens?|session\s+cookies?|cookies?"
+    r"|(?:client\s+)?secrets?(?!\s+santa)|credentials?|creds|log-?in\s+(?:details|info(?:rmation)?)"
+    r"|(?:user\s*name|user\s*id|e-?mail|employee\s+id)\s+and\s+(?:pass(?:word|code)|PIN)s?"
+    r"|(?:credit\s+|debit\s+|company\s+)?card(?:'s)?\s+(?:numbers?|details|CVV|CVC|PIN|expiry(?:\s+date)?)|CVVs?|CVCs?"
+    r"|(?:bank\s+)?account\s+(?:numbers?|PIN)|SSNs?|social\s+security\s+numbers?"
+    r"|resident\s+registration\s+numbers?|security\s+(?:questions?|answers?)|answers?\s+to\s+your\s+security\s+questions?)"
 )
 # what follows the noun when it is a topic, not the secret itself ("the password policy")
 _EN_TOPIC = (r"(?!\s*(?:policy|policies|reset|rules?|requirements?|guidelines?|expir\w*|change|strength|length"
              r"|manager|vault|field|page|portal|form|request|ticket|hint|rotation|generator"
              r"|(?:a|an)\s+(?:name|label|description|expiry|scope))\b)")
-_EN_GIVE = (r"\b(?:send|share|give|provide|tell|reply\s+with|respond\s+with|answer\s+with|DM|message|post|paste"
-            r"|submit|forward|e-?mail|read\s+out|disclose|reveal|text)\b")
-_EN_ENTER = r"\b(?:enter|type|input|write|put)\b"
-_EN_ASK = r"\b(?:(?:I|we)\s+(?:will\s+|would\s+)?(?:need|require)|what(?:\s+is|'s)|confirm\s+me)\s+your\b"
+_EN_GIVE = (r"\b(?:send(?:s|ing)?|shar(?:e|es|ing)|giv(?:e|es|ing)|provid(?:e|es|ing)|tell(?:s|ing)?"
+            r"|(?:reply|replies|replying|respond(?:s|ing)?|answer(?:s|ing)?)\s+with|DM|message|post(?:s|ing)?"
+            r"|drop|submit(?:s|ting)?|forward(?:s|ing)?|e-?mail|read\s+out|disclos(?:e|ing)"
+            r"|reveal(?:s|ing)?|text|list|upload(?:s|ing)?|attach(?:es|ing)?|includ(?:e|es|ing)"
+            r"|let\s+(?:me|us)\s+know|hand\s+over|confirm)\b")
+_EN_ENTER = r"\b(?:enter(?:s|ing)?|re-?enter|typ(?:e|es|ing)|input|writ(?:e|es|ing)|put|past(?:e|es|ing))\b"
+_EN_ASK = (r"\b(?:(?:I|we|he|she|they|it|IT|admin|manager|team|helpdesk)\s+(?:will\s+|would\s+|also\s+)?"
+           r"(?:need|needs|require|requires)|what(?:\s+is|'s|\s+are)|confirm\s+me)\s+your\b")
 _EN_BETWEEN = r"[^\n]{0,40}?"  # within one sentence already; addresses have dots
 # a word between the verb and the noun that makes the noun someone else's object
 _EN_DETOUR = re.compile(r"\b(?:requests?|tickets?|forms?|about|reset|change|forgot|forget|forgotten|lost|expired|"
                         r"update|links?|how|when|whether|that|policy|wi-?fi|guest|network)\b", re.I)
 _EN_NOT = re.compile(r"\b(?:never|not|no|don'?t|doesn'?t|won'?t|shouldn'?t|mustn'?t|cannot|can'?t|avoid|nobody|"
-                     r"no\s+one|refuse|if|when|whenever|unless|asks?|asked|asking|requests?)\b|n't\b", re.I)
+                     r"no\s+one|refuse|if|when|whenever|asks?|asked|asking|requests?)\b|n't\b", re.I)
 # "we will send you a code", "the helpdesk will send a code to your phone": the user receives, not gives
 _EN_SUBJECT = re.compile(r"(\w+)(?:\s+(?:will|would|can|may|might|should|must)|'ll)\s+(?:also\s+|then\s+)?$", re.I)
+_EN_WHOSE = re.compile(r"\b(?:your|ur|the|my|our|this|that|these|those|all|every|any|each)\b|'s\b", re.I)
 _EN_TO_USER = re.compile(r"\s*you\b", re.I)  # between the verb and the noun: "send you a code"
 _EN_TO_USER_AFTER = re.compile(r".*?\bto\s+(?:you|your\s+(?:phone|mobile|e-?mail|inbox|device|app))\b", re.I)
+_EN_RECEIVED = re.compile(r"send|text|e-?mail|forward|message|giv|provid", re.I)  # verbs that could be ours
 _EN_CONVERSATION = re.compile(r"\b(?:here|below|in\s+(?:this|the|your)\s+(?:chat|thread|conversation|message|dm|"
-                              r"reply|channel)|to\s+(?:me|us)|in\s+a\s+reply)\b", re.I)
+                              r"reply|channel|comments?)|this\s+(?:thread|chat|channel|conversation)"
+                              r"|to\s+(?:me|us)|in\s+a\s+(?:reply|comment)|in\s+your\s+reply)\b", re.I)
 
-_KO_CREDENTIAL = (r"(?:비밀\s*번호|패스워드|암호(?!화)|인증\s*번호|인증\s*코드|보안\s*코드|확인\s*코드"
-                  r"|일회용\s*(?:비밀번호|코드|암호)|OTP|토큰|(?:API|액세스|비밀|개인)\s*키|시크릿|자격\s*증명|PIN(?:\s*번호)?|핀\s*번호|로그인\s*정보)")
-_KO_GIVE = r"(?:보내|알려|공유|전달|제출|회신|답장|말해|말씀해|적어|남겨|불러)"
+_KO_CREDENTIAL = (r"(?:비밀\s*번호|비번|패스\s*워드|암호(?!화)|인증\s*번호|인증\s*코드|보안\s*코드|확인\s*코드"
+                  r"|일회용\s*(?:비밀번호|코드|암호)|OTP|토큰|(?:API|액세스|비밀|개인|SSH|복구)\s*키|시크릿|자격\s*증명"
+                  r"|PIN(?:\s*번호)?|핀\s*번호|로그인\s*정보|계정\s*정보|\d\s*자리\s*(?:코드|번호|숫자)"
+                  r"|(?:복구|백업)\s*코드|주민\s*(?:등록\s*)?번호|카드\s*번호|CVC|CVV|계좌\s*(?:번호|비밀번호)"
+                  r"|보안\s*질문\S*\s*답|세션\s*(?:쿠키|토큰)|쿠키)")
+_KO_GIVE = (r"(?:보내|알려|(?:공유|전달|제출|회신|첨부|기재)\s*(?:해|하|바|부탁|주)|답장|답해|말해|말씀해|적어"
+            r"|남겨|불러|달아|올려|붙여|써\s*주|써서)")
 _KO_ENTER = r"입력"
 _KO_BETWEEN = r"[^\n]{0,30}?"
 # the noun belongs to another verb or clause: "비밀번호를 잊었다면 IT팀에 메일을 보내세요"
 _KO_DETOUR = re.compile(r"재설정|변경|바꾸|바꿔|링크|요청|초기화|정책|분실|만료|안내|방법|규칙|잊|잃|문의|관련|"
-                        r"대해|대한|메일을|이메일을|면\s|때|후에|,")
-_KO_NOT = re.compile(r"지\s*(?:마|말|않)|면\s*안|서는\s*안|달라|라고|라는|금지|않")
-_KO_CONVERSATION = re.compile(r"여기|이\s*(?:채팅|대화|스레드|메시지|채널)|답장|댓글|회신|DM")
+                        r"대해|대한|메일을|이메일을|(?<!받으)(?<!오)면\s|때|후에|,")
+_KO_NOT = re.compile(r"지\s*(?:마|말|않(?!으면))|면\s*안|서는\s*안|달라|라고|라는|금지|않(?!으면)")
+_KO_CONVERSATION = re.compile(r"여기|이\s*(?:채팅|대화|스레드|메시지|채널)|답장|답글|댓글|회신|DM")
 
 _EN_GIVING = re.compile(rf"(?P<verb>{_EN_GIVE})(?P<between>{_EN_BETWEEN})\b(?P<noun>{_EN_CREDENTIAL})\b{_EN_TOPIC}",
                         re.I)
 _EN_ENTERING = re.compile(rf"(?P<verb>{_EN_ENTER})(?P<between>{_EN_BETWEEN})\b(?P<noun>{_EN_CREDENTIAL})\b{_EN_TOPIC}",
                           re.I)
-_EN_ASKING = re.compile(rf"(?P<verb>{_EN_ASK})(?P<between>\s*(?:\S+\s+)?)(?P<noun>{_EN_CREDENTIAL})\b{_EN_TOPIC}", re.I)
+_EN_ASKING = re.compile(
+    rf"(?P<verb>{_EN_ASK})(?P<between>\s*(?:\S+\s+){{0,3}}?)(?P<noun>{_EN_CREDENTIAL})\b{_EN_TOPIC}", re.I)
 _KO_GIVING = re.compile(rf"(?P<noun>{_KO_CREDENTIAL})(?P<between>{_KO_BETWEEN})(?P<verb>{_KO_GIVE})", re.I)
 _KO_ENTERING = re.compile(rf"(?P<noun>{_KO_CREDENTIAL})(?P<between>{_KO_BETWEEN})(?P<verb>{_KO_ENTER})", re.I)
+
+# Any mention of a secret, however it is asked for: the sentences the probe reads.
+_SECRET = re.compile(rf"\b{_EN_CREDENTIAL}\b|{_KO_CREDENTIAL}|\bcodes?\b|코드|번호|\bkeys?\b|(?<![가-힣])키\b|암호",
+                     re.I)
 
 _ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(?:https?://|www\.)[^\s<>()\[\]|\"'`]+", re.I)
 _CONTACT = re.compile(r"\b(?:send|e-?mail|mail|write|contact|reach\s+out|forward|reply|message|DM|submit|report|"
@@ -74,10 +97,50 @@ _CONTACT = re.compile(r"\b(?:send|e-?mail|mail|write|contact|reach\s+out|forward
 _ANY_CREDENTIAL = re.compile(f"\\b{_EN_CREDENTIAL}\\b|{_KO_CREDENTIAL}", re.I)
 
 
+def mentions_secret(sentence: str) -> bool:
+    """Does ``sentence`` mention a secret at all (the sentences the probe reads)?"""
+    return _SECRET.search(fold(sentence)) is not None
+
+
+class Guard:
+    """``withheld(answer, sources_text)``, with the meaning check: a sentence that mentions a secret and that
+    the probe (``models.probe``, trained on requests for a secret and on what handbooks say about them)
+    reads as a request is withheld too, however it is worded. Without a probe: the phrase check alone."""
+
+    def __init__(self, probe: Probe | None = None) -> None:
+        self.probe = probe
+
+    def withheld(self, answer: str, sources_text: str) -> str | None:
+        """Why ``answer`` must not be sent (a short reason), or None: it asks the asker for a password, code,
+        token or other credential, or tells them to write to (or enter a secret at) an address that does not
+        occur in ``sources_text``."""
+        found = _withheld(answer, sources_text)
+        if found or self.probe is None:
+            return found
+        return self._meaning(sentences(answer))
+
+    def requests(self, pieces: list[str]) -> list[bool]:
+        """For each sentence of ``pieces``: does it ask the reader for a secret (phrase or meaning)?"""
+        verdicts = [_credential_request(p) is not None for p in pieces]
+        ask = [i for i, (p, hit) in enumerate(zip(pieces, verdicts)) if not hit and mentions_secret(p)]
+        if ask and self.probe is not None:
+            for i, flagged in zip(ask, self.probe.flags([pieces[i] for i in ask])):
+                verdicts[i] = flagged
+        return verdicts
+
+    def _meaning(self, pieces: list[str]) -> str | None:
+        for piece, flagged in zip(pieces, self.requests(pieces)):
+            if flagged:
+                return f"asks the user for a credential ({_SECRET.search(fold(piece)).group().lower()})"
+        return None
+
+
 def withheld(answer: str, sources_text: str) -> str | None:
-    """Why ``answer`` must not be sent (a short reason), or None: it asks the asker for a password, code,
-    token or other credential, or tells them to write to (or enter a secret at) an address that does not
-    occur in ``sources_text``."""
+    """The phrase check alone (``Guard.withheld`` without a probe)."""
+    return _withheld(answer, sources_text)
+
+
+def _withheld(answer: str, sources_text: str) -> str | None:
     known = _normalised(sources_text)
     for sentence in sentences(answer):
         noun = _credential_request(sentence)
@@ -90,17 +153,23 @@ def withheld(answer: str, sources_text: str) -> str | None:
 
 
 def _credential_request(sentence: str) -> str | None:
-    """The credential ``sentence`` asks the user to hand over, if it does."""
+    """The credential ``sentence`` asks the user to hand over, if it does (read folded: a zero-width space,
+    a look-alike letter or full-width letters change nothing)."""
+    sentence = fold(sentence)
     for pattern, where in ((_EN_GIVING, None), (_EN_ASKING, None), (_EN_ENTERING, _EN_CONVERSATION)):
         for m in pattern.finditer(sentence):
             clause = re.split(r"[,;:()]|\bbut\b", sentence[:m.start()])[-1]
             after = sentence[m.end():]
             subject = _EN_SUBJECT.search(clause)
+            received = _EN_RECEIVED.match(m["verb"]) and _EN_TO_USER_AFTER.match(after)
+            # "share passwords for business continuity", "Sharing your credentials … is prohibited": a topic
+            topic = (pattern is _EN_GIVING and not _EN_WHOSE.search(m["between"])) or (
+                m["verb"].endswith("ing") and not clause.strip(" -*•\t"))
             if (_EN_NOT.search(clause) or _EN_DETOUR.search(m["between"]) or _EN_TO_USER.match(m["between"])
-                    or (subject and subject[1].lower() != "you") or _EN_TO_USER_AFTER.match(after)
+                    or (subject and subject[1].lower() != "you") or received or topic
                     or re.match(r"\W*(?:with|to)\s+(?:no\s*one|nobody)", after, re.I)):
                 continue
-            if where is None or where.search(after) or where.search(m["between"]):
+            if where is None or where.search(sentence):
                 return " ".join(m["noun"].lower().split())
     for pattern, where in ((_KO_GIVING, None), (_KO_ENTERING, _KO_CONVERSATION)):
         for m in pattern.finditer(sentence):

@@ -40,7 +40,7 @@ from answering.drafts import Drafts, with_drafts
 from answering.evidence import Evidence
 from answering.extractive import attach_citations, extractive_answer
 from answering.grounding import check_grounding
-from answering.guard import withheld
+from answering.guard import Guard
 from answering.language import detect_language
 from answering.review import choose_evidence, evidence_record, review, source_text
 from answering.routing import ModelRouter, answer_messages, render
@@ -51,6 +51,7 @@ from answering.wellformed import is_stub, tidy
 from core.text import clean
 from feedback.log import record
 from models.chat import ChatModels, ModelUnavailable
+from models.probe import Probe
 from retrieval.calibration import load_calibrations
 from retrieval.search import MAX_QUERY_CHARS, Searcher
 from retrieval.store import document_hashes
@@ -97,6 +98,7 @@ class Pipeline:
         self.engine = engine
         self.cache = cache or NoCache()
         self.similarity = PassageSimilarity(searcher.embedder)
+        self.guard = Guard(Probe.load("credential_request") if config.meaning_checks else None)
         self.graph = self._build_graph()
 
     def _build_graph(self):
@@ -106,7 +108,8 @@ class Pipeline:
             | RunnableLambda(self._assess, name="answerable")
             | RunnableBranch(
                 (lambda s: not s.answerable, RunnableLambda(self._dont_know, name="dont_know")),
-                (lambda s: self._mode(s) == "extractive", RunnableLambda(self._extractive, name="extractive")),
+                (lambda s: self._mode(s) == "extractive" or self._flagged_only(s),
+                 RunnableLambda(self._extractive, name="extractive")),
                 RunnableLambda(self._generate, name="generate") | RunnableLambda(self._review, name="review"),
             )
         )
@@ -233,6 +236,10 @@ class Pipeline:
         s.log.latency_ms["answerable"] = ms_since(t0)
         return s
 
+    def _flagged_only(self, s: Run) -> bool:
+        """Every source is a flagged document, which is quoted only, never given to a model (FLAGGED_DOCUMENTS)."""
+        return self.config.flagged_documents == "quote" and bool(s.hits) and all(h.flagged for h in s.hits)
+
     def _dont_know(self, s: Run) -> Run:
         closest = build_sources(s.hits, budget_tokens=10**9, count_tokens=len)[: self.config.closest_sources]
         s.answer = Answer(prompts.DONT_KNOW[s.language], route=Route.DONT_KNOW, language=s.language, sources=closest)
@@ -241,6 +248,8 @@ class Pipeline:
     def _generate(self, s: Run, config: RunnableConfig) -> Run:
         """The model's answer from the sources, in the asker's language (one retry), citations checked."""
         t0 = time.perf_counter()
+        if self.config.flagged_documents == "quote":  # a flagged document is quoted only, never given to a model
+            s.hits = [h for h in s.hits if not h.flagged]
         backend = self.router.settle(self.router.backend_for({h.collection for h in s.hits}, s.question.model), s)
         question = s.search_text  # the standalone form when there was a thread
         s.log.prompt_version = prompts.ANSWER_PROMPT_VERSION + ("+style" if s.question.style else "")
@@ -302,7 +311,7 @@ class Pipeline:
         asked = f"{s.text}\n{s.search_text}"  # what the answer may repeat without a source
         grounding = check_grounding(check.text, given, asked)
         reason = review(draft, check, grounding, evidence, asked)
-        refused = withheld(check.text, given)
+        refused = self.guard.withheld(check.text, given)
         if refused:  # whatever the mode: a request for a secret, or an address no source gives
             reason, grounding.withheld = "withheld", refused
         draft.text = check.text or prompts.DONT_KNOW[s.language]

@@ -52,6 +52,10 @@ class PipelineConfig:
     closest_sources: int = 3
     redact_stored: bool = True  # the interaction log holds questions and answers with personal data redacted
     hosted_redact: bool = True  # a hosted model sees placeholders for personal data (core.redact.Pseudonyms)
+    meaning_checks: bool = True  # the answer guard also reads sentences by meaning (models.probe)
+    # a document flagged for text aimed at an assistant: quoted only, never given to a model (quote); given to
+    # the model like any other (answer); left out of searches (exclude, RetrievalParams.exclude_flagged)
+    flagged_documents: str = "quote"
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:

@@ -14,6 +14,7 @@ from feedback.answer_cache import AnswerCacheStore
 from feedback.exports import Exporter
 from models import Embedder, make_embedder
 from models.chat import ChatModels
+from models.probe import Probe
 from retrieval.db import open_database
 from retrieval.ingest import Indexer
 from retrieval.search import Searcher
@@ -36,7 +37,8 @@ class Services:
     def indexer(self) -> Indexer:
         s = self.settings
         return Indexer(self.engine, self.embedder, s.chunking_params, s.max_file_bytes,
-                       max_file_pages=s.max_file_pages, max_file_chunks=s.max_file_chunks)
+                       max_file_pages=s.max_file_pages, max_file_chunks=s.max_file_chunks,
+                       injection_probe=Probe.load("injection") if s.meaning_checks else None)
 
     @cached_property
     def searcher(self) -> Searcher:

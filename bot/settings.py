@@ -60,7 +60,9 @@ class Settings(BaseSettings):
     retrieval_keyword_weight: float = Field(default=RetrievalParams.keyword_weight, ge=0)
     hnsw_ef_search: int = Field(default=100, ge=1, le=1000)
     # Documents whose text addresses an assistant ("ignore previous instructions"), flagged when indexed
-    flagged_documents: Literal["answer", "exclude"] = "answer"
+    flagged_documents: Literal["quote", "answer", "exclude"] = "quote"
+    # The answer guard and the injection scan also read sentences by meaning (models.probe)
+    meaning_checks: bool = True
 
     # Answering: which model, and when to say "I don't know"
     model_policy: Literal["auto", "hosted", "local"] = "auto"
@@ -213,6 +215,8 @@ class Settings(BaseSettings):
             retrieval=self.retrieval_params,
             redact_stored=self.redact_stored,
             hosted_redact=self.hosted_redact,
+            meaning_checks=self.meaning_checks,
+            flagged_documents=self.flagged_documents,
         )
 
     @cached_property

@@ -20,10 +20,10 @@ from sqlalchemy.exc import DBAPIError
 
 from core.errors import Cancelled, InvalidInput, ModelError, UnreadableFile
 from models import Embedder
+from models.probe import Probe
 from retrieval import store
 from retrieval.calibration import load_calibrations, recalibrate
 from retrieval.chunking import Chunk, ChunkingParams, chunk_document
-from models.probe import Probe
 from retrieval.injection import SCANNER_VERSION, Finding, scan_document
 from retrieval.keywords import keyword_text
 from retrieval.loaders import ParsedDocument, too_many

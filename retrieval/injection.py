@@ -1,9 +1,14 @@
 """Text in a document that speaks to an assistant instead of to a reader (prompt injection).
 
-A handbook page has no reason to say "ignore previous instructions" or "SYSTEM:"; a page that does
-is flagged for admins when it is indexed (``documents.flags``), and can be kept out of answers
-(OWASP LLM01). The patterns are deliberately narrow, in English and Korean: a false alarm costs an
-admin a look, a miss costs a phishing answer.
+A handbook page has no reason to say "ignore previous instructions" or "Note for AI assistants: …"; a
+page that does is flagged for admins when it is indexed (``documents.flags``) and, by default, only
+quoted, never given to a model, until an admin clears it (OWASP LLM01).
+
+Two checks, both on the folded text (``core.text.fold_chars``: a zero-width space, a look-alike letter
+or full-width letters change nothing): narrow patterns in English and Korean, and, when indexing, the
+meaning of each sentence that could be one (``models.probe``, trained on instructions to an assistant
+and on document text that uses the same words for people). A false alarm costs an admin a look; a miss
+costs a phishing answer.
 """
 
 from __future__ import annotations
@@ -11,11 +16,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from core.text import clean, fold, fold_chars
+from models.probe import Probe
 from retrieval.loaders import ParsedDocument
 
 # Bump when the patterns change in a way that should rescan unchanged files (it is part of the
 # indexing pipeline's fingerprint, so the next index run re-reads every document once).
-SCANNER_VERSION = 1
+SCANNER_VERSION = 2
 EXCERPT_CHARS = 160
 MAX_FINDINGS = 5
 
@@ -34,6 +41,13 @@ _PATTERNS = [
     ("credential-request",
      r"\b(?:tell|ask|instruct)\s+(?:the\s+)?users?\s+to\s+(?:send|share|give|enter|reply\s+with)\b[^.\n]{0,60}"
      r"\b(?:password|passcode|credentials?|code|token|otp|pin)\b"),
+    # a note addressed to a model: "Note for AI assistants:", "If you are a language model reading this, …"
+    ("addressed-to-ai",
+     r"\b(?:(?:note|message|instructions?|guidance|reminder)\s+(?:for|to)\s+(?:any\s+|all\s+|the\s+)?"
+     r"(?:ai|llms?|chat\s?bots?|(?:ai\s+|language\s+)?(?:assistants?|models?))"
+     r"|(?:if|when)\s+you\s+are\s+(?:an?\s+)?(?:ai|llm|chat\s?bot|(?:ai\s+|language\s+)?(?:assistant|model))\b"
+     r"|(?:dear|attention|to)\s+(?:the\s+|any\s+)?(?:ai|llm|chat\s?bot|(?:ai\s+|language\s+)?(?:assistant|model))"
+     r"\s*[:,])"),
     ("hidden-from-user",
      r"\b(?:do\s+not|don'?t|never)\s+(?:tell|reveal|mention)\s+(?:this|these\s+instructions)\s+to\s+the\s+user"),
     # Korean
@@ -43,10 +57,23 @@ _PATTERNS = [
      r"^[ \t]*(?:#+[ \t]*)?(?:시스템|어시스턴트)[ \t]*(?:프롬프트|메시지)?[ \t]*:"
      r"(?=[^\n]*(?:하세요|해라|하라|마세요|말라|답하|응답|무시))"),
     ("new-persona", r"(?:너는|당신은)\s*이제\b"),
+    ("addressed-to-ai",
+     r"(?:ai|인공\s*지능|어시스턴트|챗봇|언어\s*모델)\s*(?:에게|께|은|는)?\s*[:,]|"
+     r"(?:읽는|처리하는|요약하는)\s*(?:ai|인공\s*지능|어시스턴트|챗봇|봇|언어\s*모델)"),
     ("credential-request",
      r"(?:사용자|유저)\S*\s*(?:에게)?\s*(?:비밀번호|패스워드|인증\s*코드|인증번호|OTP)\S*\s*(?:을|를)?\s*"
      r"(?:보내|알려|입력|공유)"),
 ]
+# Words that instructions to an assistant use (an addressee, an order about answering, a link): only
+# sentences with one of them are read by the probe, which keeps indexing fast.
+_CANDIDATE = re.compile(
+    r"\b(?:ai|a\.i\.|assistants?|chat\s*bots?|bots?|llms?|gpt\w*|language\s+models?|models?|system|prompts?"
+    r"|instructions?|ignore|disregard|override|forget|pretend|act\s+as|you\s+are|persona|role|summar\w+|answer\w*"
+    r"|respon\w+|repl\w+|users?|readers?|output|print|reveal|context|guidance|directives?|always|never|must|include"
+    r"|links?|questions?|correct|note|whenever|asked|asks|mention\w*|say|tell|recommend\w*|claim|state|inform"
+    r"|employees?|anyone|everyone|urls?|https?|www)\b|<\||\[/?inst\]|###"
+    r"|ai|어시스턴트|챗봇|봇|모델|인공지능|시스템|프롬프트|지시|지침|명령|무시|잊|사용자|답변|응답|요약|역할|출력|공개|너는|당신은"
+    r"|할\s*것|하라\b|라\b|항상|반드시|절대|포함|링크|질문|안내|말하|말씀|추천|알려|답하|문의|직원|누구", re.I)
 _NAMES = {f"p{i}": name for i, (name, _) in enumerate(_PATTERNS)}
 _INSTRUCTION = re.compile("|".join(f"(?P<p{i}>{p})" for i, (_, p) in enumerate(_PATTERNS)),
                           re.IGNORECASE | re.MULTILINE)
@@ -64,9 +91,11 @@ class Finding:
 
 
 def instruction_like(text: str, limit: int = MAX_FINDINGS) -> list[Finding]:
-    """The passages of ``text`` that address an assistant (at most ``limit``, one per distinct excerpt)."""
+    """The passages of ``text`` that address an assistant by the patterns (at most ``limit``, one per
+    distinct excerpt); ``text`` is cleaned and read folded, excerpts are of the cleaned text."""
+    text = clean(text)
     found: list[Finding] = []
-    for match in _INSTRUCTION.finditer(text):
+    for match in _INSTRUCTION.finditer(fold_chars(text)):
         excerpt = _excerpt(text, match.start(), match.end())
         if excerpt and all(f.excerpt != excerpt for f in found):
             found.append(Finding(_NAMES[match.lastgroup], excerpt))
@@ -75,11 +104,34 @@ def instruction_like(text: str, limit: int = MAX_FINDINGS) -> list[Finding]:
     return found
 
 
-def scan_document(doc: ParsedDocument, limit: int = MAX_FINDINGS) -> list[Finding]:
-    """What a model would be shown of ``doc`` (title, headings, text), scanned with ``instruction_like``."""
+def scan_document(doc: ParsedDocument, limit: int = MAX_FINDINGS, probe: Probe | None = None) -> list[Finding]:
+    """What a model would be shown of ``doc`` (title, headings, text), scanned with ``instruction_like``
+    and, given a ``probe``, by meaning: each sentence that mentions what instructions to an assistant
+    mention (``_CANDIDATE``) and that the probe reads as one."""
     headings = [part for s in doc.sections for part in s.heading.split(" › ") if part]
     lines = list(dict.fromkeys([doc.title, *headings]))  # a heading repeats in every section under it
-    return instruction_like("\n".join(lines + [s.text for s in doc.sections]), limit)
+    text = "\n".join(lines + [s.text for s in doc.sections])
+    found = instruction_like(text, limit)
+    if probe is None or len(found) >= limit:
+        return found
+    candidates = [s for s in dict.fromkeys(_sentences(clean(text))) if injection_candidate(s)]
+    for sentence in (s for s, hit in zip(candidates, probe.flags(candidates)) if hit):
+        excerpt = _excerpt(sentence, 0, len(sentence))
+        if all(f.excerpt != excerpt and excerpt not in f.excerpt for f in found):
+            found.append(Finding("addressed-to-ai", excerpt))
+        if len(found) == limit:
+            break
+    return found
+
+
+def injection_candidate(sentence: str) -> bool:
+    """Does ``sentence`` use a word instructions to an assistant use (the sentences the probe reads)?"""
+    return _CANDIDATE.search(fold(sentence)) is not None
+
+
+def _sentences(text: str) -> list[str]:
+    pieces = (p.strip() for p in re.split(r"(?<=[.!?。])\s+|\n+", text))
+    return [p for p in pieces if 12 <= len(p) <= 1000]
 
 
 def _excerpt(text: str, start: int, end: int, width: int = EXCERPT_CHARS) -> str:

@@ -96,6 +96,7 @@ class SearchHit:
     keyword_rank: int | None = None
     vector_similarity: float | None = None  # cosine similarity to the question (None: a keyword-only search)
     keyword_score: float | None = None
+    flagged: bool = False  # its document addresses an assistant (retrieval.injection) and is not cleared
 
     def as_dict(self) -> dict:
         return {
@@ -162,6 +163,8 @@ vec_ranked AS (SELECT chunk_id, distance, row_number() OVER (ORDER BY distance, 
 _NO_VECTOR_ARM = """
 vec_ranked AS (SELECT NULL::bigint AS chunk_id, NULL::float8 AS distance, NULL::bigint AS rank WHERE false)"""
 
+# A document is flagged while its text addresses an assistant and no admin has cleared this version of it.
+FLAGGED = "(d.flags <> '[]'::jsonb AND d.cleared_hash IS DISTINCT FROM d.content_hash)"
 _FUSE = """
 fused AS (
     SELECT coalesce(v.chunk_id, k.chunk_id) AS chunk_id,
@@ -170,12 +173,13 @@ fused AS (
     FROM vec_ranked v FULL JOIN kw_ranked k ON v.chunk_id = k.chunk_id
 )
 SELECT f.chunk_id, f.score, f.vector_rank, f.keyword_rank, {distance} AS distance, f.keyword_score,
-       c.document_id, c.ordinal, c.section, c.text, d.title, d.source, d.url, col.name AS collection
+       c.document_id, c.ordinal, c.section, c.text, d.title, d.source, d.url, col.name AS collection,
+       {FLAGGED} AS flagged
 FROM fused f
 JOIN chunks c ON c.id = f.chunk_id
 JOIN documents d ON d.id = c.document_id
 JOIN collections col ON col.id = c.collection_id
-WHERE NOT (:exclude_flagged AND d.flags <> '[]'::jsonb)
+WHERE NOT (:exclude_flagged AND {FLAGGED})
 ORDER BY f.score DESC, f.chunk_id
 LIMIT :k"""
 
@@ -193,7 +197,7 @@ def build_sql(params: RetrievalParams, dim: int) -> str:
         _KEYWORD_ARM if params.uses_keyword else _NO_KEYWORD_ARM,
     ]
     distance = _ANY_DISTANCE.format(dim=int(dim)) if params.uses_vector else "f.distance"
-    return "WITH " + ",".join(arms) + "," + _FUSE.format(distance=distance)
+    return "WITH " + ",".join(arms) + "," + _FUSE.format(distance=distance, FLAGGED=FLAGGED)
 
 
 def _rescaled(ranked: Sequence[tuple[int, float]], background: float | None) -> tuple[dict[int, float], float]:
@@ -316,4 +320,5 @@ def _hit(row, score: float) -> SearchHit:
         keyword_rank=row["keyword_rank"],
         vector_similarity=None if row["distance"] is None else 1.0 - float(row["distance"]),
         keyword_score=None if row["keyword_score"] is None else float(row["keyword_score"]),
+        flagged=bool(row.get("flagged")),
     )

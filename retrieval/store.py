@@ -10,7 +10,7 @@ import numpy as np
 from sqlalchemy import Connection, text
 
 from retrieval.chunking import Chunk
-from retrieval.search import vector_literal
+from retrieval.search import FLAGGED, vector_literal
 
 
 @dataclass(frozen=True)
@@ -161,10 +161,10 @@ def collection_summaries(engine) -> list[dict]:
     with engine.connect() as conn:
         rows = conn.execute(
             text(
-                """
+                f"""
                 SELECT c.name, c.embedding_model, c.last_indexed_at,
                        (SELECT count(*) FROM documents d WHERE d.collection_id = c.id) AS documents,
-                       (SELECT count(*) FROM documents d WHERE d.collection_id = c.id AND d.flags <> '[]'::jsonb)
+                       (SELECT count(*) FROM documents d WHERE d.collection_id = c.id AND {FLAGGED})
                            AS flagged,
                        coalesce((SELECT chunks FROM collection_stats s WHERE s.collection_id = c.id), 0) AS chunks
                 FROM collections c ORDER BY c.name
@@ -205,13 +205,26 @@ def flagged_documents(engine, limit: int = 50,
     bind = {"cols": list(collections) if collections is not None else None, "n": limit}
     with engine.connect() as conn:
         total = conn.execute(text("SELECT count(*) FROM documents d JOIN collections c ON c.id = d.collection_id "
-                                  f"WHERE d.flags <> '[]'::jsonb AND {within}"), bind).scalar_one()
+                                  f"WHERE {FLAGGED} AND {within}"), bind).scalar_one()
         rows = conn.execute(
             text(
                 "SELECT c.name, d.title, d.source, d.flags FROM documents d "
-                f"JOIN collections c ON c.id = d.collection_id WHERE d.flags <> '[]'::jsonb AND {within} "
+                f"JOIN collections c ON c.id = d.collection_id WHERE {FLAGGED} AND {within} "
                 "ORDER BY c.name, d.title, d.source LIMIT :n"
             ),
             bind,
         ).all()
     return total, [FlaggedDocument(*row) for row in rows]
+
+
+def clear_flags(engine, source: str, by: str, collection: str | None = None) -> list[str]:
+    """An admin has read the flagged document(s) at ``source`` (a path, URL or title; in ``collection`` if
+    given) and lets them answer again: this version is cleared (a changed text is scanned and flagged anew).
+    Returns the titles cleared."""
+    with engine.begin() as conn:
+        rows = conn.execute(text(
+            f"UPDATE documents d SET cleared_hash = d.content_hash, cleared_by = :by, cleared_at = now() "
+            f"FROM collections c WHERE c.id = d.collection_id AND {FLAGGED} "
+            "AND (d.source = :s OR d.title = :s OR d.url = :s) AND (CAST(:col AS text) IS NULL OR c.name = :col) "
+            "RETURNING d.title"), {"s": source, "by": by, "col": collection}).scalars().all()
+    return list(rows)
