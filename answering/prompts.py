@@ -110,6 +110,11 @@ TOO_LONG = {
 NOT_SAVED = ("Sorry, I couldn't save that: the knowledge base is unreachable right now. "
              "Please try again in a few minutes.\n"
              "죄송합니다. 지금 지식 베이스에 연결할 수 없어 저장하지 못했습니다. 몇 분 후에 다시 시도해 주세요.")
+# /kb and the App Home while the database is down (the reader's language is unknown too).
+DATABASE_DOWN = ("The knowledge base's database cannot be reached right now, so I can't show this. "
+                 "Please try again in a few minutes.\n"
+                 "지금 지식 베이스의 데이터베이스에 연결할 수 없어 보여 드릴 수 없습니다. "
+                 "몇 분 후에 다시 시도해 주세요.")
 
 UNAVAILABLE = {
     "en": "Sorry, I can't reach the knowledge base right now, so I can't answer. "

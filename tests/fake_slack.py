@@ -35,6 +35,7 @@ class FakeSlack:
         self.threads: dict[tuple[str, str], list[dict]] = {}
         self.admins: set[str] = set()
         self.rate_limited: dict[str, int] = {}  # method -> how many 429s to answer first
+        self.retry_after = 1  # the Retry-After those 429s give, in seconds
         self.members: dict[str, list[str]] = {}  # channel -> its members, for conversations.members
         # channel -> what conversations.info says of it ({"is_private": False, …}); any other: channel_not_found
         self.channels: dict[str, dict] = {}
@@ -86,9 +87,9 @@ class FakeSlack:
             left = self.rate_limited.get(method, 0)
             if left:
                 self.rate_limited[method] = left - 1
-                self.calls.append((method + ":429", params))
+                self.calls.append((method + ":429", {**params, "_wall": time.time()}))
                 self._cond.notify_all()
-                return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"}
+                return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(self.retry_after)}
             ts = self.next_ts()  # the ts a posted message gets, kept with the call as "_ts"
             self.calls.append((method, {**params, "_path": path, "_ts": ts, "_wall": time.time()}))
             self._cond.notify_all()

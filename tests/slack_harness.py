@@ -5,6 +5,7 @@ Shared by tests/test_slack.py and tests/test_slack_faults.py."""
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -74,6 +75,7 @@ class Harness:
     def __init__(self, fake: FakeSlack, bot, chat: ScriptedChat, engine: Engine, base: str) -> None:
         self.fake, self.bot, self.chat, self.engine = fake, bot, chat, engine
         self.base, self.url = base, f"{base}/slack/events"
+        self.acks: dict[str, dict] = {}  # a command's response_url path -> what its ack said, if anything
 
     def send_event(self, event: dict, retry: int | None = None, body: str | None = None,
                    headers: dict | None = None) -> tuple[int, str]:
@@ -90,8 +92,10 @@ class Harness:
         body = urlencode({"command": command, "text": text_, "user_id": user, "channel_id": channel,
                           "channel_name": "general", "team_id": "T0001", "trigger_id": f"trig-{name}",
                           "response_url": self.fake.response_url(name)})
-        status, _ = post(self.url, body, sign(SECRET, body), "application/x-www-form-urlencoded")
+        status, said = post(self.url, body, sign(SECRET, body), "application/x-www-form-urlencoded")
         assert status == 200
+        if said:  # Slack shows the ack's text as the command's first reply
+            self.acks[f"/respond/{name}"] = json.loads(said)
         return f"/respond/{name}"
 
     def health(self) -> tuple[int, str]:
@@ -102,10 +106,17 @@ class Harness:
             return exc.code, exc.read().decode()
 
     def idle(self) -> None:
-        assert self.bot.workers.wait_idle(120) and self.bot.answerer.notices.wait_idle(120)
+        """Until no answer is being worked on and no reply waits to be posted (each may queue the other)."""
+        workers, notices = self.bot.workers, self.bot.answerer.notices
+        deadline = time.monotonic() + 120
+        while workers.pending() or notices.pending():
+            left = deadline - time.monotonic()
+            assert left > 0 and workers.wait_idle(left) and notices.wait_idle(max(0.0, deadline - time.monotonic()))
 
     def replies(self, path: str) -> list[dict]:
-        return [p for m, p in self.fake.calls if m == "respond" and p.get("_path") == path]
+        """What a command's user was told: its ack's text, if any, then each message through its response_url."""
+        acked = [self.acks[path]] if path in self.acks else []
+        return acked + [p for m, p in self.fake.calls if m == "respond" and p.get("_path") == path]
 
 
 @contextmanager

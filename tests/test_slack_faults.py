@@ -74,7 +74,7 @@ def test_duplicates_never_get_a_busy_reply_and_a_new_question_gets_one_while_the
         _deliver(small, waiting, 20)  # the first waits in the queue: one running + one waiting is full
         assert small.bot.workers.full()
         _deliver(small, refused, 5)
-        busy = answers_in(small.fake, "CGEN", refused["ts"])
+        busy = small.fake.wait_for("chat.postMessage", channel="CGEN", thread_ts=refused["ts"])  # posted later
         _deliver(small, running, 5)
     finally:
         gate.set()

@@ -27,6 +27,7 @@ from bot.slack.channels import Channels
 from bot.slack.config import SlackConfig
 from bot.slack.fairness import PerUser
 from bot.slack.line import NOTICE_SECONDS, Opened, Recent, Ticket, claim
+from bot.slack.outbox import REPLIES_WAITING, Outbox
 from bot.slack.places import PRIVATE, Places
 from bot.slack.streaming import SLACK_FAILURES, DraftStream, slack_error
 from bot.slack.visibility import Audience, Visibility
@@ -83,7 +84,7 @@ class SlackAnswerer:
         self.pipeline = pipeline
         self.engine = engine
         self.workers = workers
-        self.notices = Workers(1, config.queue_limit)  # place-in-line notices, one at a time
+        self.notices = Outbox(config.queue_limit + REPLIES_WAITING)  # place-in-line notices, busy replies …
         self.recent = Recent()
         self.bot_user_id: str | None = None
         self.bot_id: str | None = None
@@ -97,22 +98,21 @@ class SlackAnswerer:
 
     def ask(self, client: WebClient, q: SlackQuestion, only_if: Callable[[], bool] | None = None) -> None:
         """Queue ``q``; the worker claims it in PostgreSQL (exactly once per Slack message) before
-        any work, so the ack to Slack waits for nothing but the queue (and, for a question over the
-        per-person limit, the one note saying so). ``only_if``: answer only if this holds (checked on
-        the worker). A question that must wait for a worker is told its place in line at once (a notice
-        that claims it: bot.slack.line). A full queue gets a busy reply, but only from the delivery that
-        wins the claim: duplicates never get one."""
+        any work, so the ack to Slack waits for nothing but the queue. ``only_if``: answer only if this
+        holds (checked on the worker). A question that must wait for a worker is told its place in line
+        (a notice that claims it: bot.slack.line); a full queue gets a busy reply, but only from the
+        delivery that wins the claim: duplicates never get one. Both are posted by bot.slack.outbox."""
         if not self.recent.first((q.channel, q.message_ts), conditional=only_if is not None):
             log.info("duplicate delivery of %s %s ignored", q.channel, q.message_ts)
             return
         if only_if is None and not self.fair.allow(q.user):  # conditional asks are counted once they are ours
-            self._slow_down(client, q)
+            self.notices.later(lambda: self._slow_down(client, q), "a slow-down note")
             return
         ticket = Ticket()
         if not self.workers.submit(lambda: self._take(client, q, only_if, ticket)):
             if only_if is None:
                 self.fair.give_back(q.user)  # a question the queue turned away does not count
-            self._refuse(client, q, only_if)
+            self.notices.later(lambda: self._refuse(client, q, only_if), "a busy reply")
         elif only_if is None and (accepted := self.workers.pending()) > self.workers.size:
             # every worker is busy, so it waits (the pool takes jobs in order): say where it stands
             self.notices.submit(lambda: self._notice(client, q, ticket, accepted - 1))

@@ -257,6 +257,16 @@ def home_view(collections: list[dict], examples: list[str], popular: list[str], 
     return {"type": "home", "blocks": blocks[:100]}
 
 
+def home_unavailable_view(notice: str) -> dict:
+    """The App Home while what it shows cannot be read: what the bot does, and ``notice`` saying why not."""
+    return {"type": "home", "blocks": [
+        {"type": "header", "text": {"type": "plain_text", "text": "Team knowledge assistant"}},
+        _section(escape(prompts.HELP["en"].removesuffix(" For example:")) + "\n"
+                 + escape(prompts.HELP["ko"].removesuffix(" 예를 들어:"))),
+        _section(f"⚠️ {escape(notice)}"),
+    ]}
+
+
 def feedback_review(items: list[dict]) -> tuple[str, list[dict]]:
     """/kb feedback: recent 👎 answers with question, answer, sources, votes and comments."""
     if not items:

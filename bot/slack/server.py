@@ -24,14 +24,19 @@ from bot.slack.app import SlackBot
 
 log = logging.getLogger(__name__)
 SWITCH_SECONDS = 0.001
+# Slack's requests are small (an event or a modal's values: a few KB, a long message well under 100 KB);
+# a larger body is refused before it is read, from its Content-Length or as soon as a chunked body passes it.
+MAX_BODY_BYTES = 1024 * 1024
+STALE_SECONDS = 5 * 60  # a request timestamp further off is refused, as slack_sdk's SignatureVerifier does
 
 
 def http_app(bot: SlackBot) -> Starlette:
-    """The ASGI app. Each request's signature is checked before its body is read (401), a signed
-    body bolt could not read is refused (400); then bolt verifies again, runs the listener and
-    acks. Question events are dispatched on the event loop (their listeners only queue work);
-    everything else, and questions while the queue is full (the refusal claims and posts), runs
-    on a thread so a slow listener never delays other acks."""
+    """The ASGI app. A request without Slack's signature headers, or with a stale timestamp, is refused
+    (401) before its body is read, and a body over ``MAX_BODY_BYTES`` (413) as soon as that is known;
+    then the signature is checked over the body (401), and a signed body bolt could not read is refused
+    (400); then bolt verifies again, runs the listener and acks. Question events are dispatched on the
+    event loop (their listeners only queue work, replies included); everything else runs on a thread so
+    a slow listener never delays other acks."""
     # Answer threads do CPU work in Python; with the default 5 ms GIL switch interval each of them can hold
     # the event loop (and so every ack) up for that long. A shorter interval keeps acks prompt.
     sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_SECONDS))
@@ -39,7 +44,11 @@ def http_app(bot: SlackBot) -> Starlette:
     healthy = True  # log the database going away and coming back, not every probe
 
     async def events(request: Request):
-        body = await request.body()
+        if not _may_be_signed(verifier, request.headers):  # nothing of the body read yet
+            return _refused(401, "invalid or missing signature")
+        body = await read_body(request, MAX_BODY_BYTES)
+        if body is None:
+            return _refused(413, f"the body is over {MAX_BODY_BYTES} bytes; Slack sends far less")
         if not _signed(verifier, body, request.headers):
             return PlainTextResponse("invalid or missing signature", status_code=401)
         payload, problem = read_payload(body, request.headers.get("content-type"))
@@ -47,9 +56,7 @@ def http_app(bot: SlackBot) -> Starlette:
             log.warning("refused a signed request: %s", problem)
             return PlainTextResponse(problem, status_code=400)
         bolt_request = to_bolt_request(request, body)
-        # A question while the queue is full is refused with a claim and a post: not on the loop.
-        # (Should the queue fill between this check and the listener, one refusal runs here.)
-        if _only_queues(payload) and not bot.workers.full():  # the listener just queues, ~0.1 ms
+        if _only_queues(payload):  # the listener just queues (a busy reply too), ~0.1 ms
             response = bot.app.dispatch(bolt_request)
         else:  # votes, modals, commands, home: listeners that write or call Slack
             response = await run_in_threadpool(bot.app.dispatch, bolt_request)
@@ -78,6 +85,38 @@ def http_app(bot: SlackBot) -> Starlette:
     return Starlette(routes=[Route("/slack/events", events, methods=["POST"]), Route("/healthz", health),
                              Route("/livez", live)],
                      lifespan=lifespan)
+
+
+def _may_be_signed(verifier: SignatureVerifier, headers) -> bool:
+    """Slack's signature and a timestamp at most five minutes off are there: only then is the body worth
+    reading to check the signature over it (the verifier refuses an older timestamp too)."""
+    timestamp, signature = headers.get("x-slack-request-timestamp"), headers.get("x-slack-signature")
+    if not timestamp or not signature:
+        return False
+    try:
+        return abs(verifier.clock.now() - int(timestamp)) <= STALE_SECONDS
+    except ValueError:  # a timestamp that is not a number
+        return False
+
+
+async def read_body(request: Request, limit: int) -> bytes | None:
+    """The request's body, or None as soon as it is known to be over ``limit`` bytes: from its
+    Content-Length before any of it is read, else (a chunked body) once what was read passes it."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _refused(status: int, why: str) -> PlainTextResponse:
+    """A refusal sent with the body (mostly) unread: the connection closes, so the rest is never read."""
+    return PlainTextResponse(why, status_code=status, headers={"Connection": "close"})
 
 
 def _signed(verifier: SignatureVerifier, body: bytes, headers) -> bool:

@@ -25,8 +25,11 @@ def register(app: App, deps: Deps) -> None:
 
     @assistant.thread_started
     def on_started(payload, say, set_suggested_prompts):
+        answerer.notices.later(lambda: welcome(payload, say, set_suggested_prompts), "an assistant thread's welcome")
+
+    def welcome(payload, say, set_suggested_prompts) -> None:
         """What the bot does, and questions to try: the configured examples and the up-voted questions the
-        user may see (the panel is theirs alone)."""
+        user may see (the panel is theirs alone). Posted by bot.slack.outbox, off the request."""
         thread = payload.get("assistant_thread") or {}
         user, channel = thread.get("user_id"), thread.get("channel_id")
         say(text=f"{blocks.WELCOME['en']} {prompts.HELP['en'].removesuffix(' For example:')}\n"

@@ -68,14 +68,16 @@ def register(app: App, deps: Deps) -> None:
     @app.command("/ask")
     def on_ask(ack, command, respond):
         text = user_text(command.get("text")).strip()
-        ack(response_type="ephemeral", text="⏳ …")
         q = SlackQuestion(text=text, user=command["user_id"], channel=command["channel_id"],
                           message_ts=f"cmd-{command.get('trigger_id', '')}", thread_ts=None,
                           is_dm=command.get("channel_name") == "directmessage", ephemeral=True)
+        # a refusal is said in the ack itself: no call to Slack while Slack waits for the ack
         if not answerer.fair.allow(q.user):
-            respond(text=answerer.slow_down_text(q), response_type="ephemeral")
+            ack(response_type="ephemeral", text=answerer.slow_down_text(q))
+        elif not answerer.workers.submit(lambda: answerer.answer_privately(q, respond)):
+            ack(response_type="ephemeral", text=BUSY)
         else:
-            _privately(answerer, q, respond)
+            ack(response_type="ephemeral", text="⏳ …")
 
 
 def _privately(answerer, q: SlackQuestion, respond, keep_original: bool = False) -> None:
@@ -84,7 +86,7 @@ def _privately(answerer, q: SlackQuestion, respond, keep_original: bool = False)
     (a reply through ``respond`` that replaces the original would be shown to all of them)."""
     say = (lambda **kw: respond(**{**kw, "replace_original": False})) if keep_original else respond
     if not answerer.workers.submit(lambda: answerer.answer_privately(q, say)):
-        say(text=BUSY, response_type="ephemeral")
+        answerer.notices.later(lambda: say(text=BUSY, response_type="ephemeral"), "a busy reply")
 
 
 def _register_buttons(app: App, deps: Deps) -> None:
@@ -128,11 +130,17 @@ def _register_buttons(app: App, deps: Deps) -> None:
                               thread_ts=None, ephemeral=True)
             _privately(answerer, q, respond, keep_original=not from_private)
             return
-        if not channel:  # from the App Home tab: ask in the DM with the bot
-            channel = client.conversations_open(users=user)["channel"]["id"]
-        posted = client.chat_postMessage(channel=channel, text=f"<@{user}> asked: {escape(question)}"[:3000])
-        answerer.ask(client, SlackQuestion(text=question, user=user, channel=channel, message_ts=posted["ts"],
-                                           thread_ts=posted["ts"], is_dm=channel.startswith("D")))
+        answerer.notices.later(lambda: _ask_aloud(answerer, client, user, channel, question), "an example question")
+
+
+def _ask_aloud(answerer, client, user: str, channel: str | None, question: str) -> None:
+    """An example clicked: post "<user> asked: …" (in the DM with the bot, from the App Home) and answer it
+    in that message's thread. Posted by bot.slack.outbox: it calls Slack before it can queue the question."""
+    if not channel:  # from the App Home tab: ask in the DM with the bot
+        channel = client.conversations_open(users=user)["channel"]["id"]
+    posted = client.chat_postMessage(channel=channel, text=f"<@{user}> asked: {escape(question)}"[:3000])
+    answerer.ask(client, SlackQuestion(text=question, user=user, channel=channel, message_ts=posted["ts"],
+                                       thread_ts=posted["ts"], is_dm=channel.startswith("D")))
 
 
 def _where(event: dict) -> tuple[str, str, str, str | None] | None:
