@@ -25,6 +25,7 @@ _EN_CREDENTIAL = (
     r"|one[- ]time\s+(?:pass)?(?:codes?|words?)"
     r"|(?:verification|security|authentication|auth|log-?in|sign[- ]?in|confirmation|access|recovery|backup|SMS"
     r"|text|2FA|MFA|two[- ]factor|\d[- ]digit|(?:four|five|six|eight)[- ]digit)\s+codes?"
+    r"|(?:\d|four|five|six|eight)\s+digits"
     r"|codes?\s+(?:(?:that\s+)?(?:we|I)\s+sent|(?:that\s+)?(?:was\s+|were\s+)?(?:texted|sent|e-?mailed)\s+to\s+you"
     r"|(?:that\s+)?you\s+(?:just\s+)?(?:received|got))"
     r"|(?:2FA|MFA)\s+tokens?|(?:API|access|secret|private|SSH|recovery)\s+keys?|(?:seed|recovery)\s+phrases?"
@@ -88,8 +89,8 @@ _KO_GIVING = re.compile(rf"(?P<noun>{_KO_CREDENTIAL})(?P<between>{_KO_BETWEEN})(
 _KO_ENTERING = re.compile(rf"(?P<noun>{_KO_CREDENTIAL})(?P<between>{_KO_BETWEEN})(?P<verb>{_KO_ENTER})", re.I)
 
 # Any mention of a secret, however it is asked for: the sentences the probe reads.
-_SECRET = re.compile(rf"\b{_EN_CREDENTIAL}\b|{_KO_CREDENTIAL}|\bcodes?\b|코드|번호|\bkeys?\b|(?<![가-힣])키\b|암호",
-                     re.I)
+_SECRET = re.compile(
+    rf"\b{_EN_CREDENTIAL}\b|{_KO_CREDENTIAL}|\b(?:codes?|digits|keys?)\b|코드|번호|숫자|(?<![가-힣])키\b|암호", re.I)
 
 _ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(?:https?://|www\.)[^\s<>()\[\]|\"'`]+", re.I)
 _CONTACT = re.compile(r"\b(?:send|e-?mail|mail|write|contact|reach\s+out|forward|reply|message|DM|submit|report|"

@@ -254,7 +254,8 @@ class Pipeline:
         question = s.search_text  # the standalone form when there was a thread
         s.log.prompt_version = prompts.ANSWER_PROMPT_VERSION + ("+style" if s.question.style else "")
         streamed = s.question.on_draft is not None  # the draft goes out as it is written
-        draft_config = with_drafts(config, Drafts(s.question.on_draft, s.pseudonyms)) if streamed else config
+        drafts = Drafts(s.question.on_draft, s.pseudonyms, self.guard) if streamed else None
+        draft_config = with_drafts(config, drafts) if drafts else config
         sources = self._show_sources(s, backend, question) if s.question.on_found is not None else None
         s.sources, reply, backend = self.router.ask(backend, question, s, draft_config, stream=streamed,
                                                     sources=sources)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import signal
@@ -47,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="print a JSON list")
 
     sub.add_parser("collections", help="list collections with document and chunk counts")
+    clear = sub.add_parser("clear", help="a flagged document (text aimed at an assistant) answers again, once read")
+    clear.add_argument("source", help="its path, address or title, as `collections` lists it")
+    clear.add_argument("--collection", help="only in this collection")
     sub.add_parser("doctor", help="check this machine and configuration: database, models, Slack, sources")
 
     ask = sub.add_parser("ask", help="answer a question with the whole pipeline (rewrite, retrieve, generate, cite)")
@@ -242,6 +246,7 @@ def _search(args, services) -> int:
 def _collections(args, services) -> int:
     from rich.text import Text
 
+    from retrieval.injection import FLAGGED_USE
     from retrieval.store import collection_summaries, flagged_documents
 
     table = Table("collection", "documents", "chunks", "flagged", "embedding model", "last indexed")
@@ -251,9 +256,7 @@ def _collections(args, services) -> int:
     console.print(table)
     total, flagged = flagged_documents(services.engine, limit=1000)
     if flagged:
-        excluded = services.settings.flagged_documents == "exclude"
-        used = ("left out of answers" if excluded
-                else "still used in answers (FLAGGED_DOCUMENTS=exclude leaves them out)")
+        used = FLAGGED_USE[services.settings.flagged_documents]
         listing = Table("collection", "document", "pattern", "excerpt", title_justify="left",
                         title=f"Flagged documents: text aimed at an assistant, {used}")
         for doc in flagged:  # document text: Text() so rich reads no markup in it
@@ -263,6 +266,18 @@ def _collections(args, services) -> int:
         console.print(listing)
         if total > len(flagged):
             console.print(f"… and {total - len(flagged)} more flagged documents")
+        console.print("Read one, then let it answer again: python -m bot clear SOURCE")
+    return 0
+
+
+def _clear(args, services) -> int:
+    from retrieval.store import clear_flags
+
+    cleared = clear_flags(services.engine, args.source, by=f"cli:{getpass.getuser()}", collection=args.collection)
+    if not cleared:
+        errors.print(f"No flagged document at {args.source}" + (f" in {args.collection}" if args.collection else ""))
+        return 1
+    console.print(f"Cleared: {', '.join(cleared)} (flagged again if its text changes)")
     return 0
 
 
@@ -372,5 +387,5 @@ def _export(args, services) -> int:
     return 0
 
 
-_COMMANDS = {"db": _db, "index": _index, "search": _search, "collections": _collections, "ask": _ask,
+_COMMANDS = {"clear": _clear, "db": _db, "index": _index, "search": _search, "collections": _collections, "ask": _ask,
              "serve": _serve, "purge": _purge, "export": _export}

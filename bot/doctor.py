@@ -273,17 +273,18 @@ class Doctor:
     def flagged(self) -> Check:
         if self.engine is None or self.settings is None or not self.schema_current:
             return Check("flagged", SKIP, "no database" if self.engine is None else "schema not current")
+        from retrieval.injection import FLAGGED_USE
         from retrieval.store import flagged_documents
 
         total, docs = flagged_documents(self.engine, limit=3)
         if not total:
             return Check("flagged", OK, "no document addresses an assistant")
         named = ", ".join(f"{d.title} ({d.collection})" for d in docs) + (" …" if total > len(docs) else "")
-        used = "left out of answers" if self.settings.flagged_documents == "exclude" else "used in answers"
+        used = FLAGGED_USE[self.settings.flagged_documents]
         return Check("flagged", WARN, f"{total} document{'s' * (total != 1)} with text aimed at an assistant, "
                      f"{used}: {named}",
-                     "read them (`python -m bot collections` shows the passages) and fix or remove them; "
-                     "FLAGGED_DOCUMENTS=exclude keeps them out of answers meanwhile")
+                     "read them (`python -m bot collections` shows the passages); fix or remove them, or let one "
+                     "answer again with `python -m bot clear SOURCE`")
 
 
 def print_report(console) -> int:

@@ -29,7 +29,23 @@ def _parser() -> argparse.ArgumentParser:
     ret.add_argument("--k", type=int, default=5, help="recall@k (default 5)")
     ret.add_argument("--collection", help="search this collection for every question (default: each record's)")
     ret.add_argument("--json", action="store_true")
+    guards = sub.add_parser("guards", help="misses and false alarms of the answer guard and the injection scan")
+    guards.add_argument("--train", action="store_true", help="train the probes first (answering/data/train/)")
+    guards.add_argument("--json", action="store_true")
     return parser
+
+
+def _guards(args, services) -> int:
+    from evals.guards import evaluate, failures, render, scorers, train_probes
+
+    if args.train:
+        train_probes(log=errors.print)
+    result = evaluate(*scorers())
+    print(json.dumps(result, ensure_ascii=False, indent=2)) if args.json else console.print(render(result))
+    missed = failures(result)
+    for line in missed:
+        errors.print(f"[yellow]target missed:[/yellow] {line}")
+    return 0
 
 
 def _retrieval(args, services) -> int:
@@ -66,7 +82,7 @@ def _answers(args, services) -> int:
     return 0 if result["gates_passed"] else 1
 
 
-_COMMANDS = {"answers": _answers, "relevance": _relevance, "retrieval": _retrieval}
+_COMMANDS = {"answers": _answers, "relevance": _relevance, "retrieval": _retrieval, "guards": _guards}
 
 
 def main(argv: list[str] | None = None) -> int:

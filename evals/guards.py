@@ -18,12 +18,15 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Callable, Iterable
 
+import numpy as np
+
 from answering.wellformed import sentences
 from core.paths import ROOT, SAMPLES
 from models.probe import PROBES, probe_embedder, train, vectors
 
 HELD_OUT = ROOT / "evals" / "data" / "held_out"
 PUBLIC = ROOT.parent / "shared" / "datasets" / "handbook-and-vue-docs" / "corpus"
+SQUAD = ROOT.parent / "shared" / "datasets" / "squad-v1.1-dev" / "dev-v1.1.json"
 MAX_MISSES = 0.05
 MAX_FALSE_ALARMS = 0.01
 
@@ -33,18 +36,33 @@ def held_out(name: str) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def real_sentences(folders: Iterable[Path]) -> dict[str, list[tuple[str, str]]]:
-    """Each folder's pages cut into sentences: name -> [(sentence, its page's text)]."""
+def real_sentences(folders: Iterable[Path], half: int | None = None) -> dict[str, list[tuple[str, str]]]:
+    """Each folder's pages cut into sentences: name -> [(sentence, its page's text)]. ``half`` (0 or 1): only
+    the pages at even (0) or odd (1) places in sorted order: one half tunes the probes, the other measures."""
     found: dict[str, list[tuple[str, str]]] = {}
     for folder in folders:
         if not folder.is_dir():
             continue
         pairs = []
-        for page in sorted(folder.rglob("*.md")):
+        for i, page in enumerate(sorted(folder.rglob("*.md"))):
+            if half is not None and i % 2 != half:
+                continue
             body = page.read_text(encoding="utf-8", errors="replace")
             pairs += [(s, body) for s in sentences(body) if len(s) >= 12]
         found[folder.name if folder != PUBLIC else "public set"] = pairs
     return found
+
+
+def squad_sentences(half: int, limit: int = 3000) -> list[tuple[str, str]]:
+    """Sentences of SQuAD v1.1 dev's Wikipedia paragraphs (articles at even or odd places), when present."""
+    if not SQUAD.exists():
+        return []
+    pairs: list[tuple[str, str]] = []
+    for i, article in enumerate(json.loads(SQUAD.read_text(encoding="utf-8"))["data"]):
+        if i % 2 == half:
+            for paragraph in article["paragraphs"]:
+                pairs += [(s, paragraph["context"]) for s in sentences(paragraph["context"].replace(". ", ".\n"))]
+    return pairs[:limit]
 
 
 def _rates(rows: list[dict], flagged: Callable[[list[str]], list[bool]], should: bool) -> dict:
@@ -62,7 +80,10 @@ def _rates(rows: list[dict], flagged: Callable[[list[str]], list[bool]], should:
 def evaluate(withhold: Callable[[list[str], list[str]], list[bool]],
              flag: Callable[[list[str]], list[bool]], folders: Iterable[Path] = (SAMPLES / "handbook", PUBLIC)) -> dict:
     """``withhold(answers, sources)`` and ``flag(texts)`` scored on the held-out set and on real pages."""
-    real = real_sentences(folders)
+    real = real_sentences([f for f in folders if f != PUBLIC])
+    real.update(real_sentences([PUBLIC], half=1) if PUBLIC in folders else {})
+    if PUBLIC in folders and SQUAD.exists():
+        real["squad"] = squad_sentences(half=1)
     result = {
         "credential requests missed": _rates(held_out("credential_requests.jsonl"),
                                              lambda t: withhold(t, [""] * len(t)), True),
@@ -112,47 +133,86 @@ def training_lines(names: Iterable[str]) -> list[str]:
 def train_probes(folder: Path = PROBES, log: Callable[[str], None] = print) -> dict[str, dict]:
     """Train each probe on ``answering/data/train/`` and write it to ``folder``.
 
-    Negatives are the hard look-alikes of the training files plus the sample handbook's sentences that the
-    check would read (its candidates); the threshold is the lowest score that keeps the negatives' false
-    alarms, estimated by 5-fold cross-validation, at or under TRAIN_FALSE_ALARMS."""
+    Negatives are the hard look-alikes of the training files plus the real sentences the check would read
+    (its candidates) of the sample handbook, the public set's pages at even places and SQuAD's articles at
+    even places (the odd ones measure, in ``evaluate``). The threshold is the lowest score at which, by
+    5-fold cross-validation, at most TRAIN_REAL_ALARMS of all real sentences and TRAIN_HARD_ALARMS of the
+    look-alikes would be flagged."""
     from answering.guard import mentions_secret
     from retrieval.injection import injection_candidate
 
     candidate = {"credential_request": mentions_secret, "injection": injection_candidate}
-    handbook = [s for s, _ in real_sentences([SAMPLES / "handbook"])["handbook"]]
+    real = [s for pairs in real_sentences([SAMPLES / "handbook"]).values() for s, _ in pairs]
+    real += [s for pairs in real_sentences([PUBLIC], half=0).values() for s, _ in pairs]
+    real = list(dict.fromkeys(real + [s for s, _ in squad_sentences(half=0)]))
     written = {}
     for name, (pos_files, neg_files) in PROBE_SETS.items():
-        positives = training_lines(pos_files)
-        negatives = training_lines(neg_files) + [s for s in handbook if candidate[name](s)]
-        xp, xn = vectors(positives), vectors(negatives)
-        threshold, recall = _cross_validated_threshold(xp, xn)
-        weights, bias = train(xp, xn)
+        positives, hard = training_lines(pos_files), training_lines(neg_files)
+        everyday = [s for s in real if candidate[name](s) and s not in hard]
+        xp, xh, xe = vectors(positives), vectors(hard), vectors(everyday)
+        threshold, recall = _cross_validated_threshold(xp, xh, xe, len(real))
+        weights, bias = train(xp, np.vstack([xh, xe]))
         data = {"name": name, "embedder": probe_embedder().name, "threshold": round(threshold, 4),
-                "positives": len(positives), "negatives": len(negatives), "cross_validated_recall": round(recall, 4),
+                "positives": len(positives), "look_alikes": len(hard), "real_candidates": len(everyday),
+                "real_sentences": len(real), "cross_validated_recall": round(recall, 4),
                 "bias": bias, "weights": [round(float(w), 6) for w in weights]}
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{name}.json").write_text(json.dumps(data) + "\n", encoding="utf-8")
-        log(f"{name}: {len(positives)} positives, {len(negatives)} negatives, threshold {threshold:.3f}, "
-            f"cross-validated recall {recall:.1%}")
+        log(f"{name}: {len(positives)} positives, {len(hard)} look-alikes, {len(everyday)} of {len(real)} real "
+            f"sentences; threshold {threshold:.3f}, cross-validated recall {recall:.1%}")
         written[name] = {k: v for k, v in data.items() if k != "weights"}
     return written
 
 
-TRAIN_FALSE_ALARMS = 0.01
+TRAIN_REAL_ALARMS = 0.002  # of all real sentences (most never reach the probe)
+TRAIN_HARD_ALARMS = 0.05  # of the look-alikes, written to be as close as words allow
 FOLDS = 5
 
 
-def _cross_validated_threshold(xp, xn) -> tuple[float, float]:
-    """Scores each example by a probe trained without its fold; the threshold under which at most
-    TRAIN_FALSE_ALARMS of the negatives score, and the share of positives at or above it."""
-    import numpy as np
-
+def _cross_validated_threshold(xp: np.ndarray, xh: np.ndarray, xe: np.ndarray, real: int) -> tuple[float, float]:
+    """Scores each example by a probe trained without its fold; the lowest threshold that keeps both kinds of
+    false alarm within bounds, and the share of positives at or above it."""
     rng = np.random.default_rng(7)
-    fp, fn = rng.integers(0, FOLDS, len(xp)), rng.integers(0, FOLDS, len(xn))
-    sp, sn = np.zeros(len(xp)), np.zeros(len(xn))
+    groups = [xp, xh, xe]
+    folds = [rng.integers(0, FOLDS, len(x)) for x in groups]
+    scores = [np.zeros(len(x)) for x in groups]
     for k in range(FOLDS):
-        w, b = train(xp[fp != k], xn[fn != k])
-        sp[fp == k] = 1 / (1 + np.exp(-(xp[fp == k] @ w + b)))
-        sn[fn == k] = 1 / (1 + np.exp(-(xn[fn == k] @ w + b)))
-    threshold = float(max(0.5, np.quantile(sn, 1 - TRAIN_FALSE_ALARMS)))
-    return threshold, float((sp >= threshold).mean())
+        w, b = train(xp[folds[0] != k], np.vstack([xh[folds[1] != k], xe[folds[2] != k]]))
+        for x, f, sc in zip(groups, folds, scores):
+            sc[f == k] = 1 / (1 + np.exp(-(x[f == k] @ w + b)))
+    sp, sh, se = scores
+    for threshold in np.arange(0.5, 0.995, 0.005):
+        if (se >= threshold).sum() <= TRAIN_REAL_ALARMS * real and (sh >= threshold).mean() <= TRAIN_HARD_ALARMS:
+            return float(threshold), float((sp >= threshold).mean())
+    return 0.995, float((sp >= 0.995).mean())
+
+
+def scorers() -> tuple[Callable[[list[str], list[str]], list[bool]], Callable[[list[str]], list[bool]]]:
+    """The two checks as shipped: the guard with its probe (a request for a secret withheld; an unknown address
+    alone does not count here) and the injection scan with its probe, each given one sentence at a time."""
+    from answering.guard import Guard
+    from models.probe import Probe
+    from retrieval.injection import scan_text
+
+    guard, probe = Guard(Probe.load("credential_request")), Probe.load("injection")
+
+    def withhold(texts: list[str], sources: list[str]) -> list[bool]:
+        return guard.requests(texts)
+
+    def flag(texts: list[str]) -> list[bool]:
+        return scan_text(texts, probe)
+
+    return withhold, flag
+
+
+def render(result: dict) -> str:
+    """One line per measure: wrong / of (rate), with the per-language split of the held-out sets."""
+    lines = []
+    for name, groups in result.items():
+        if "all" in groups:
+            parts = ", ".join(f"{key} {g['wrong']}/{g['of']}" for key, g in groups.items() if key != "all")
+            lines.append(f"{name}: {groups['all']['wrong']}/{groups['all']['of']} ({groups['all']['rate']:.1%})"
+                         f"  [{parts}]")
+        else:
+            lines.append(f"{name}: {groups['wrong']}/{groups['of']} ({groups['rate']:.2%})")
+    return "\n".join(lines)

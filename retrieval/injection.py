@@ -26,6 +26,10 @@ SCANNER_VERSION = 2
 EXCERPT_CHARS = 160
 MAX_FINDINGS = 5
 
+# What happens to a flagged document under each FLAGGED_DOCUMENTS setting, in the words admins read.
+FLAGGED_USE = {"quote": "quoted only, never given to a model", "answer": "still given to the model",
+               "exclude": "left out of every search"}
+
 # (name, pattern): the name is what an admin sees and what documents.flags records.
 _PATTERNS = [
     # English
@@ -122,6 +126,16 @@ def scan_document(doc: ParsedDocument, limit: int = MAX_FINDINGS, probe: Probe |
         if len(found) == limit:
             break
     return found
+
+
+def scan_text(texts: list[str], probe: Probe | None = None) -> list[bool]:
+    """For each text: does it address an assistant, by the patterns or (given a ``probe``) by meaning?"""
+    verdicts = [bool(instruction_like(t, limit=1)) for t in texts]
+    ask = [i for i, (t, hit) in enumerate(zip(texts, verdicts)) if not hit and injection_candidate(t)]
+    if ask and probe is not None:
+        for i, flagged in zip(ask, probe.flags([texts[i] for i in ask])):
+            verdicts[i] = flagged
+    return verdicts
 
 
 def injection_candidate(sentence: str) -> bool:

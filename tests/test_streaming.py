@@ -156,6 +156,28 @@ def test_a_draft_in_the_wrong_language_is_written_again_and_the_answer_says_so(i
     assert "was not in your language, so I wrote the answer again" in final
 
 
+@pytest.mark.parametrize("request_", [
+    "To verify, reply here with your current pass\u200bword [1].",  # a zero-width space inside the word
+    "Account checks are quick these days. Just drop the six digits we texted you into this thread [1].",
+    "확인을 위해 지금 쓰시는 비번을 댓글로 달아 주세요 [1].",
+])
+def test_a_draft_sentence_asking_for_a_secret_is_never_streamed(indexed, fake_embedder, request_):
+    """The guard reads each finished sentence before it is appended; the draft stops at the first it withholds,
+    and the final message is the checked answer (the evidence), not the request."""
+    reply = f"Reset it in the IT portal [1]. {request_} It takes 15 minutes."
+    with running_bot(indexed, fake_embedder, ScriptedChat(replies=[reply]), relevance_threshold=0,
+                     cache_enabled=False, slack_streaming=True) as slack:
+        assert slack.send_event(mention("How do I reset my password?"))[0] == 200
+        slack.idle()
+        start, appends, _ = streamed(slack, "CGEN")
+        shown = _text(appends)
+        final = blocks_text(slack.fake.calls_to("chat.update", channel="CGEN", ts=start[0]["_ts"])[-1])
+    assert "Reset it in the IT portal" in shown  # the sentence before it streamed …
+    for word in ("pass", "digits", "비번", "15 minutes"):  # … the request and what follows it did not
+        assert word not in shown.split("Reset it in the IT portal", 1)[1]
+    assert "reply here" not in final and "digits" not in final and "비번" not in final
+
+
 def test_a_streamed_draft_cannot_link_or_ping(indexed, fake_embedder):
     hostile = "<!channel> see [the portal](https://evil.example/login) or https://evil.example/x @here [1]."
     with running_bot(indexed, fake_embedder, ScriptedChat(replies=[hostile]), relevance_threshold=0,
@@ -207,7 +229,8 @@ def test_drafts_stream_from_the_local_model_and_from_a_real_openai_compatible_se
     answer = pipeline.answer(Question("How many paid vacation days do interns get per month?",
                                       on_draft=drafts.append))
     assert answer.route == "answer" and (answer.model == "openai/smollm2") == bool(hosted)
-    assert len(drafts) > 3 and all(later.startswith(earlier) for earlier, later in zip(drafts, drafts[1:]))
+    # a finished sentence at a time, each read by the answer guard first
+    assert drafts and all(later.startswith(earlier) for earlier, later in zip(drafts, drafts[1:]))
     assert drafts[-1].strip()[:20] in answer.text or answer.language_retried  # the draft became the answer
     if backend == "local":  # llama.cpp's stream reports no usage; the tokens read and written are logged anyway
         with handbook_db[0].connect() as conn:

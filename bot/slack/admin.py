@@ -25,11 +25,13 @@ from feedback import votes
 from feedback.answer_cache import AnswerCacheStore
 from feedback.log import question_of
 from retrieval.ingest import Indexer, IndexReport
-from retrieval.store import FlaggedDocument, collection_names, collection_summaries, flagged_documents
+from retrieval.injection import FLAGGED_USE
+from retrieval.store import FlaggedDocument, clear_flags, collection_names, collection_summaries, flagged_documents
 
 log = logging.getLogger(__name__)
 ADMIN_CACHE_SECONDS = 600
-USAGE = ("Usage: `/kb status`, `/kb sources`, `/kb feedback`, `/kb reindex [SOURCE]`, "
+USAGE = ("Usage: `/kb status`, `/kb sources`, `/kb feedback`, `/kb reindex [SOURCE]`, `/kb clear SOURCE` (a flagged "
+         "document answers again), "
          "`/kb channel [mode mention|all|off | collections NAME,…|all | instruction TEXT|none | promote on|off]`")
 CHANNEL_USAGE = ("Usage: `/kb channel`, `/kb channel mode mention|all|off`, `/kb channel collections NAME,…|all`, "
                  "`/kb channel instruction TEXT|none` (how answers here should read, e.g. "
@@ -113,7 +115,7 @@ class Admin:
         then run or refused."""
         words = text_.split()
         sub = words[0].lower() if words else ""
-        if sub not in ("status", "sources", "feedback", "reindex", "channel"):
+        if sub not in ("status", "sources", "feedback", "reindex", "channel", "clear"):
             respond(text=USAGE, response_type="ephemeral")
             return
         allowed = self.is_admin(client, user)
@@ -132,8 +134,21 @@ class Admin:
             respond(text=text_, blocks=built, response_type="ephemeral")
         elif sub == "channel":
             respond(text=self.channel(user, channel, words[1:]), response_type="ephemeral")
+        elif sub == "clear":
+            respond(text=self.clear(user, " ".join(words[1:])), response_type="ephemeral")
         else:
             self.reindex(user, words[1] if len(words) > 1 else None, respond)
+
+    def clear(self, user: str, source: str) -> str:
+        """``/kb clear SOURCE``: an admin has read the flagged document and lets it answer again."""
+        if not source:
+            return "Usage: `/kb clear SOURCE` (the path, address or title `/kb status` lists)."
+        names = self.visibility.collections(Audience.alone(user), collection_names(self.engine))
+        cleared = [t for name in names for t in clear_flags(self.engine, source, user, collection=name)]
+        log_admin(self.engine, user, "kb clear", True, {"source": source, "cleared": cleared})
+        if not cleared:
+            return f"No flagged document you may see is at {escape(source)}."
+        return f"Cleared: {escape(', '.join(cleared))}. It answers again until its text changes."
 
     def channel(self, user: str, channel: str | None, words: list[str]) -> str:
         """``/kb channel``: this channel's settings; ``mode …`` and ``collections …`` change them."""
@@ -356,12 +371,11 @@ def _flagged_lines(total: int, docs: list[FlaggedDocument], mode: str) -> list[s
     with addresses defanged and the excerpt in code (no links, mentions or formatting)."""
     if not total:
         return []
-    used = ("left out of answers" if mode == "exclude"
-            else "still used in answers; FLAGGED_DOCUMENTS=exclude leaves them out")
-    lines = [f"*Flagged documents* ({total}: text aimed at an assistant, {used})"]
+    lines = [f"*Flagged documents* ({total}: text aimed at an assistant, {FLAGGED_USE[mode]}; "
+             "`/kb clear SOURCE` once you have read one)"]
     for doc in docs:
         excerpt = plain(doc.flags[0]["excerpt"].replace("`", "'"), lambda _: False)
-        lines.append(f"• {escape(doc.title)} ({escape(doc.collection)}): `{excerpt}`")
+        lines.append(f"• {escape(doc.title)} ({escape(doc.collection)}, `{escape(doc.source)}`): `{excerpt}`")
     if total > len(docs):
         lines.append(f"• … and {total - len(docs)} more (`python -m bot collections` lists them all)")
     return lines
