@@ -41,7 +41,8 @@ _EN_TOPIC = (r"(?!\s*(?:policy|policies|reset|rules?|requirements?|guidelines?|e
              r"|manager|vault|field|page|portal|form|request|ticket|hint|rotation|generator"
              r"|(?:a|an)\s+(?:name|label|description|expiry|scope))\b)")
 _EN_GIVE = (r"\b(?:send(?:s|ing)?|shar(?:e|es|ing)|giv(?:e|es|ing)|provid(?:e|es|ing)|tell(?:s|ing)?"
-            r"|(?:reply|replies|replying|respond(?:s|ing)?|answer(?:s|ing)?)\s+with|DM|message|post(?:s|ing)?"
+            r"|(?:reply|replies|replying|respond(?:s|ing)?|answer(?:s|ing)?)(?:\s+(?:here|below|back|now))?\s+with"
+            r"|DM|message|post(?:s|ing)?"
             r"|drop|submit(?:s|ting)?|forward(?:s|ing)?|e-?mail|read\s+out|disclos(?:e|ing)"
             r"|reveal(?:s|ing)?|text|list|upload(?:s|ing)?|attach(?:es|ing)?|includ(?:e|es|ing)"
             r"|let\s+(?:me|us)\s+know|hand\s+over|confirm)\b")
@@ -90,7 +91,8 @@ _KO_ENTERING = re.compile(rf"(?P<noun>{_KO_CREDENTIAL})(?P<between>{_KO_BETWEEN}
 
 # Any mention of a secret, however it is asked for: the sentences the probe reads.
 _SECRET = re.compile(
-    rf"\b{_EN_CREDENTIAL}\b|{_KO_CREDENTIAL}|\b(?:codes?|digits|keys?)\b|코드|번호|숫자|(?<![가-힣])키\b|암호", re.I)
+    rf"\b{_EN_CREDENTIAL}\b|{_KO_CREDENTIAL}|\b(?:codes?|digits|numbers|keys?|phrase|unlock|verify|verification|identity)\b"
+    r"|who\s+you\s+are|코드|번호|숫자|(?<![가-힣])키\b|암호(?!화)|인증|본인\s*확인", re.I)
 
 _ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(?:https?://|www\.)[^\s<>()\[\]|\"'`]+", re.I)
 _CONTACT = re.compile(r"\b(?:send|e-?mail|mail|write|contact|reach\s+out|forward|reply|message|DM|submit|report|"
@@ -121,9 +123,12 @@ class Guard:
         return self._meaning(sentences(answer))
 
     def requests(self, pieces: list[str]) -> list[bool]:
-        """For each sentence of ``pieces``: does it ask the reader for a secret (phrase or meaning)?"""
+        """For each sentence of ``pieces``: does it ask the reader for a secret (phrase or meaning)? Where the
+        phrase check reads the sentence as a warning, a topic or something the reader receives ("never share
+        your password", "we will send you a code"), that stands; the probe reads the sentences no phrase
+        structure fits."""
         verdicts = [_credential_request(p) is not None for p in pieces]
-        ask = [i for i, (p, hit) in enumerate(zip(pieces, verdicts)) if not hit and mentions_secret(p)]
+        ask = [i for i, p in enumerate(pieces) if not verdicts[i] and not _structured(p) and mentions_secret(p)]
         if ask and self.probe is not None:
             for i, flagged in zip(ask, self.probe.flags([pieces[i] for i in ask])):
                 verdicts[i] = flagged
@@ -179,6 +184,13 @@ def _credential_request(sentence: str) -> str | None:
             if where is None or where.search(sentence[:m.start()]) or where.search(m["between"]):
                 return " ".join(m["noun"].split())
     return None
+
+
+def _structured(sentence: str) -> bool:
+    """Does a phrase structure (giving or asking for a secret) fit ``sentence`` at all? When it does
+    and ``_credential_request`` found no request, the sentence is a warning, a topic or something received."""
+    folded = fold(sentence)
+    return any(p.search(folded) for p in (_EN_GIVING, _EN_ASKING, _KO_GIVING))  # entering: where is unclear
 
 
 def _addresses(sentence: str) -> list[str]:

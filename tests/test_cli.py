@@ -50,7 +50,7 @@ def test_index_then_search_from_the_command_line(tmp_path, run):
     again = json.loads(run("index", str(kb), "--collection", "it", "--json").stdout)
     assert (again["added"], again["unchanged"]) == (0, 2)
     assert "it" in run("collections").stdout
-    assert run("db", "current").stdout.startswith("schema revision: 000")
+    assert run("db", "current").stdout.startswith("schema revision: 0010")
 
 
 def test_errors_are_short_and_exit_nonzero(run):
