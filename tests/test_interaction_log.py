@@ -35,11 +35,11 @@ def test_migrations_go_down_and_up_again(server_url):
         downgrade(engine, "base")
         assert current_revision(engine) is None
         upgrade(engine)
-        assert current_revision(engine) == "0008"
+        assert current_revision(engine) == "0010"
         downgrade(engine, "0003")
         assert current_revision(engine) == "0003"
         upgrade(engine)
-        assert current_revision(engine) == "0008"
+        assert current_revision(engine) == "0010"
     finally:
         engine.dispose()
         with admin.connect() as conn:
