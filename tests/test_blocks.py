@@ -154,3 +154,10 @@ def test_the_downvote_review_shows_answers_without_live_links():
     rendered = all_text(blocks.feedback_review([item]))
     assert "<https://evil" not in rendered and "evil.example" not in rendered
     assert "the reset portal" in rendered and "evil[.]example/x" in rendered
+
+
+def test_a_thread_title_is_one_plain_line_without_markup_controls_or_personal_data():
+    typed = "<!channel> ask <@U123|minsu> about\u202e\u200b my 010-2222-3333\nphone <https://evil.example|here>"
+    title = blocks.title(typed)
+    assert title == "ask minsu about my [phone] phone here"
+    assert len(blocks.title("word " * 60)) <= 100 and blocks.title("word " * 60).endswith("…")

@@ -282,7 +282,8 @@ class SlackAnswerer:
             return False
         if self.recent.first((q.channel, f"title-{q.thread_ts}")):
             try:
-                client.assistant_threads_setTitle(channel_id=q.channel, thread_ts=q.thread_ts, title=q.text[:100])
+                client.assistant_threads_setTitle(channel_id=q.channel, thread_ts=q.thread_ts,
+                                                  title=blocks.title(q.text))
             except SLACK_FAILURES as exc:
                 log.info("could not title the assistant thread %s: %s", q.thread_ts, slack_error(exc))
         return True

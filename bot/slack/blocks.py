@@ -7,6 +7,7 @@ Slack limits: a section's text ≤ 3,000 characters, a message ≤ 50 blocks, a 
 
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 from answering import prompts
@@ -14,6 +15,8 @@ from answering.context import Source, heading
 from answering.types import Answer, Route
 from bot.slack.mrkdwn import escape, link, plain, to_mrkdwn
 from core.links import TrustedHosts
+from core.redact import redact
+from core.text import clean
 
 MAX_SECTION_CHARS = 3000
 MAX_BLOCKS = 50
@@ -133,6 +136,14 @@ def vote_blocks(interaction_id: int, ask_model: str | None = None, legacy: bool 
         return [{"type": "actions", "block_id": f"votes-{value}", "elements": votes + extra}]
     built = [{"type": "context_actions", "block_id": f"votes-{value}", "elements": votes}]
     return built + ([{"type": "actions", "block_id": f"ask-{value}", "elements": extra}] if extra else [])
+
+
+def title(text: str, limit: int = 100) -> str:
+    """A thread title from what someone typed: one line of plain text (Slack's <…> markup reduced to its label,
+    invisible and bidi controls removed, personal data redacted), cut at a word within ``limit``."""
+    text = re.sub(r"<[^<>|]*\|([^<>]*)>|<[^<>]*>", lambda m: m.group(1) or "", clean(text))
+    text = " ".join(redact(text).split())
+    return text if len(text) <= limit else text[:limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 def _plain(text: str) -> dict:
