@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 import threading
 
+from core.text import normalise
+
 # Hangul syllables, jamo and compatibility jamo; also how answering tells Korean text from English.
 HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 _WORD = re.compile(r"\S+")
@@ -36,7 +38,9 @@ def _analyser():
 
 
 def keyword_text(text: str) -> str:
-    """Return ``text`` with each Hangul word replaced by its content morphemes."""
+    """Return ``text`` in NFKC (full-width letters and digits as plain ones, invisible controls removed) with
+    each Hangul word replaced by its content morphemes."""
+    text = normalise(text)
     if not HANGUL.search(text):
         return text
     kiwi = _analyser()

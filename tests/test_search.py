@@ -202,3 +202,12 @@ def test_langchain_retriever_returns_documents_with_citation_metadata(indexer, s
     assert docs[0].metadata["title"] == "출장"
     assert {"source", "section", "score", "collection", "chunk_id"} <= set(docs[0].metadata)
     assert "영수증" in docs[0].page_content
+
+
+def test_keyword_search_reads_full_width_and_invisible_characters_as_plain(indexer, searcher):
+    """A Korean input method types ＶＰＮ－ＥＲＲ－６１９; a pasted ID may carry a zero-width space."""
+    indexer.index_items(items({"vpn": "VPN-ERR-619 means UDP port 51820 is blocked.",
+                               "other": "The cafeteria opens at noon."}), "kb")
+    for query in ("ＶＰＮ－ＥＲＲ－６１９", "VPN-ERR-\u200b619"):
+        hits = searcher.search(query, RetrievalParams(k=1, mode="keyword"))
+        assert hits and hits[0].title == "vpn", query
