@@ -53,6 +53,9 @@ _EN_BETWEEN = r"[^\n]{0,40}?"  # within one sentence already; addresses have dot
 # a word between the verb and the noun that makes the noun someone else's object
 _EN_DETOUR = re.compile(r"\b(?:requests?|tickets?|forms?|about|reset|change|forgot|forget|forgotten|lost|expired|"
                         r"update|links?|how|when|whether|that|policy|wi-?fi|guest|network)\b", re.I)
+_EN_NEGATION = re.compile(r"\b(?:never|not|no|don'?t|doesn'?t|won'?t|shouldn'?t|mustn'?t|cannot|can'?t|avoid|nobody|"
+                          r"no\s+one|refuse)\b|n't\b", re.I)
+_EN_LOST = re.compile(r"forg[oe]t|lost|expired|reset|change|update|polic", re.I)
 _EN_NOT = re.compile(r"\b(?:never|not|no|don'?t|doesn'?t|won'?t|shouldn'?t|mustn'?t|cannot|can'?t|avoid|nobody|"
                      r"no\s+one|refuse|if|when|whenever|asks?|asked|asking|requests?)\b|n't\b", re.I)
 # "we will send you a code", "the helpdesk will send a code to your phone": the user receives, not gives
@@ -78,6 +81,7 @@ _KO_BETWEEN = r"[^\n]{0,30}?"
 _KO_DETOUR = re.compile(r"재설정|변경|바꾸|바꿔|링크|요청|초기화|정책|분실|만료|안내|방법|규칙|잊|잃|문의|관련|"
                         r"대해|대한|메일을|이메일을|(?<!받으)(?<!오)면\s|때|후에|,")
 _KO_NOT = re.compile(r"지\s*(?:마|말|않(?!으면))|면\s*안|서는\s*안|달라|라고|라는|금지|않(?!으면)")
+_KO_TO_USER = re.compile(r"\S*\s*드(?:리|릴|려|립)")  # "보내 드립니다": sent to the reader
 _KO_CONVERSATION = re.compile(r"여기|이\s*(?:채팅|대화|스레드|메시지|채널)|답장|답글|댓글|회신|DM")
 
 _EN_GIVING = re.compile(rf"(?P<verb>{_EN_GIVE})(?P<between>{_EN_BETWEEN})\b(?P<noun>{_EN_CREDENTIAL})\b{_EN_TOPIC}",
@@ -128,7 +132,7 @@ class Guard:
         your password", "we will send you a code"), that stands; the probe reads the sentences no phrase
         structure fits."""
         verdicts = [_credential_request(p) is not None for p in pieces]
-        ask = [i for i, p in enumerate(pieces) if not verdicts[i] and not _structured(p) and mentions_secret(p)]
+        ask = [i for i, p in enumerate(pieces) if not verdicts[i] and not _said_safely(p) and mentions_secret(p)]
         if ask and self.probe is not None:
             for i, flagged in zip(ask, self.probe.flags([pieces[i] for i in ask])):
                 verdicts[i] = flagged
@@ -161,36 +165,49 @@ def _withheld(answer: str, sources_text: str) -> str | None:
 def _credential_request(sentence: str) -> str | None:
     """The credential ``sentence`` asks the user to hand over, if it does (read folded: a zero-width space,
     a look-alike letter or full-width letters change nothing)."""
+    return _read(sentence)[0]
+
+
+def _said_safely(sentence: str) -> bool:
+    """Is ``sentence`` a warning or something the reader receives ("never share your password", "we will send
+    you a code", "링크를 보내 드립니다")? The phrase structure is trusted there; the probe reads the rest."""
+    return _read(sentence)[1]
+
+
+def _read(sentence: str) -> tuple[str | None, bool]:
+    """(the credential asked for, or None; whether a giving structure fits but is negated or received)."""
     sentence = fold(sentence)
+    safe = False
     for pattern, where in ((_EN_GIVING, None), (_EN_ASKING, None), (_EN_ENTERING, _EN_CONVERSATION)):
         for m in pattern.finditer(sentence):
             clause = re.split(r"[,;:()]|\bbut\b", sentence[:m.start()])[-1]
             after = sentence[m.end():]
             subject = _EN_SUBJECT.search(clause)
-            received = _EN_RECEIVED.match(m["verb"]) and _EN_TO_USER_AFTER.match(after)
+            received = bool(_EN_RECEIVED.match(m["verb"]) and _EN_TO_USER_AFTER.match(after)) or bool(
+                _EN_TO_USER.match(m["between"])) or bool(subject and subject[1].lower() != "you")
+            negated = bool(_EN_NEGATION.search(clause)
+                           or re.match(r"\W*(?:with|to)\s+(?:no\s*one|nobody)", after, re.I))
+            other = _EN_DETOUR.search(m["between"])
             # "share passwords for business continuity", "Sharing your credentials … is prohibited": a topic
             topic = (pattern is _EN_GIVING and not _EN_WHOSE.search(m["between"])) or (
                 m["verb"].endswith("ing") and not clause.strip(" -*•\t"))
-            if (_EN_NOT.search(clause) or _EN_DETOUR.search(m["between"]) or _EN_TO_USER.match(m["between"])
-                    or (subject and subject[1].lower() != "you") or received or topic
-                    or re.match(r"\W*(?:with|to)\s+(?:no\s*one|nobody)", after, re.I)):
+            if _EN_NOT.search(clause) or negated or received or topic or other:
+                # a warning, a receipt or a lost secret: the structure is trusted; a condition is left to the probe
+                safe = safe or ((negated or received or bool(other and _EN_LOST.match(other[0])))
+                                and pattern is not _EN_ENTERING)
                 continue
             if where is None or where.search(sentence):
-                return " ".join(m["noun"].lower().split())
+                return " ".join(m["noun"].lower().split()), False
     for pattern, where in ((_KO_GIVING, None), (_KO_ENTERING, _KO_CONVERSATION)):
         for m in pattern.finditer(sentence):
-            if _KO_NOT.search(sentence[m.end():m.end() + 12]) or _KO_DETOUR.search(m["between"]):
+            rest = sentence[m.end():m.end() + 12]
+            received = _KO_TO_USER.match(rest) is not None
+            if _KO_NOT.search(rest) or received or _KO_DETOUR.search(m["between"]):
+                safe = safe or (pattern is _KO_GIVING and (received or _KO_NOT.search(rest) is not None))
                 continue
             if where is None or where.search(sentence[:m.start()]) or where.search(m["between"]):
-                return " ".join(m["noun"].split())
-    return None
-
-
-def _structured(sentence: str) -> bool:
-    """Does a phrase structure (giving or asking for a secret) fit ``sentence`` at all? When it does
-    and ``_credential_request`` found no request, the sentence is a warning, a topic or something received."""
-    folded = fold(sentence)
-    return any(p.search(folded) for p in (_EN_GIVING, _EN_ASKING, _KO_GIVING))  # entering: where is unclear
+                return " ".join(m["noun"].split()), False
+    return None, safe
 
 
 def _addresses(sentence: str) -> list[str]:

@@ -191,14 +191,17 @@ class AnswerCacheStore:
         with self.engine.connect() as conn:
             row = conn.execute(text("""
                 SELECT i.id, i.route, i.question, i.rewritten_question, i.language, i.collections, i.answer,
-                       i.sources, i.cached_answer_id, i.prompt_version, e.id AS entry_id
+                       i.sources, i.cached_answer_id, i.prompt_version, i.place, e.id AS entry_id
                 FROM interactions i LEFT JOIN cached_answers e ON e.interaction_id = i.id
                 WHERE i.id = :i
             """), {"i": interaction_id}).mappings().first()
         if row is None:
             return
         entries = {e for e in (row["entry_id"], row["cached_answer_id"]) if e is not None}
-        if row["entry_id"] is None and self._cacheable(row) and self._approved_votes(interaction_id):
+        # Votes approve for everyone only what was asked where everyone could see it (a private question's
+        # answer may echo what its asker confided); an admin's curation may make any answer shared.
+        if (row["entry_id"] is None and row["place"] == "public" and self._cacheable(row)
+                and self._approved_votes(interaction_id)):
             entries.add(self._insert(row, row["question"], row["answer"], curated_by=None))
         for entry_id in entries:
             self._rerate(entry_id)

@@ -82,6 +82,7 @@ def world(team, migrated_engine, e5_embedder):
 
 
 def ask(pipeline, question: str, **kw):
+    kw.setdefault("place", "public")  # votes approve for everyone only what was asked in public
     return pipeline.answer(Question(question, collections=kw.pop("collections", SCOPE), **kw))
 
 
@@ -326,3 +327,12 @@ def test_cache_params_are_validated():
     with pytest.raises(ValueError):
         CacheParams(min_approvals=0)
     assert json.loads(json.dumps(CacheParams().__dict__))["similarity"] == 0.88
+
+
+def test_votes_never_share_the_answer_to_a_question_asked_in_private(world):
+    """A DM's answer may echo what its asker confided: up-votes do not make it anyone else's cached answer."""
+    build, _, _ = world
+    pipeline, store, _ = build()
+    approve(store, ask(pipeline, INTERNS, place="private"), "U1", "U2")
+    assert store.entries() == []
+    assert ask(pipeline, INTERNS).route == "answer"  # not served from the cache: the model again
