@@ -114,9 +114,10 @@ def failures(result: dict) -> list[str]:
 TRAIN = ROOT / "answering" / "data" / "train"
 # name -> (files of positives, files of negatives) under TRAIN
 PROBE_SETS = {
-    "credential_request": (("seed_credential_requests.txt", "credential_requests.txt"),
-                           ("seed_safe_answers.txt", "safe_answers.txt")),
-    "injection": (("seed_injections.txt", "injections.txt"), ("seed_ordinary.txt", "ordinary_text.txt")),
+    "credential_request": (("seed_credential_requests.txt", "credential_requests.txt", "more_credential_requests.txt"),
+                           ("seed_safe_answers.txt", "safe_answers.txt", "more_safe_answers.txt")),
+    "injection": (("seed_injections.txt", "injections.txt", "more_injections.txt"),
+                  ("seed_ordinary.txt", "ordinary_text.txt", "more_ordinary_text.txt")),
 }
 
 
@@ -137,7 +138,7 @@ def train_probes(folder: Path = PROBES, log: Callable[[str], None] = print) -> d
     (its candidates) of the sample handbook, the public set's pages at even places and SQuAD's articles at
     even places (the odd ones measure, in ``evaluate``). The threshold is the lowest score at which, by
     5-fold cross-validation, at most TRAIN_REAL_ALARMS of all real sentences and TRAIN_HARD_ALARMS of the
-    look-alikes would be flagged."""
+    look-alikes would be flagged. Nothing of ``evals/data/held_out/`` is read here."""
     from answering.guard import mentions_secret
     from retrieval.injection import injection_candidate
 
@@ -150,7 +151,7 @@ def train_probes(folder: Path = PROBES, log: Callable[[str], None] = print) -> d
         positives, hard = training_lines(pos_files), training_lines(neg_files)
         everyday = [s for s in real if candidate[name](s) and s not in hard]
         xp, xh, xe = vectors(positives), vectors(hard), vectors(everyday)
-        threshold, recall = _cross_validated_threshold(xp, xh, xe, len(real))
+        threshold, recall = _cross_validated_threshold(xp, xh, xe, len(real), TRAIN_HARD_ALARMS[name])
         weights, bias = train(xp, np.vstack([xh, xe]))
         data = {"name": name, "embedder": probe_embedder().name, "threshold": round(threshold, 4),
                 "positives": len(positives), "look_alikes": len(hard), "real_candidates": len(everyday),
@@ -165,11 +166,15 @@ def train_probes(folder: Path = PROBES, log: Callable[[str], None] = print) -> d
 
 
 TRAIN_REAL_ALARMS = 0.002  # of all real sentences (most never reach the probe)
-TRAIN_HARD_ALARMS = 0.05  # of the look-alikes, written to be as close as words allow
+# Of the look-alikes, written to be as close as words allow. What a false alarm costs decides: a withheld
+# answer is replaced by its quoted evidence (a request for a secret that passes can cost an account), a
+# flagged document is quoted only until an admin has looked.
+TRAIN_HARD_ALARMS = {"credential_request": 0.10, "injection": 0.05}
 FOLDS = 5
 
 
-def _cross_validated_threshold(xp: np.ndarray, xh: np.ndarray, xe: np.ndarray, real: int) -> tuple[float, float]:
+def _cross_validated_threshold(xp: np.ndarray, xh: np.ndarray, xe: np.ndarray, real: int,
+                               hard_alarms: float) -> tuple[float, float]:
     """Scores each example by a probe trained without its fold; the lowest threshold that keeps both kinds of
     false alarm within bounds, and the share of positives at or above it."""
     rng = np.random.default_rng(7)
@@ -182,7 +187,7 @@ def _cross_validated_threshold(xp: np.ndarray, xh: np.ndarray, xe: np.ndarray, r
             sc[f == k] = 1 / (1 + np.exp(-(x[f == k] @ w + b)))
     sp, sh, se = scores
     for threshold in np.arange(0.5, 0.995, 0.005):
-        if (se >= threshold).sum() <= TRAIN_REAL_ALARMS * real and (sh >= threshold).mean() <= TRAIN_HARD_ALARMS:
+        if (se >= threshold).sum() <= TRAIN_REAL_ALARMS * real and (sh >= threshold).mean() <= hard_alarms:
             return float(threshold), float((sp >= threshold).mean())
     return 0.995, float((sp >= 0.995).mean())
 
