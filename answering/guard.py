@@ -133,8 +133,8 @@ class Guard:
         structure fits."""
         verdicts = [_credential_request(p) is not None for p in pieces]
         ask = [i for i, p in enumerate(pieces) if not verdicts[i] and not _said_safely(p) and mentions_secret(p)]
-        if ask and self.probe is not None:
-            for i, flagged in zip(ask, self.probe.flags([pieces[i] for i in ask])):
+        if ask and self.probe is not None:  # where an address points is the address check's to judge
+            for i, flagged in zip(ask, self.probe.flags([_ADDRESS.sub("the link", pieces[i]) for i in ask])):
                 verdicts[i] = flagged
         return verdicts
 

@@ -41,7 +41,8 @@ def _guards(args, services) -> int:
     if args.train:
         train_probes(log=errors.print)
     result = evaluate(*scorers())
-    print(json.dumps(result, ensure_ascii=False, indent=2)) if args.json else console.print(render(result))
+    print(json.dumps(result, ensure_ascii=False, indent=2)) if args.json else console.print(render(result),
+                                                                                          markup=False)
     missed = failures(result)
     for line in missed:
         errors.print(f"[yellow]target missed:[/yellow] {line}")
