@@ -74,3 +74,12 @@ def test_where_slack_refuses_the_status_the_answer_replaces_a_placeholder(slack)
     assert len(placeholder) == 1 and placeholder[0]["text"].startswith("⏳")
     update = slack.fake.wait_for("chat.update", ts=placeholder[0]["_ts"])[-1]
     assert "IT portal" in blocks_text(update)
+
+
+def test_the_panel_title_is_plain_text_without_markup_controls_or_personal_data(slack):
+    thread = new_ts()
+    typed = "<!channel> reset\u202e\u200b my password? call me at 010-2222-3333 <https://evil.example|here>"
+    assert slack.send_event(in_panel(typed, thread))[0] == 200
+    slack.idle()
+    title = slack.fake.calls_to("assistant.threads.setTitle", channel_id="DPANEL", thread_ts=thread)[0]["title"]
+    assert title == "reset my password? call me at [phone] here"
