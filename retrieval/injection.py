@@ -26,6 +26,11 @@ SCANNER_VERSION = 2
 EXCERPT_CHARS = 160
 MAX_FINDINGS = 5
 
+# The finding's name when only the probe, no pattern, found the passage. Patterns are precise: a document one of
+# them flags is quoted only, whole. The probe is not as precise (a few percent of real pages hold a sentence it
+# misreads), so what it alone finds keeps only the passages themselves from a model (retrieval.search).
+MEANING = "meaning"
+
 # What happens to a flagged document under each FLAGGED_DOCUMENTS setting, in the words admins read.
 FLAGGED_USE = {"quote": "quoted only, never given to a model", "answer": "still given to the model",
                "exclude": "left out of every search"}
@@ -122,7 +127,7 @@ def scan_document(doc: ParsedDocument, limit: int = MAX_FINDINGS, probe: Probe |
     for sentence in (s for s, hit in zip(candidates, probe.flags(candidates)) if hit):
         excerpt = _excerpt(sentence, 0, len(sentence))
         if all(f.excerpt != excerpt and excerpt not in f.excerpt for f in found):
-            found.append(Finding("addressed-to-ai", excerpt))
+            found.append(Finding(MEANING, excerpt))
         if len(found) == limit:
             break
     return found

@@ -96,7 +96,9 @@ class SearchHit:
     keyword_rank: int | None = None
     vector_similarity: float | None = None  # cosine similarity to the question (None: a keyword-only search)
     keyword_score: float | None = None
-    flagged: bool = False  # its document addresses an assistant (retrieval.injection) and is not cleared
+    # what it says addresses an assistant (retrieval.injection), and no admin has cleared its document: its whole
+    # document by a pattern, or this chunk holds a passage the probe alone found
+    flagged: bool = False
 
     def as_dict(self) -> dict:
         return {
@@ -174,7 +176,9 @@ fused AS (
 )
 SELECT f.chunk_id, f.score, f.vector_rank, f.keyword_rank, {distance} AS distance, f.keyword_score,
        c.document_id, c.ordinal, c.section, c.text, d.title, d.source, d.url, col.name AS collection,
-       {FLAGGED} AS flagged
+       {FLAGGED} AND jsonb_path_exists(d.flags, '$[*] ? (@.pattern != "meaning")') AS flagged,
+       CASE WHEN {FLAGGED} THEN ARRAY(SELECT f->>'excerpt' FROM jsonb_array_elements(d.flags) f
+                                      WHERE f->>'pattern' = 'meaning') END AS flagged_passages
 FROM fused f
 JOIN chunks c ON c.id = f.chunk_id
 JOIN documents d ON d.id = c.document_id
@@ -320,5 +324,18 @@ def _hit(row, score: float) -> SearchHit:
         keyword_rank=row["keyword_rank"],
         vector_similarity=None if row["distance"] is None else 1.0 - float(row["distance"]),
         keyword_score=None if row["keyword_score"] is None else float(row["keyword_score"]),
-        flagged=bool(row.get("flagged")),
+        flagged=bool(row.get("flagged")) or _holds_any(row["text"], row.get("flagged_passages") or ()),
     )
+
+
+def _holds_any(text: str, excerpts: Sequence[str]) -> bool:
+    """Does ``text`` (a chunk) hold one of ``excerpts`` (flagged passages, whitespace collapsed, maybe cut with
+    "…" at either end)? A passage split between two chunks is found in both by its start or its end."""
+    if not excerpts:
+        return False
+    flat = " ".join(text.split())
+    for excerpt in excerpts:
+        core = excerpt.strip("… ")
+        if core and (core[:60] in flat or core[-60:] in flat):
+            return True
+    return False
