@@ -22,7 +22,7 @@ from retrieval.loaders import ParsedDocument
 
 # Bump when the patterns change in a way that should rescan unchanged files (it is part of the
 # indexing pipeline's fingerprint, so the next index run re-reads every document once).
-SCANNER_VERSION = 2
+SCANNER_VERSION = 3
 EXCERPT_CHARS = 160
 MAX_FINDINGS = 5
 
