@@ -250,6 +250,7 @@ def _kb(slack, text_: str, user: str) -> dict:
 
 
 def test_an_approved_answer_is_served_from_the_cache_and_the_model_can_be_asked_instead(slack, ask):
+    slack.fake.channels["CGEN"] = {"is_channel": True, "is_private": False}  # votes share only public questions
     _, ts, _ = ask("How many vacation days do interns get?", reply="Interns get 1.5 days a month [1].")
     click(slack, "UV1", "vote_up", interaction(slack.engine, ts)["id"])
     calls = len(slack.chat.prompts)
