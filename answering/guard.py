@@ -128,11 +128,13 @@ class Guard:
 
     def requests(self, pieces: list[str]) -> list[bool]:
         """For each sentence of ``pieces``: does it ask the reader for a secret (phrase or meaning)? Where the
-        phrase check reads the sentence as a warning, a topic or something the reader receives ("never share
-        your password", "we will send you a code"), that stands; the probe reads the sentences no phrase
-        structure fits."""
-        verdicts = [_credential_request(p) is not None for p in pieces]
-        ask = [i for i, p in enumerate(pieces) if not verdicts[i] and not _said_safely(p) and mentions_secret(p)]
+        phrase check reads the sentence as a warning or something the reader receives ("never share your
+        password", "we will send you a code"), that stands; the probe reads the other sentences that mention a
+        secret."""
+        read = [_read(p) for p in pieces]
+        verdicts = [noun is not None for noun, _ in read]
+        ask = [i for i, (p, (noun, safe)) in enumerate(zip(pieces, read))
+               if noun is None and not safe and mentions_secret(p)]
         if ask and self.probe is not None:  # where an address points is the address check's to judge
             for i, flagged in zip(ask, self.probe.flags([_ADDRESS.sub("the link", pieces[i]) for i in ask])):
                 verdicts[i] = flagged
@@ -166,12 +168,6 @@ def _credential_request(sentence: str) -> str | None:
     """The credential ``sentence`` asks the user to hand over, if it does (read folded: a zero-width space,
     a look-alike letter or full-width letters change nothing)."""
     return _read(sentence)[0]
-
-
-def _said_safely(sentence: str) -> bool:
-    """Is ``sentence`` a warning or something the reader receives ("never share your password", "we will send
-    you a code", "링크를 보내 드립니다")? The phrase structure is trusted there; the probe reads the rest."""
-    return _read(sentence)[1]
 
 
 def _read(sentence: str) -> tuple[str | None, bool]:
