@@ -18,6 +18,7 @@ import re
 
 from answering.wellformed import sentences
 from core.text import fold
+from models.embeddings import Embedder
 from models.probe import Probe
 
 _EN_CREDENTIAL = (
@@ -114,8 +115,10 @@ class Guard:
     the probe (``models.probe``, trained on requests for a secret and on what handbooks say about them)
     reads as a request is withheld too, however it is worded. Without a probe: the phrase check alone."""
 
-    def __init__(self, probe: Probe | None = None) -> None:
+    def __init__(self, probe: Probe | None = None, embedder: Embedder | None = None) -> None:
+        """``embedder``: the probe's vectors from a model already loaded (None: its own)."""
         self.probe = probe
+        self.embedder = embedder
 
     def withheld(self, answer: str, sources_text: str) -> str | None:
         """Why ``answer`` must not be sent (a short reason), or None: it asks the asker for a password, code,
@@ -136,7 +139,8 @@ class Guard:
         ask = [i for i, (p, (noun, safe)) in enumerate(zip(pieces, read))
                if noun is None and not safe and mentions_secret(p)]
         if ask and self.probe is not None:  # where an address points is the address check's to judge
-            for i, flagged in zip(ask, self.probe.flags([_ADDRESS.sub("the link", pieces[i]) for i in ask])):
+            masked = [_ADDRESS.sub("the link", pieces[i]) for i in ask]
+            for i, flagged in zip(ask, self.probe.flags(masked, self.embedder)):
                 verdicts[i] = flagged
         return verdicts
 

@@ -51,7 +51,7 @@ from answering.wellformed import is_stub, tidy
 from core.text import clean
 from feedback.log import record
 from models.chat import ChatModels, ModelUnavailable
-from models.probe import Probe
+from models.probe import Probe, same_vectors
 from retrieval.calibration import load_calibrations
 from retrieval.search import MAX_QUERY_CHARS, Searcher
 from retrieval.store import document_hashes
@@ -98,7 +98,8 @@ class Pipeline:
         self.engine = engine
         self.cache = cache or NoCache()
         self.similarity = PassageSimilarity(searcher.embedder)
-        self.guard = Guard(Probe.load("credential_request") if config.meaning_checks else None)
+        self.guard = Guard(Probe.load("credential_request") if config.meaning_checks else None,
+                           same_vectors(searcher.embedder))  # the default embedder is not loaded twice
         self.graph = self._build_graph()
 
     def _build_graph(self):

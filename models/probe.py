@@ -37,6 +37,11 @@ def probe_embedder() -> Embedder:
     return make_embedder(EMBEDDER)
 
 
+def same_vectors(embedder: Embedder) -> Embedder | None:
+    """``embedder`` when it gives the vectors the probes read (the default embedder), so one model serves both."""
+    return embedder if embedder.name == probe_embedder().name else None
+
+
 def vectors(texts: list[str], embedder: Embedder | None = None) -> np.ndarray:
     """The probes' input: each text normalised (NFKC, invisible characters removed), embedded as a query."""
     embedder = embedder or probe_embedder()

@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 
 from core.errors import Cancelled, InvalidInput, ModelError, UnreadableFile
 from models import Embedder
-from models.probe import Probe
+from models.probe import Probe, same_vectors
 from retrieval import store
 from retrieval.calibration import load_calibrations, recalibrate
 from retrieval.chunking import Chunk, ChunkingParams, chunk_document
@@ -150,6 +150,7 @@ class Indexer:
         self.max_file_pages = max_file_pages
         self.max_file_chunks = max_file_chunks
         self.injection_probe = injection_probe  # reads documents for instructions to an assistant by meaning
+        self._probe_vectors = same_vectors(embedder) if injection_probe else None  # one model, not two
 
     def index_paths(self, paths: Sequence[Path], collection: str, progress: Progress | None = None,
                     allow_empty: bool = False, cancel: threading.Event | None = None) -> IndexReport:
@@ -287,7 +288,7 @@ class Indexer:
             report.failed.append((item.source, too_many("chunks", len(chunks), self.max_file_chunks,
                                                         "MAX_FILE_CHUNKS")))
             return None
-        findings = scan_document(doc, probe=self.injection_probe)
+        findings = scan_document(doc, probe=self.injection_probe, embedder=self._probe_vectors)
         return _Pending(item, doc, chunks, digest, len(data), old is not None, findings)
 
     def _flush(self, coll: store.Collection, batch: list[_Pending], pipeline: str, report: IndexReport) -> None:

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 from core.text import clean, fold, fold_chars
+from models.embeddings import Embedder
 from models.probe import Probe
 from retrieval.loaders import ParsedDocument
 
@@ -113,7 +114,8 @@ def instruction_like(text: str, limit: int = MAX_FINDINGS) -> list[Finding]:
     return found
 
 
-def scan_document(doc: ParsedDocument, limit: int = MAX_FINDINGS, probe: Probe | None = None) -> list[Finding]:
+def scan_document(doc: ParsedDocument, limit: int = MAX_FINDINGS, probe: Probe | None = None,
+                  embedder: Embedder | None = None) -> list[Finding]:
     """What a model would be shown of ``doc`` (title, headings, text), scanned with ``instruction_like``
     and, given a ``probe``, by meaning: each sentence that mentions what instructions to an assistant
     mention (``_CANDIDATE``) and that the probe reads as one."""
@@ -124,7 +126,7 @@ def scan_document(doc: ParsedDocument, limit: int = MAX_FINDINGS, probe: Probe |
     if probe is None or len(found) >= limit:
         return found
     candidates = [s for s in dict.fromkeys(_sentences(clean(text))) if injection_candidate(s)]
-    for sentence in (s for s, hit in zip(candidates, probe.flags(candidates)) if hit):
+    for sentence in (s for s, hit in zip(candidates, probe.flags(candidates, embedder)) if hit):
         excerpt = _excerpt(sentence, 0, len(sentence))
         if all(f.excerpt != excerpt and excerpt not in f.excerpt for f in found):
             found.append(Finding(MEANING, excerpt))
