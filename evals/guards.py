@@ -22,7 +22,7 @@ import numpy as np
 
 from answering.wellformed import sentences
 from core.paths import ROOT, SAMPLES
-from models.probe import PROBES, probe_embedder, train, vectors
+from models.probe import PROBES, probe_embedder, train, train_ngrams, vectors
 
 HELD_OUT = ROOT / "evals" / "data" / "held_out"
 PUBLIC = ROOT.parent / "shared" / "datasets" / "handbook-and-vue-docs" / "corpus"
@@ -144,9 +144,9 @@ def train_probes(folder: Path = PROBES, log: Callable[[str], None] = print) -> d
     5-fold cross-validation, at most TRAIN_REAL_ALARMS of all real sentences and TRAIN_HARD_ALARMS of the
     look-alikes would be flagged. Nothing of ``evals/data/held_out/`` is read here."""
     from answering.guard import mentions_secret
-    from retrieval.injection import injection_candidate
 
-    candidate = {"credential_request": mentions_secret, "injection": injection_candidate}
+    # The credential probe reads only sentences that name a secret; the injection probe reads every sentence.
+    candidate = {"credential_request": mentions_secret, "injection": lambda s: True}
     real = [s for pairs in real_sentences([SAMPLES / "handbook"]).values() for s, _ in pairs]
     real += [s for pairs in real_sentences([PUBLIC], half=0).values() for s, _ in pairs]
     real = list(dict.fromkeys(real + [s for s, _ in squad_sentences(half=0)]))
@@ -154,40 +154,46 @@ def train_probes(folder: Path = PROBES, log: Callable[[str], None] = print) -> d
     for name, (pos_files, neg_files) in PROBE_SETS.items():
         positives, hard = training_lines(pos_files), training_lines(neg_files)
         everyday = [s for s in real if candidate[name](s) and s not in hard]
-        xp, xh, xe = vectors(positives), vectors(hard), vectors(everyday)
-        threshold, recall = _cross_validated_threshold(xp, xh, xe, len(real), TRAIN_HARD_ALARMS[name])
-        layers = train(xp, np.vstack([xh, xe]))
+        groups = [(texts, vectors(texts)) for texts in (positives, hard, everyday)]
+        threshold, recall = _cross_validated_threshold(groups, len(real), TRAIN_HARD_ALARMS[name])
+        layers = train(groups[0][1], np.vstack([groups[1][1], groups[2][1]]))
+        ngrams = train_ngrams(positives, hard + everyday)
         data = {"name": name, "embedder": probe_embedder().name, "threshold": round(threshold, 4),
                 "positives": len(positives), "look_alikes": len(hard), "real_candidates": len(everyday),
-                "real_sentences": len(real), "cross_validated_recall": round(recall, 4), "layers": layers.as_dict()}
+                "real_sentences": len(real), "cross_validated_recall": round(recall, 4), "mix": MIX,
+                "layers": layers.as_dict(), "ngrams": ngrams.as_dict()}
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{name}.json").write_text(json.dumps(data) + "\n", encoding="utf-8")
+        (folder / f"{name}.json").write_text(json.dumps(data, ensure_ascii=False) + "\n", encoding="utf-8")
         log(f"{name}: {len(positives)} positives, {len(hard)} look-alikes, {len(everyday)} of {len(real)} real "
             f"sentences; threshold {threshold:.3f}, cross-validated recall {recall:.1%}")
-        written[name] = {k: v for k, v in data.items() if k != "layers"}
+        written[name] = {k: v for k, v in data.items() if k not in ("layers", "ngrams")}
     return written
 
 
 TRAIN_REAL_ALARMS = 0.002  # of all real sentences (most never reach the probe)
 # Of the look-alikes, written to be as close as words allow. What a false alarm costs decides: a withheld
-# answer is replaced by its quoted evidence (a request for a secret that passes can cost an account), a
-# flagged document is quoted only until an admin has looked.
-TRAIN_HARD_ALARMS = {"credential_request": 0.10, "injection": 0.05}
+# answer is replaced by its quoted evidence (a request for a secret that passes can cost an account); a
+# passage flagged by meaning alone is quoted, not given to a model, until an admin has looked.
+TRAIN_HARD_ALARMS = {"credential_request": 0.10, "injection": 0.10}
 FOLDS = 5
+MIX = 0.3  # the network's share of a probe's score; the n-grams have the rest (chosen by cross-validation)
 
 
-def _cross_validated_threshold(xp: np.ndarray, xh: np.ndarray, xe: np.ndarray, real: int,
+def _cross_validated_threshold(groups: list[tuple[list[str], np.ndarray]], real: int,
                                hard_alarms: float) -> tuple[float, float]:
-    """Scores each example by a probe trained without its fold; the lowest threshold that keeps both kinds of
-    false alarm within bounds, and the share of positives at or above it."""
+    """Scores each example (positives, look-alikes, everyday sentences: texts and vectors) by a probe trained
+    without its fold; the lowest threshold that keeps both kinds of false alarm within bounds, and the share
+    of positives at or above it."""
     rng = np.random.default_rng(7)
-    groups = [xp, xh, xe]
-    folds = [rng.integers(0, FOLDS, len(x)) for x in groups]
-    scores = [np.zeros(len(x)) for x in groups]
+    folds = [rng.integers(0, FOLDS, len(texts)) for texts, _ in groups]
+    scores = [np.zeros(len(texts)) for texts, _ in groups]
     for k in range(FOLDS):
-        layers = train(xp[folds[0] != k], np.vstack([xh[folds[1] != k], xe[folds[2] != k]]))
-        for x, f, sc in zip(groups, folds, scores):
-            sc[f == k] = layers(x[f == k])
+        kept = [([t for t, f in zip(texts, fold) if f != k], x[fold != k]) for (texts, x), fold in zip(groups, folds)]
+        layers = train(kept[0][1], np.vstack([kept[1][1], kept[2][1]]))
+        ngrams = train_ngrams(kept[0][0], kept[1][0] + kept[2][0])
+        for (texts, x), fold, score in zip(groups, folds, scores):
+            held = np.flatnonzero(fold == k)
+            score[held] = MIX * layers(x[held]) + (1 - MIX) * ngrams([texts[i] for i in held])
     sp, sh, se = scores
     for threshold in np.arange(0.3, 0.995, 0.005):
         if (se >= threshold).sum() <= TRAIN_REAL_ALARMS * real and (sh >= threshold).mean() <= hard_alarms:

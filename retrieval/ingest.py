@@ -207,7 +207,9 @@ class Indexer:
     def _index_all(self, items: list[SourceItem], coll: store.Collection, existing: dict[str, store.StoredDocument],
                    report: IndexReport, progress: Progress | None, cancel: threading.Event | None) -> set[str]:
         """Prepare and write every item; returns the sources looked at (all of them unless cancelled)."""
-        pipeline = f"{self.chunking.fingerprint}/scan={SCANNER_VERSION}{'+meaning' if self.injection_probe else ''}"
+        pipeline = f"{self.chunking.fingerprint}/scan={SCANNER_VERSION}"
+        if self.injection_probe:  # retrained weights rescan every document once
+            pipeline += f"+meaning:{self.injection_probe.version}"
         seen: set[str] = set()
         batch: list[_Pending] = []
         batch_chunks = 0

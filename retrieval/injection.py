@@ -6,9 +6,9 @@ quoted, never given to a model, until an admin clears it (OWASP LLM01).
 
 Two checks, both on the folded text (``core.text.fold_chars``: a zero-width space, a look-alike letter
 or full-width letters change nothing): narrow patterns in English and Korean, and, when indexing, the
-meaning of each sentence that could be one (``models.probe``, trained on instructions to an assistant
-and on document text that uses the same words for people). A false alarm costs an admin a look; a miss
-costs a phishing answer.
+meaning of every sentence (``models.probe``, trained on instructions to an assistant and on document
+text that uses the same words for people). A false alarm costs an admin a look; a miss costs a phishing
+answer.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from core.text import clean, fold, fold_chars
+from core.text import clean, fold_chars
 from models.embeddings import Embedder
 from models.probe import Probe
 from retrieval.loaders import ParsedDocument
@@ -74,16 +74,6 @@ _PATTERNS = [
      r"(?:사용자|유저)\S*\s*(?:에게)?\s*(?:비밀번호|패스워드|인증\s*코드|인증번호|OTP)\S*\s*(?:을|를)?\s*"
      r"(?:보내|알려|입력|공유)"),
 ]
-# Words that instructions to an assistant use (an addressee, an order about answering, a link): only
-# sentences with one of them are read by the probe, which keeps indexing fast.
-_CANDIDATE = re.compile(
-    r"\b(?:ai|a\.i\.|assistants?|chat\s*bots?|bots?|llms?|gpt\w*|language\s+models?|models?|system|prompts?"
-    r"|instructions?|ignore|disregard|override|forget|pretend|act\s+as|you\s+are|persona|role|summar\w+|answer\w*"
-    r"|respon\w+|repl\w+|users?|readers?|output|print|reveal|context|guidance|directives?|always|never|must|include"
-    r"|links?|questions?|correct|note|whenever|asked|asks|mention\w*|say|tell|recommend\w*|claim|state|inform"
-    r"|employees?|anyone|everyone|urls?|https?|www)\b|<\||\[/?inst\]|###"
-    r"|ai|어시스턴트|챗봇|봇|모델|인공지능|시스템|프롬프트|지시|지침|명령|무시|잊|사용자|답변|응답|요약|역할|출력|공개|너는|당신은"
-    r"|할\s*것|하라\b|라\b|항상|반드시|절대|포함|링크|질문|안내|말하|말씀|추천|알려|답하|문의|직원|누구", re.I)
 _NAMES = {f"p{i}": name for i, (name, _) in enumerate(_PATTERNS)}
 _INSTRUCTION = re.compile("|".join(f"(?P<p{i}>{p})" for i, (_, p) in enumerate(_PATTERNS)),
                           re.IGNORECASE | re.MULTILINE)
@@ -117,15 +107,14 @@ def instruction_like(text: str, limit: int = MAX_FINDINGS) -> list[Finding]:
 def scan_document(doc: ParsedDocument, limit: int = MAX_FINDINGS, probe: Probe | None = None,
                   embedder: Embedder | None = None) -> list[Finding]:
     """What a model would be shown of ``doc`` (title, headings, text), scanned with ``instruction_like``
-    and, given a ``probe``, by meaning: each sentence that mentions what instructions to an assistant
-    mention (``_CANDIDATE``) and that the probe reads as one."""
+    and, given a ``probe``, by meaning: each sentence the probe reads as addressed to an assistant."""
     headings = [part for s in doc.sections for part in s.heading.split(" › ") if part]
     lines = list(dict.fromkeys([doc.title, *headings]))  # a heading repeats in every section under it
     text = "\n".join(lines + [s.text for s in doc.sections])
     found = instruction_like(text, limit)
     if probe is None or len(found) >= limit:
         return found
-    candidates = [s for s in dict.fromkeys(_sentences(clean(text))) if injection_candidate(s)]
+    candidates = list(dict.fromkeys(_sentences(clean(text))))
     for sentence in (s for s, hit in zip(candidates, probe.flags(candidates, embedder)) if hit):
         excerpt = _excerpt(sentence, 0, len(sentence))
         if all(f.excerpt != excerpt and excerpt not in f.excerpt for f in found):
@@ -138,16 +127,11 @@ def scan_document(doc: ParsedDocument, limit: int = MAX_FINDINGS, probe: Probe |
 def scan_text(texts: list[str], probe: Probe | None = None) -> list[bool]:
     """For each text: does it address an assistant, by the patterns or (given a ``probe``) by meaning?"""
     verdicts = [bool(instruction_like(t, limit=1)) for t in texts]
-    ask = [i for i, (t, hit) in enumerate(zip(texts, verdicts)) if not hit and injection_candidate(t)]
+    ask = [i for i, hit in enumerate(verdicts) if not hit]
     if ask and probe is not None:
         for i, flagged in zip(ask, probe.flags([texts[i] for i in ask])):
             verdicts[i] = flagged
     return verdicts
-
-
-def injection_candidate(sentence: str) -> bool:
-    """Does ``sentence`` use a word instructions to an assistant use (the sentences the probe reads)?"""
-    return _CANDIDATE.search(fold(sentence)) is not None
 
 
 def _sentences(text: str) -> list[str]:
