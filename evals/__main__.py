@@ -8,12 +8,17 @@ import sys
 from pathlib import Path
 
 from bot.cli import console, errors, progress_bar, run
+from core.errors import InvalidInput
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m evals", description="Evaluations with assertions.")
     sub = parser.add_subparsers(dest="command", required=True)
     answers = sub.add_parser("answers", help="the answer assertion suite on the sample handbook")
+    answers.add_argument("--suite", action="append", metavar="NAME[:MODE]",
+                         help="sample (the sample handbook) or dev (the development set, $DEV_SET), each indexed "
+                              "into its own collection; repeat for several; :MODE answers in that mode "
+                              "(dev:extractive: no model, fast)")
     answers.add_argument("--cases", type=Path, default=None, help="cases file (default: samples/handbook-eval.json)")
     answers.add_argument("--model", choices=["hosted", "local"], help="override MODEL_POLICY")
     answers.add_argument("--collection", help="answer from this collection (default: the sample handbook)")
@@ -71,16 +76,27 @@ def _relevance(args, services) -> int:
 
 
 def _answers(args, services) -> int:
-    from evals.answers import render_answer_eval, run_answer_eval
+    from evals.answers import render_answer_eval, run_answer_eval, suite
 
-    with progress_bar("evaluating", enabled=not args.json) as progress:
-        result = run_answer_eval(services, args.cases, model=args.model, progress=progress, log=errors.print,
-                                 collection=args.collection)
+    if args.suite and (args.cases or args.collection):
+        raise InvalidInput("give --suite, or --cases with --collection, not both")
+    suites = [suite(spec) for spec in args.suite] if args.suite else [None]
+    results = []
+    for chosen in suites:
+        if chosen is not None and not chosen.cases.exists():
+            errors.print(f"[yellow]skipped the {chosen.name} suite:[/yellow] no cases at {chosen.cases} "
+                         "(DEV_SET names the development set's folder)")
+            continue
+        with progress_bar(f"evaluating {chosen.name if chosen else ''}".strip(), enabled=not args.json) as progress:
+            result = run_answer_eval(services, args.cases, model=args.model, progress=progress, log=errors.print,
+                                     collection=args.collection, suite=chosen)
+        results.append(result)
+        if not args.json:
+            console.print(render_answer_eval(result))
     if args.json:
-        print(json.dumps(result, ensure_ascii=False, indent=2))
-    else:
-        console.print(render_answer_eval(result))
-    return 0 if result["gates_passed"] else 1
+        print(json.dumps(results[0] if len(suites) == 1 and results else {"suites": results}, ensure_ascii=False,
+                         indent=2))
+    return 0 if all(r["gates_passed"] for r in results) else 1
 
 
 _COMMANDS = {"answers": _answers, "relevance": _relevance, "retrieval": _retrieval, "guards": _guards}

@@ -87,3 +87,42 @@ def test_an_english_passage_quoted_for_a_korean_question_is_the_documents_words_
     english_lead_in = Answer(extractive_text([Passage(1, INTERNS, 0.9)], "en"), Route.EXTRACTIVE, "ko",
                              sources=[src], evidence=[Passage(1, INTERNS, 0.9)])
     assert check(case, english_lead_in)["language"] is False  # the bot's own words must still be Korean
+
+
+def test_the_loss_counts_facts_retrieval_found_and_the_answer_kept():
+    """"The answer kept N of the M facts retrieval found", per language and for cross-language questions."""
+    from evals.answers import loss
+
+    def row(language, source_language, top1, top3, kept, answered=True):
+        return {"language": language, "source_language": source_language, "expected_route": "answer",
+                "retrieved": {"top1": top1, "top3": top3},
+                "checks": {"must_contain": kept, "route": answered, "cited_source": kept}}
+
+    rows = [row("en", "en", True, True, True), row("en", "en", False, True, False, answered=False),
+            row("ko", "en", False, False, False), row("ko", "ko", True, True, True),
+            {"language": "en", "expected_route": "dont_know", "retrieved": None, "checks": {"route": True}}]
+    found = loss(rows)
+    assert found["all"] == {"cases": 4, "top1": 2, "top3": 3, "kept": 2, "contains": 2, "answered": 3, "cited": 2}
+    assert found["cross-language"]["cases"] == 1 and found["en"]["kept"] == 1 and found["ko"]["top3"] == 1
+
+
+def test_suites_name_their_cases_documents_and_mode():
+    import pytest
+
+    from core.errors import InvalidInput
+    from evals.answers import CASES, suite
+
+    assert suite("sample").cases == CASES and suite("sample").mode == "auto" and suite("sample").strict
+    dev = suite("dev:extractive")
+    assert dev.mode == "extractive" and dev.collection == "devset" and not dev.strict
+    for bad in ("nope", "dev:fast"):
+        with pytest.raises(InvalidInput):
+            suite(bad)
+
+
+def test_a_suite_that_is_not_strict_is_gated_only_on_errors():
+    case = {"id": "oos", "question": "Who won?", "language": "en", "route": "dont_know"}
+    called = Answer("No idea.", "answer", "en", model_calls=1)
+    row = {"id": "oos", "language": "en", "expected_route": "dont_know", "route": "answer",
+           "checks": check(case, called), "model_calls": 1, "latency_ms": {}}
+    assert summarise([row], "m", 1.0, strict=False)["gates"] == {"no_errors": True}
