@@ -35,6 +35,11 @@ RELATIVE = 0.6  # a passage answering much less of the question than the best on
 CONTEXT = 0.5  # a question word found only in the passage's heading (title › section) counts this much
 LEAD = 0.5  # ... and one found only in the lead-in of its list or table ("Enterprise first-response times:")
 OTHER = 0.5  # the score of a passage naming another code of the kind the question asks about ("P1" for "P2")
+# With the embedder (``similarity``), a passage's rank is its similarity to the question plus TERMS times its
+# coverage of the question's words, each as standard scores among the passages compared: meaning finds the
+# passage a paraphrase asks about ("annual leave" for "paid time off"), words keep names, IDs and qualifiers.
+TERMS = 0.5
+CLOSE = 1.0  # with the embedder: another passage is quoted only when it ranks within this many standard scores
 
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
 # A sentence ends at . ! ? (or 。) followed by space and something that starts a sentence; "1.25",
@@ -157,7 +162,8 @@ def _clean(passage: str) -> str:
     return text if len(text) <= MAX_PASSAGE_CHARS else text[: MAX_PASSAGE_CHARS - 1].rstrip() + "…"
 
 
-def select_evidence(question: str, sources: list[Source], k: int = 3, focus: str = "") -> Evidence:
+def select_evidence(question: str, sources: list[Source], k: int = 3, focus: str = "",
+                    similarity: Callable[[str, list[str]], list[float]] | None = None) -> Evidence:
     """The passages of ``sources`` (numbered best first, at most ``k``) that best answer ``question``.
 
     A passage is scored by the weighted question words it holds; those only in its heading
@@ -171,10 +177,14 @@ def select_evidence(question: str, sources: list[Source], k: int = 3, focus: str
     previous instructions …"). A table row keeps only its first cell and the columns the question
     names, when it names any (a follow-up's own words first: "And contractors?"), and a list item or
     row is quoted after its lead-in when that holds question words it lacks.
+
+    Given ``similarity`` (the embedder: question, texts -> cosine), every passage is ranked by meaning as well
+    (``TERMS``), so a passage that answers in other words than the question's can be the best one.
     """
     focused = frozen_terms(focus) if focus else frozenset()  # a follow-up's own words ("And contractors?") count double
     wanted = (frozen_terms(question) | focused) - _asked(f"{question}\n{focus}")
-    scored, weight, specific = _score(wanted, focused, sources)
+    meaning = (lambda texts: similarity(f"{question}\n{focus}".strip(), texts)) if similarity else None
+    scored, weight, specific = _score(wanted, focused, sources, meaning)
     if not scored:
         return Evidence((), 0.0)
     best = scored[0]
@@ -182,7 +192,8 @@ def select_evidence(question: str, sources: list[Source], k: int = 3, focus: str
     covered = dict(best.held)
     per_source = {best.number: 1}
     for candidate in scored[1:]:
-        if len(chosen) == k or candidate.coverage < RELATIVE * best.coverage:
+        if len(chosen) == k or (candidate.rank < best.rank - CLOSE if meaning
+                                else candidate.coverage < RELATIVE * best.coverage):
             break
         if per_source.get(candidate.number, 0) >= MAX_PER_SOURCE or candidate.other:
             continue  # other: "P1" where the question asks about P2, another level's answer
@@ -221,14 +232,16 @@ def closest_passages(question: str, sources: list[Source], similarity: Callable[
                     round(close[best], 4))
 
 
-def _score(wanted: frozenset[str], focused: frozenset[str],
-           sources: list[Source]) -> tuple[list[_Scored], dict[str, float], frozenset[str]]:
-    """The passages holding a question word, best first; the words' weights; the specific words (neither
-    a word any question uses nor one in most passages)."""
+def _score(wanted: frozenset[str], focused: frozenset[str], sources: list[Source],
+           meaning: Callable[[list[str]], list[float]] | None = None
+           ) -> tuple[list[_Scored], dict[str, float], frozenset[str]]:
+    """The passages holding a question word (with ``meaning``: every passage), best first; the words' weights;
+    the specific words (neither a word any question uses nor one in most passages)."""
     pieces = [(src.number, piece) for src in sources for piece in _passages(src.text)
               if not instruction_like(piece.text, limit=1)]  # a document's orders to an assistant are no evidence
-    if not wanted or not pieces:
+    if not pieces or not (wanted or meaning):
         return [], {}, frozenset()
+    headings = {src.number: src.heading for src in sources}
     # Only the question's words count, so each passage's terms are those (found without Kiwi if it can).
     in_heading = {src.number: wanted - TextTerms(src.heading).missing(wanted) for src in sources}
     found = [wanted - TextTerms(piece.text).missing(wanted) for _, piece in pieces]
@@ -239,20 +252,33 @@ def _score(wanted: frozenset[str], focused: frozenset[str],
     generic = question_words()
     weight = {t: math.log(1 + n / (1 + df[t])) * (2 if t in focused else 1) * (GENERIC if t in generic else 1)
               for t in wanted}
-    total = sum(weight.values())
+    total = sum(weight.values()) or 1.0
     scored = []
     codes = _codes(wanted)
     for order, ((number, piece), own) in enumerate(zip(pieces, found)):
-        if own:
+        if own or meaning:
             held = {**dict.fromkeys(in_heading[number], CONTEXT), **dict.fromkeys(leads[piece.lead], LEAD),
-                    **dict.fromkeys(own, 1.0)}
+                    **dict.fromkeys(own, 1.0)} if own else {}
             coverage = sum(weight[t] * h for t, h in held.items()) / total
             other = bool(codes) and _other_code(piece.text, codes, own)
             rank = coverage * (OTHER if other else 1) + 0.01 * (1 - order / n)
             scored.append(_Scored(rank, coverage, number, piece, held, other))
+    if meaning and scored:
+        close = meaning([f"{headings[s.number]}: {s.piece.lead} {s.piece.text}" if s.piece.lead
+                         else f"{headings[s.number]}: {s.piece.text}" for s in scored])
+        by_meaning, by_words = _standard(close), _standard([s.coverage for s in scored])
+        scored = [dataclasses.replace(s, rank=m + TERMS * w - (1.0 if s.other else 0.0) + 0.001 * s.rank)
+                  for s, m, w in zip(scored, by_meaning, by_words)]
     scored.sort(key=lambda s: -s.rank)
     specific = frozenset(t for t in wanted if t in focused or (t not in generic and df[t] <= n / 2))
     return scored, weight, specific
+
+
+def _standard(values: list[float]) -> list[float]:
+    """Each value as standard scores among ``values`` (all 0 when they do not differ)."""
+    mean = sum(values) / len(values)
+    spread = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+    return [(v - mean) / spread if spread > 1e-9 else 0.0 for v in values]
 
 
 def _codes(wanted: frozenset[str]) -> dict[str, str]:

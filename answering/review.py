@@ -43,13 +43,14 @@ _ASKS_FOR_A_FIGURE = re.compile(
 
 def choose_evidence(question: str, sources: list[Source], similarity: Callable[[str, list[str]], list[float]],
                     answering: frozenset[int] = frozenset(), focus: str = "") -> Evidence:
-    """The passages that best answer ``question``: by its words (answering.evidence), or by meaning when
-    only sources in another language answer it (``answering``: their chunks, from answering.answerable)."""
+    """The passages that best answer ``question``: by its words and their meaning (answering.evidence), or by
+    meaning alone when only sources in another language answer it (``answering``: their chunks, from
+    answering.answerable)."""
     if answering:
         chosen = [src for src in sources if answering & set(src.chunk_ids)]
         if chosen:
             return closest_passages(question, chosen, similarity)
-    return select_evidence(question, sources, focus=focus)
+    return select_evidence(question, sources, focus=focus, similarity=similarity)
 
 
 def evidence_record(evidence: Evidence) -> list[dict]:
