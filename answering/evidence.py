@@ -1,13 +1,15 @@
 """Evidence: the few passages of the given sources that best answer the question.
 
-A passage is a sentence, a list item or a table row (with its column names, when the chunk has the
-table's header). Passages are scored by how much of the question's weighted content words they
-contain: English words lower-cased with plurals folded, Korean words reduced to their content
-morphemes by Kiwi (the same analysis keyword search uses), IDs kept whole and in parts. A word that
-occurs in few passages weighs more than one that occurs everywhere; the heading (title › section)
-and the lead-in of a list or table say what a passage is about. Retrieval's order breaks ties. Fewer
-passages are better than a wrong one beside the right one: another passage is quoted only when it
-holds the best one's qualifiers too ("Seoul", "P2") or adds more of them than it lacks.
+A passage is a sentence, a list item (with its hard-wrapped lines), a table row (with its column
+names, when the chunk has the table's header) or a code block (its lines as written, quoted fenced
+after the sentence that leads into it: "To load completions in your current shell session:").
+Passages are scored by how much of the question's weighted content words they contain: English
+words lower-cased with plurals folded, Korean words reduced to their content morphemes by Kiwi (the
+same analysis keyword search uses), IDs kept whole and in parts. A word that occurs in few passages
+weighs more than one that occurs everywhere; the heading (title › section) and the lead-in of a list,
+table or code block say what a passage is about. Retrieval's order breaks ties. Fewer passages are
+better than a wrong one beside the right one: another passage is quoted only when it holds the best
+one's qualifiers too ("Seoul", "P2") or adds more of them than it lacks.
 
 No model is involved, so the evidence can be shown under any answer, checked against it, and
 given instead of it when the model's answer cannot be trusted.
@@ -30,6 +32,7 @@ from retrieval.chunking import TABLE_RULE
 from retrieval.injection import instruction_like
 
 MAX_PASSAGE_CHARS = 400
+MAX_CODE_CHARS = 600  # a longer code block is cut at a line, and a line "…" says so
 MAX_PER_SOURCE = 2
 RELATIVE = 0.6  # a passage answering much less of the question than the best one is left out
 CONTEXT = 0.5  # a question word found only in the passage's heading (title › section) counts this much
@@ -42,6 +45,7 @@ TERMS = 0.5
 CLOSE = 1.0  # with the embedder: another passage is quoted only when it ranks within this many standard scores
 
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
+_FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})(.*)$")  # ``` or ~~~, maybe a language: where a code block opens
 # A sentence ends at . ! ? (or 。) followed by space and something that starts a sentence; "1.25",
 # "e.g. this" and "v2.1" stay whole.
 _SENTENCE_END = re.compile(r"(?<=[.!?。])\s+(?=[A-Z0-9\"'“(\[*\uac00-\ud7a3])")
@@ -76,7 +80,8 @@ class Evidence:
 class _Piece:
     text: str
     cells: tuple[tuple[str, str], ...] = ()  # a table row under its header: (column, value), cleaned
-    lead: str = ""  # a list item's or table row's lead-in: the sentence just above the list or table
+    lead: str = ""  # a list item's, table row's or code block's lead-in: the sentence just above it
+    code: bool = False  # a code block: ``text`` is its lines as written (never cleaned), quoted fenced
 
 
 def clear_cache() -> None:
@@ -86,8 +91,9 @@ def clear_cache() -> None:
 
 
 def passages(text: str) -> list[str]:
-    """``text`` cut into sentences, list items and table rows; headings and table rules are dropped.
-    A table row becomes "column: value; …" when the rows above it include the header."""
+    """``text`` cut into sentences, list items, table rows and code blocks; headings and table rules are
+    dropped. A table row becomes "column: value; …" when the rows above it include the header; a code
+    block keeps its lines as written."""
     return [piece.text for piece in _passages(text)]
 
 
@@ -96,11 +102,17 @@ def _passages(text: str) -> tuple[_Piece, ...]:
     out: list[_Piece] = []
     header: list[str] | None = None
     paragraph: list[str] = []
-    last = ""  # the last sentence of the paragraph above, the lead-in of a list or table right after it
+    item_lines: list[str] = []  # the list item being read: its first line and the lines wrapped under it
+    last = ""  # the last sentence of the paragraph above, the lead-in of a list, table or code block right after it
     lead: str | None = None  # the lead-in of the list or table being read (None: not in one)
 
     def flush() -> None:
         nonlocal last
+        if item_lines:
+            joined = _clean(" ".join(item_lines))
+            if joined:
+                out.append(_Piece(joined, lead=lead or ""))
+            item_lines.clear()
         if paragraph:
             sentences = [_clean(s) for s in _SENTENCE_END.split(" ".join(paragraph)) if s.strip()]
             out.extend(_Piece(s) for s in sentences)
@@ -117,14 +129,52 @@ def _passages(text: str) -> tuple[_Piece, ...]:
         if piece.text:
             out.append(dataclasses.replace(piece, lead=lead))
 
+    def code(block: list[str]) -> None:
+        """A code block, read with the sentence above it (or, in a list, the item above it ending in ':')."""
+        nonlocal last
+        after_item = bool(item_lines)
+        flush()
+        body = _code(block)
+        if not body:
+            return
+        above = out[-1] if out else None
+        if lead is None:
+            intro = last
+        else:  # in a list or table: "1. Install the CLI:" leads into the block under it
+            intro = above.text if after_item and above and above.text.endswith(":") else ""
+        if intro.endswith(":") and above and above.text == intro and not above.code and not above.cells:
+            out.pop()  # "To load completions in your current shell session:" is quoted with the block
+        out.append(_Piece(body, lead=intro, code=True))
+        last = ""
+
     lines = text.splitlines()
-    for i, line in enumerate(lines):
+    i, blank = 0, True  # blank: the line above is blank, or there is none
+    while i < len(lines):
+        line = lines[i]
         stripped = line.strip()
+        fence = _FENCE.match(line)
+        if fence and not (fence.group(2)[0] == "`" and "`" in fence.group(3)):  # "```x```" is inline code
+            marker, indent = fence.group(2), _indent(line)
+            end = next((j for j in range(i + 1, len(lines)) if _closes(lines[j], marker)), len(lines))
+            code([_dedent(inner, indent) for inner in lines[i + 1:end]])
+            i, blank, header = end + 1, False, None
+            continue
+        if stripped and blank and lead is None and _indent(line) >= 4:  # an indented code block
+            end = i
+            while end < len(lines) and (not lines[end].strip() or _indent(lines[end]) >= 4):
+                end += 1
+            while not lines[end - 1].strip():
+                end -= 1
+            code([_dedent(inner, 4) for inner in lines[i:end]])
+            i, blank, header = end, False, None
+            continue
+        i += 1
         if stripped.startswith("|"):
+            blank = False
             cells = [c.strip() for c in stripped.strip("|").split("|")]
             if TABLE_RULE.match(stripped):
                 continue
-            if i + 1 < len(lines) and TABLE_RULE.match(lines[i + 1].strip()):
+            if i < len(lines) and TABLE_RULE.match(lines[i].strip()):
                 header = cells  # the row above a rule names the columns
                 item(_Piece(""))
             elif header and len(header) == len(cells):
@@ -137,15 +187,62 @@ def _passages(text: str) -> tuple[_Piece, ...]:
             flush()
             last, lead = "", None
         elif not stripped:
-            flush()
+            if not item_lines:  # a list item may go on, indented, after a blank line
+                flush()
         elif _LIST_ITEM.match(stripped):
-            item(_Piece(_clean(_LIST_ITEM.sub("", stripped))))
+            item(_Piece(""))
+            item_lines.append(_LIST_ITEM.sub("", stripped))
+        elif item_lines and (not blank or _indent(line) >= 2):
+            item_lines.append(stripped)  # the item's own line, hard-wrapped (or its paragraph, indented under it)
         else:
+            if item_lines:
+                flush()
             if lead is not None:  # the list or table has ended
                 last, lead = "", None
             paragraph.append(stripped)
+        blank = not stripped
     flush()
     return tuple(out)
+
+
+def _indent(line: str) -> int:
+    return len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip())
+
+
+def _dedent(line: str, indent: int) -> str:
+    """``line`` without its block's indentation (at most ``indent`` columns, a tab to the next multiple of
+    4); trailing space dropped. Tabs further in are kept as written."""
+    cut = width = 0
+    while cut < len(line) and width < indent and line[cut] in " \t":
+        width += 4 - width % 4 if line[cut] == "\t" else 1
+        cut += 1
+    return line[cut:].rstrip()
+
+
+def _closes(line: str, marker: str) -> bool:
+    """Whether ``line`` closes a code block opened by ``marker`` (the same character, at least as many)."""
+    stripped = line.strip()
+    return len(stripped) >= len(marker) and set(stripped) == {marker[0]}
+
+
+def _code(block: list[str]) -> str:
+    """A code block's lines as written, without the blank ones around them; past MAX_CODE_CHARS, cut at a
+    line and ended with a line "…"."""
+    while block and not block[0].strip():
+        block = block[1:]
+    while block and not block[-1].strip():
+        block = block[:-1]
+    kept: list[str] = []
+    size = 0
+    for line in block:
+        if size + len(line) + 2 > MAX_CODE_CHARS:  # room for the line "…"
+            if not kept:
+                kept.append(line[: MAX_CODE_CHARS - 3].rstrip())
+            kept.append("…")
+            break
+        kept.append(line)
+        size += len(line) + 1
+    return "\n".join(kept)
 
 
 def _row(cells: tuple[tuple[str, str], ...]) -> _Piece:
@@ -321,6 +418,9 @@ def _quote(piece: _Piece, wanted: frozenset[str], focused: frozenset[str]) -> st
     """The passage, after its lead-in when that holds question words the passage lacks ("Sent 5 days
     before you start: … NWL-ID …"); of a table row, only its first cell and the cells whose column or
     value the question names, when it names a column beyond the first (a follow-up's own words first)."""
+    if piece.code:  # the block fenced as written, under its lead-in whatever it holds
+        block = "```\n" + piece.text.replace("```", "`\u02cb`") + "\n```"  # a fence inside cannot end it
+        return f"{piece.lead}\n{block}" if piece.lead else block
     text = _cells(piece, wanted, focused)
     if piece.lead and TextTerms(text).missing(wanted) - TextTerms(piece.lead).missing(wanted):
         return f"{piece.lead} {text}" if piece.lead.endswith(":") else f"{piece.lead} — {text}"

@@ -197,3 +197,118 @@ def test_across_languages_the_passage_closest_in_meaning_is_quoted_and_passage_v
     again = closest_passages("Kestrel은 유럽에 언제 출시되나요?", [glossary], similarity)
     assert again.passages[0].text == evidence.passages[0].text and len(similarity._vectors) == 4
     assert closest_passages("무엇이든", [source(2, "")], similarity).passages == ()
+
+
+KUBECTL = """## kubectl completion
+
+Output shell completion code for the specified shell (bash, zsh, fish, or powershell).
+
+To load completions in your current shell session:
+
+```bash
+source <(kubectl completion bash)
+```
+
+To load completions for every new session, execute once:
+
+```bash
+# Linux:
+kubectl completion bash > /etc/bash_completion.d/kubectl
+# macOS:
+kubectl completion bash > $(brew --prefix)/etc/bash_completion.d/kubectl
+```
+
+Options:
+
+~~~
+  -h, --help   help for completion
+  -v, --v Level   number for the log level verbosity. Use -v=4 for debug.
+  --kubeconfig string   Path to the kubeconfig file to use for CLI requests.
+~~~
+"""
+
+
+def piece(text: str, lead: str = "", code: bool = False) -> tuple[str, str, bool]:
+    return (lead, text, code)
+
+
+UNITS = [
+    ("a wall of CLI flags under its lead-in is one unit, read with it",
+     "Flags:\n\n```\n-h, --help  help for completion\n-o, --output string  Output format. One of: json|yaml.\n```\n",
+     [piece("-h, --help  help for completion\n-o, --output string  Output format. One of: json|yaml.", "Flags:",
+            True)]),
+    ("'# comment' and '-flag' lines in a fence are code, not a heading or list items; backticks stay",
+     "Run this:\n```sh\n# set up `kubectl`\n- not a list item. Not. A sentence.\n```\nThen restart.\n",
+     [piece("# set up `kubectl`\n- not a list item. Not. A sentence.", "Run this:", True), piece("Then restart.")]),
+    ("a fence without a lead-in, its indentation under a list item removed, and an indented block",
+     "```\nmake all\n```\n\n- Build it:\n\n    ```\n    make build\n    ```\n\nOr by hand.\n\n    cc -o app app.c\n",
+     [piece("make all", code=True), piece("make build", "Build it:", True), piece("Or by hand."),
+      piece("cc -o app app.c", "Or by hand.", True)]),
+    ("a hard-wrapped list item is one unit, lazily wrapped or indented (after a blank line too)",
+     "Rules:\n- Expenses over 500 EUR need\n  a manager's approval.\n- Receipts are kept\nfor ten years.\n\n"
+     "  Scans count.\n- Done.\n\nAfter the list.\n",
+     [piece("Expenses over 500 EUR need a manager's approval.", "Rules:"),
+      piece("Receipts are kept for ten years. Scans count.", "Rules:"), piece("Done.", "Rules:"),
+      piece("After the list.")]),
+    ("a hard-wrapped paragraph is still joined, and a code block that never closes (a chunk cut in it) runs to "
+     "the end", "The gateway\nis vpn.example.\n\n```yaml\nhost: vpn\n",
+     [piece("The gateway is vpn.example.", code=False), piece("host: vpn", "The gateway is vpn.example.", True)]),
+]
+
+
+def test_code_blocks_and_wrapped_list_items_are_whole_units():
+    from answering.evidence import _passages
+
+    for name, text, expected in UNITS:
+        assert [(p.lead, p.text, p.code) for p in _passages(text)] == expected, name
+    cut = passages(KUBECTL)
+    assert "source <(kubectl completion bash)" in cut and len(cut) == 4
+    assert cut[2].startswith("# Linux:\n") and cut[2].count("\n") == 3  # "# macOS:" is no heading
+
+
+def test_a_long_code_block_is_cut_at_a_line():
+    from answering.evidence import MAX_CODE_CHARS
+
+    lines = [f"  --option-{i:02d} string   what option {i} does" for i in range(40)]
+    [unit] = passages("Options:\n\n```\n" + "\n".join(lines) + "\n```\n")
+    assert unit.endswith("\n…") and len(unit) <= MAX_CODE_CHARS and unit.split("\n")[:-1] == lines[:len(
+        unit.split("\n")) - 1]
+
+
+def test_a_lead_in_is_quoted_with_the_command_under_it():
+    evidence = select_evidence("How do I load completions in my current shell session?", [source(1, KUBECTL)])
+    assert evidence.passages[0].text == (
+        "To load completions in your current shell session:\n```\nsource <(kubectl completion bash)\n```")
+    flags = select_evidence("Which kubectl flag sets the log level verbosity?", [source(1, KUBECTL)])
+    assert flags.passages[0].text.startswith("Options:\n```\n  -h, --help   help for completion\n")
+
+
+VUE = """## Transition modes
+
+Simultaneous entering and leaving transitions aren't always desirable. In these cases, use the mode prop:
+
+```html
+<Transition mode="out-in">
+  <!-- https://evil.example/phish <!channel> -->
+  <component :is="view"></component>
+</Transition>
+```
+
+We can also make transitions between components.
+"""
+
+
+def test_an_answer_in_a_code_block_is_quoted_fenced_and_stays_inert_in_slack():
+    from answering.extractive import extractive_text
+    from bot.slack.mrkdwn import to_mrkdwn
+
+    evidence = select_evidence("How do I use out-in mode with Transition?", [source(1, VUE), source(2, POLICY)])
+    quoted = evidence.passages[0]
+    assert quoted.number == 1 and quoted.text.startswith("In these cases, use the mode prop:\n```\n<Transition "
+                                                         'mode="out-in">\n')
+    assert quoted.text.endswith("</Transition>\n```")
+    shown = to_mrkdwn(extractive_text([quoted], "en"), allowed=lambda address: False)
+    assert "\n```\n&lt;Transition mode=\"out-in\"&gt;\n" in shown and "\n``` [1]" in shown
+    assert "evil[.]example/phish" in shown and "<!channel>" not in shown and "https://" not in shown
+    fenced = select_evidence("What does the make target do?", [source(1, "Run:\n~~~\nmake target ```x```\n~~~")])
+    assert fenced.passages[0].text == "Run:\n```\nmake target `\u02cb`x`\u02cb`\n```"  # the fence stays one
