@@ -16,9 +16,13 @@ before calibration existed (or a keyword-only search) falls back to RELEVANCE_TH
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import re
 from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
 
 from answering.context import Source
 from answering.language import detect_language
@@ -47,10 +51,66 @@ _KOREAN_QUESTION_WORDS = frozenset("""
 """.split())
 
 
+GRADER = Path(__file__).resolve().parent / "data" / "answerability.json"
+CONFIDENT, UNCERTAIN, OUT_OF_SCOPE = "confident", "uncertain", "out_of_scope"
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What says whether the sources answer a question, in terms that carry from one collection to another."""
+
+    z: float  # the closest source's standard deviations above its collection's probes (calibration)
+    margin: float  # ... minus the closest source of another document's
+    agree: bool  # the vector and the keyword arm put the same document first
+    coverage: float  # the largest weighted share of the question's key terms one source holds (1: it has none)
+    foreign: bool  # the closest source is in another language than the question
+    unknown_names: int  # the names the question asks about (GitLab, Nuxt, 409A) no source holds, at most 2
+
+    def values(self) -> list[float]:
+        return [self.z, self.margin, float(self.agree), self.coverage, float(self.foreign), float(self.unknown_names)]
+
+
+@dataclass(frozen=True)
+class Grader:
+    """A logistic model of P(the sources answer the question) on ``Signals``, fitted on questions of several
+    corpora (``python -m evals answerability --train``), and the two probabilities that grade it: at or above
+    ``confident`` the answer is given as usual, at or above ``uncertain`` the closest passage is quoted under
+    an honest lead-in, below it "I don't know"."""
+
+    mean: list[float]
+    scale: list[float]
+    weights: list[float]
+    bias: float
+    confident: float
+    uncertain: float
+
+    def probability(self, signals: Signals) -> float:
+        return self.probability_of(signals.values())
+
+    def probability_of(self, values: list[float]) -> float:
+        z = sum(w * (v - m) / s for w, v, m, s in zip(self.weights, values, self.mean, self.scale))
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z + self.bias))))
+
+    def grade(self, probability: float) -> str:
+        return CONFIDENT if probability >= self.confident else UNCERTAIN if probability >= self.uncertain \
+            else OUT_OF_SCOPE
+
+    @classmethod
+    def load(cls, path: Path = GRADER) -> Grader:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(**{k: data[k] for k in ("mean", "scale", "weights", "bias", "confident", "uncertain")})
+
+
+@lru_cache(maxsize=1)
+def default_grader() -> Grader | None:
+    """The grader that ships (None before one was fitted: the key-term rule decides)."""
+    return Grader.load() if GRADER.exists() else None
+
+
 @dataclass(frozen=True)
 class Answerability:
     answerable: bool
-    reason: str  # "relevant", "no_hits", "below_floor", "key_terms", "other_language", "threshold"
+    reason: str  # "relevant", "uncertain", "no_hits", "below_floor", "key_terms", "other_language", "threshold"
     similarity: float | None = None
     floor: float | None = None
     z: float | None = None  # standard deviations above the calibration probes' mean
@@ -59,6 +119,9 @@ class Answerability:
     missing: tuple[str, ...] = ()  # the key terms no source contains
     answering: tuple[int, ...] = ()  # the numbers of the sources that hold enough of them (or come close enough)
     across_languages: bool = False  # ... and they are all in another language than the question
+    grade: str | None = None  # CONFIDENT, UNCERTAIN or OUT_OF_SCOPE, by the grader (None: decided by rule)
+    probability: float | None = None  # the grader's P(answerable)
+    signals: Signals | None = None
 
     def as_dict(self) -> dict:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
@@ -117,8 +180,72 @@ def _language(src: Source) -> str:
 
 
 def assess(question: str, language: str, hits: list[SearchHit], sources: list[Source],
-           calibrations: dict[str, Calibration], threshold: float) -> Answerability:
-    """Whether ``sources`` (built from ``hits``) can answer ``question``, asked in ``language``."""
+           calibrations: dict[str, Calibration], threshold: float, grader: Grader | None = None) -> Answerability:
+    """Whether ``sources`` (built from ``hits``) can answer ``question``, asked in ``language``: by ``grader``
+    (the pipeline passes ``default_grader()``) from the question's ``Signals``, else by the key-term rule."""
+    verdict = _by_rule(question, language, hits, sources, calibrations, threshold)
+    found = signals(question, language, hits, sources, calibrations)
+    if grader is None or found is None:
+        return verdict
+    probability = grader.probability(found)
+    grade = grader.grade(probability)
+    reason = {CONFIDENT: "relevant", UNCERTAIN: "uncertain", OUT_OF_SCOPE: "out_of_scope"}[grade]
+    return dataclasses.replace(verdict, answerable=grade != OUT_OF_SCOPE, reason=reason, grade=grade,
+                               probability=probability, signals=found)
+
+
+def signals(question: str, language: str, hits: list[SearchHit], sources: list[Source],
+            calibrations: dict[str, Calibration]) -> Signals | None:
+    """The question's ``Signals`` (None when they cannot be measured: no hits, a keyword-only search, a
+    collection that was never calibrated)."""
+    similar = {h.chunk_id: h.vector_similarity for h in hits if h.vector_similarity is not None}
+    spreads = {c: cal.spread(language) for c, cal in calibrations.items() if cal.spread(language)}
+    if not similar or not sources or any(h.collection not in spreads for h in hits if h.chunk_id in similar):
+        return None
+    zs = [max((spreads[src.collection].z(similar[c]) for c in src.chunk_ids if c in similar), default=None)
+          for src in sources]
+    ranked = sorted(((z, src) for z, src in zip(zs, sources) if z is not None), key=lambda pair: -pair[0])
+    if not ranked:
+        return None
+    z, closest = ranked[0]
+    other = next((v for v, src in ranked[1:] if src.document_id != closest.document_id), 0.0)
+    first = {arm: next((h.document_id for h in sorted(hits, key=lambda h: getattr(h, arm) or 10**9)
+                        if getattr(h, arm) is not None), None) for arm in ("vector_rank", "keyword_rank")}
+    agree = first["keyword_rank"] is not None and first["keyword_rank"] == first["vector_rank"]
+    wanted = key_terms(question)
+    foreign = [_language(src) not in (language, "unknown") for src in sources]
+    if wanted:
+        shares = coverage(wanted, held(wanted, sources, {h.chunk_id: h.section for h in hits}), foreign, language)
+        share = max((v for v in shares if v is not None), default=0.0)
+    else:
+        share = 1.0
+    text = "\n".join(_text(src, {h.chunk_id: h.section for h in hits}) for src in sources).lower()
+    unknown = [name for name in names(question) if name not in text]
+    return Signals(z, z - other, agree, share, foreign[sources.index(closest)], min(2, len(unknown)))
+
+
+# A name: a word in Latin letters with a capital after its first letter or a digit (GitLab, MacBook, 409A, v3),
+# one capitalised not at the start of a sentence (Nuxt, Pinia), or any word in Latin letters in a Korean question.
+_LATIN_WORD = re.compile(r"(?<![\w@/.-])[A-Za-z][\w+#-]*[A-Za-z0-9+#]|\b\d+[A-Za-z]\w*")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;\n]\s*|[\"'(“]\s*)$")
+
+
+def names(question: str) -> list[str]:
+    """The names in ``question`` (lower-cased): the words a source about what it asks would have to use."""
+    korean = bool(HANGUL.search(question))
+    found = []
+    for match in _LATIN_WORD.finditer(strip(question)):
+        word = match.group()
+        capital = word[0].isupper() and not _SENTENCE_START.search(question[:match.start()])
+        inner = any(c.isupper() for c in word[1:]) or any(c.isdigit() for c in word)
+        if (korean or capital or inner) and word.lower() not in _QUESTION_WORDS and len(word) > 1:
+            found.append(word.lower())
+    return list(dict.fromkeys(found))
+
+
+def _by_rule(question: str, language: str, hits: list[SearchHit], sources: list[Source],
+             calibrations: dict[str, Calibration], threshold: float) -> Answerability:
+    """The key-term rule: close enough above the floor, and enough of the question's key terms in a source."""
     if not hits or not sources:
         return Answerability(False, "no_hits")
     similar = {h.chunk_id: h.vector_similarity for h in hits if h.vector_similarity is not None}

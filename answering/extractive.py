@@ -26,23 +26,35 @@ QUOTED_LEAD_IN = {
     "en": "Here is what the documents say (quoted in the original Korean):",
     "ko": "문서에는 다음과 같이 나와 있습니다 (영어 원문 그대로 인용):",
 }
+# ... when the sources may not answer exactly what was asked (answering.answerable: uncertain): the closest
+# passage, under a lead-in that says so
+UNSURE_LEAD_IN = {
+    "en": "I'm not sure the documents answer exactly this; the closest passage says{quoted}:",
+    "ko": "문서가 이 질문에 정확히 답하는지 확실하지 않습니다. 가장 가까운 내용은 다음과 같습니다{quoted}:",
+}
+_QUOTED = {"en": " (quoted in the original Korean)", "ko": " (영어 원문 그대로 인용)"}
 # A sentence gets a citation from the source that holds at least this share of its content words.
 MIN_COVERAGE = 0.6
 _SENTENCE_END = re.compile(r"([.!?。]?)\s*$")
 
 
-def extractive_text(passages: list[Passage], language: str) -> str:
-    """The lead-in and one line per passage, ending in its citation: "• Interns get … [1]"."""
+def extractive_text(passages: list[Passage], language: str, unsure: bool = False) -> str:
+    """The lead-in and one line per passage, ending in its citation: "• Interns get … [1]". ``unsure``: the
+    lead-in says the documents may not answer exactly this."""
     other = any(detect_language(p.text) not in (language, "unknown") for p in passages)
-    lines = [(QUOTED_LEAD_IN if other else LEAD_IN).get(language, LEAD_IN["en"])]
+    if unsure:
+        lead_in = UNSURE_LEAD_IN.get(language, UNSURE_LEAD_IN["en"])
+        lines = [lead_in.format(quoted=_QUOTED.get(language, "") if other else "")]
+    else:
+        lines = [(QUOTED_LEAD_IN if other else LEAD_IN).get(language, LEAD_IN["en"])]
     lines += [f"• {passage.text} [{passage.number}]" for passage in passages]
     return "\n".join(lines)
 
 
-def extractive_answer(passages: list[Passage], sources: list[Source], language: str) -> Answer:
+def extractive_answer(passages: list[Passage], sources: list[Source], language: str, unsure: bool = False) -> Answer:
     """The extractive answer as an Answer: the sources it quotes are its cited ones."""
     cited = {p.number for p in passages}
-    return Answer(extractive_text(passages, language), route=Route.EXTRACTIVE,
+    return Answer(extractive_text(passages, language, unsure), route=Route.EXTRACTIVE,
                   language=language, sources=[src for src in sources if src.number in cited],
                   uncited=[src for src in sources if src.number not in cited], verified=True,
                   evidence=list(passages))

@@ -33,7 +33,7 @@ from langchain_core.runnables import RunnableBranch, RunnableConfig, RunnableLam
 from sqlalchemy import Engine
 
 from answering import prompts
-from answering.answerable import answering_chunks, assess, key_terms
+from answering.answerable import UNCERTAIN, answering_chunks, assess, default_grader, key_terms
 from answering.citations import check_citations
 from answering.context import Source, build_sources
 from answering.drafts import Drafts, with_drafts
@@ -100,6 +100,7 @@ class Pipeline:
         self.similarity = PassageSimilarity(searcher.embedder)
         self.guard = Guard(Probe.load("credential_request") if config.meaning_checks else None,
                            same_vectors(searcher.embedder))  # the default embedder is not loaded twice
+        self.grader = default_grader()  # P(the sources answer it) -> confident, uncertain, out of scope
         self.graph = self._build_graph()
 
     def _build_graph(self):
@@ -109,7 +110,7 @@ class Pipeline:
             | RunnableLambda(self._assess, name="answerable")
             | RunnableBranch(
                 (lambda s: not s.answerable, RunnableLambda(self._dont_know, name="dont_know")),
-                (lambda s: self._mode(s) == "extractive" or self._flagged_only(s),
+                (lambda s: s.unsure or self._mode(s) == "extractive" or self._flagged_only(s),
                  RunnableLambda(self._extractive, name="extractive")),
                 RunnableLambda(self._generate, name="generate") | RunnableLambda(self._review, name="review"),
             )
@@ -226,12 +227,15 @@ class Pipeline:
         sources = build_sources(s.hits, self.config.source_tokens, count_tokens=approx_tokens)
         with self.engine.connect() as conn:
             calibrations = load_calibrations(conn, self.searcher.embedder.name)
-        verdict = assess(s.search_text, s.language, s.hits, sources, calibrations, self.config.relevance_threshold)
-        if verdict.reason == "key_terms" and s.question.history:  # a poor rewrite must not lose the thread's topic
+        verdict = assess(s.search_text, s.language, s.hits, sources, calibrations, self.config.relevance_threshold,
+                         self.grader)
+        if verdict.reason in ("key_terms", "out_of_scope", "uncertain") and s.question.history:
+            # a poor rewrite must not lose the thread's topic
             previous = next((t for role, t in reversed(s.question.history) if role == "user"), "")
             verdict = assess(f"{previous}\n{s.text}", s.language, s.hits, sources, calibrations,
-                             self.config.relevance_threshold)
+                             self.config.relevance_threshold, self.grader)
         s.answerable = verdict.answerable
+        s.unsure = verdict.grade == UNCERTAIN
         s.answering = answering_chunks(verdict, sources)  # the evidence is then chosen by meaning
         s.log.answerability = verdict.as_dict()
         s.log.latency_ms["answerable"] = ms_since(t0)
@@ -334,9 +338,13 @@ class Pipeline:
         return s
 
     def _extractive(self, s: Run) -> Run:
-        """ANSWER_MODE=extractive: the evidence of the best sources, no model call."""
+        """ANSWER_MODE=extractive, or sources that may not answer exactly this: the evidence of the best sources
+        (then only the closest passage, said to be so), no model call."""
         s.sources = build_sources(s.hits, self.config.source_tokens, count_tokens=approx_tokens)
-        return self._give_evidence(s, self._evidence(s), None, None)
+        evidence = self._evidence(s)
+        if s.unsure:
+            evidence = dataclasses.replace(evidence, passages=evidence.passages[:1])
+        return self._give_evidence(s, evidence, "uncertain" if s.unsure else None, None)
 
     def _evidence(self, s: Run, sources: list[Source] | None = None) -> Evidence:
         """The evidence in ``sources`` (by default the run's), chosen once: shown while the model wrote, then
@@ -354,7 +362,7 @@ class Pipeline:
             s = self._dont_know(s)
             s.answer.draft, s.answer.fallback = draft, reason
             return s
-        s.answer = extractive_answer(list(evidence.passages), s.sources, s.language)
+        s.answer = extractive_answer(list(evidence.passages), s.sources, s.language, unsure=s.unsure)
         s.answer.fallback, s.answer.draft, s.answer.model = reason, draft, draft.model if draft else None
         s.log.verified = True
         s.log.citations = [source_record(src) for src in s.answer.sources]

@@ -24,6 +24,7 @@ class Run:
     hits: list[SearchHit] = field(default_factory=list)
     sources: list[Source] = field(default_factory=list)  # the numbered sources answered from
     answerable: bool = False  # whether the sources can answer it (answering.answerable)
+    unsure: bool = False  # ... and they may not answer exactly this: the closest passage is quoted, no model
     answering: frozenset[int] = frozenset()  # the chunks of the sources that answer, when all are in another language
     answer: Answer | None = None
     notices: list[str] = field(default_factory=list)

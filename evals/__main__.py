@@ -34,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     ret.add_argument("--k", type=int, default=5, help="recall@k (default 5)")
     ret.add_argument("--collection", help="search this collection for every question (default: each record's)")
     ret.add_argument("--json", action="store_true")
+    graded = sub.add_parser("answerability", help="the grader behind \"I don't know\": fit it, measure it")
+    graded.add_argument("--train", action="store_true", help="fit it on the corpora present and write it")
+    graded.add_argument("--json", action="store_true")
     guards = sub.add_parser("guards", help="misses and false alarms of the answer guard and the injection scan")
     guards.add_argument("--train", action="store_true", help="train the probes first (answering/data/train/)")
     guards.add_argument("--json", action="store_true")
@@ -99,7 +102,16 @@ def _answers(args, services) -> int:
     return 0 if all(r["gates_passed"] for r in results) else 1
 
 
-_COMMANDS = {"answers": _answers, "relevance": _relevance, "retrieval": _retrieval, "guards": _guards}
+def _answerability(args, services) -> int:
+    from evals.answerability import evaluate, train
+
+    result = (train if args.train else evaluate)(services, log=errors.print)
+    print(json.dumps(result, ensure_ascii=False, indent=2)) if args.json else console.print_json(data=result)
+    return 0
+
+
+_COMMANDS = {"answerability": _answerability, "answers": _answers, "relevance": _relevance, "retrieval": _retrieval,
+             "guards": _guards}
 
 
 def main(argv: list[str] | None = None) -> int:

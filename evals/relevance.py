@@ -22,7 +22,7 @@ from typing import Callable
 
 from rich.table import Table
 
-from answering.answerable import assess
+from answering.answerable import assess, default_grader
 from answering.context import build_sources
 from answering.language import detect_language
 from answering.pipeline import approx_tokens
@@ -87,7 +87,8 @@ def run_relevance(services, squad_json: Path | None = None, questions: int = 300
     def judge(question: str) -> tuple[bool, bool, dict]:
         hits = services.searcher.search(question, params, collections=[collection])
         sources = build_sources(hits, config.source_tokens, count_tokens=approx_tokens)
-        verdict = assess(question, detect_language(question), hits, sources, calibrations, threshold)
+        verdict = assess(question, detect_language(question), hits, sources, calibrations, threshold,
+                         default_grader())
         best = max((h.vector_similarity for h in hits if h.vector_similarity is not None), default=0.0)
         return verdict.answerable, best >= threshold, {"question": question, **verdict.as_dict()}
 
@@ -118,7 +119,7 @@ def render_relevance(result: dict) -> Table:
                   title=f"\"I don't know\" · {result['corpus']} · {result['in_scope']} in-scope, "
                         f"{result['out_of_scope']} out-of-scope questions", title_justify="left")
     fixed = result["fixed_threshold"]
-    for label, row in (("calibrated floor + key terms", result["answerability"]),
+    for label, row in (("the grader (answering.answerable)", result["answerability"]),
                        (f"RELEVANCE_THRESHOLD {fixed['threshold']}", fixed)):
         table.add_row(label, f"{row['in_scope_answered']:.1%}", f"{row['out_of_scope_refused']:.1%}",
                       f"{row['balanced_accuracy']:.3f}")
