@@ -25,7 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from answering.context import Source
-from answering.language import detect_language
+from answering.language import prose_language
 from answering.terms import question_words, terms
 from core.redact import strip
 from retrieval.calibration import FLOOR_SD, Calibration
@@ -176,7 +176,7 @@ def _names(wanted: set[str], language: str) -> set[str]:
 
 
 def _language(src: Source) -> str:
-    return detect_language(src.text[:2000])
+    return prose_language(src.text[:4000])
 
 
 def assess(question: str, language: str, hits: list[SearchHit], sources: list[Source],

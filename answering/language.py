@@ -22,6 +22,15 @@ def detect_language(text: str) -> str:
     return "ko" if hangul / (hangul + latin) >= 0.2 else "en"
 
 
+_CODE = re.compile(r"```.*?(?:```|\Z)|~~~.*?(?:~~~|\Z)|`[^`\n]*`", re.S)
+
+
+def prose_language(text: str) -> str:
+    """``detect_language`` of what a page says in words, its code left out: a Korean page of examples in
+    JavaScript is Korean."""
+    return detect_language(_CODE.sub(" ", text))
+
+
 _NAME = re.compile(r"\b[A-Z][A-Za-z]*\b")
 _NOT_PROSE = re.compile(r"\[[\d,\s]+\]|https?://\S+|\b[\w.+-]+@[\w.-]+\b|\b[A-Za-z]*\d[\w-]*\b|\b[A-Z]{2,}\b")
 

@@ -205,7 +205,7 @@ def _retrieved(engine, case: dict, interaction_id: int | None) -> dict | None:
 def _source_languages(engine, collection: str, cases: list[dict]) -> dict[str, str]:
     """Case id -> the language its expected pages are written in (a Korean question answered by an English
     page is a cross-language case)."""
-    from answering.language import detect_language
+    from answering.language import prose_language
 
     wanted = {name for case in cases for name in case.get("expect_sources", [])}
     pages: dict[str, list[str]] = defaultdict(list)
@@ -215,7 +215,7 @@ def _source_languages(engine, collection: str, cases: list[dict]) -> dict[str, s
         for source, text in rows:
             if Path(source).name in wanted:
                 pages[Path(source).name].append(text)
-    language = {name: detect_language(" ".join(texts)[:4000]) for name, texts in pages.items()}
+    language = {name: prose_language(" ".join(texts)) for name, texts in pages.items()}
     return {case["id"]: language[case["expect_sources"][0]] for case in cases
             if case.get("expect_sources") and case["expect_sources"][0] in language}
 
