@@ -49,6 +49,13 @@ _MEASURES = {
 _KO_MEASURE = re.compile(r"\s*(영업일|근무일|개월|주일|시간|퍼센트|일|주|년|분|원|달|명)")
 _WORD = re.compile(r"[A-Za-z]+|%|€|₩|\$")
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z]+(?:\s+[A-Z][a-z]+)+)\b", re.M)
+# What documentation answers are made of, each compared as written: code spans (`v-model.lazy`), versions
+# (1.0.2, v3.5.0: not the number 1.0), command-line options (--force, -n) and one-word names with a capital
+# inside (MySQL, PostgreSQL, defineModel, MicroK8s). A wrong one changes the answer as much as a wrong number.
+_CODE_SPAN = re.compile(r"`([^`\n]+)`")
+_VERSION = re.compile(r"(?<![\w.])v?\d+(?:\.\d+){2,}(?![\w.]*\d)")
+_OPTION = re.compile(r"(?<![\w-])--[A-Za-z][\w-]*|(?<=\s)-[A-Za-z]\b(?!-)")
+_INNER_CAPITAL = re.compile(r"\b(?=\w*[a-z])[A-Za-z]\w*?[a-z0-9][A-Z]\w*\b")
 _NAME_STOP = frozenset("I The This That These Those It If In On At For To Of And Or But A An Yes No".split())
 
 
@@ -144,7 +151,7 @@ def normal_url(url: str) -> str:
 
 def check_grounding(answer: str, sources_text: str, question: str = "") -> Grounding:
     """Which facts ``answer`` states that occur in ``sources_text`` or ``question``, and which do not."""
-    given = f"{sources_text}\n{question}"
+    given = CITATION.sub(" ", f"{sources_text}\n{question}")  # a source's number ([1]) is no fact
     text = _LIST_NUMBER.sub("", CITATION.sub(" ", answer))
     result = Grounding()
 
@@ -166,10 +173,17 @@ def check_grounding(answer: str, sources_text: str, question: str = "") -> Groun
         if day is not None:
             judge(match.group(0), _same_day(day, known_dates))
     text = _EN_DATE.sub(" ", _KO_DATE.sub(" ", _ISO_DATE.sub(" ", text)))
+    for span in dict.fromkeys(_CODE_SPAN.findall(text)):
+        judge(f"`{span}`", " ".join(span.split()).lower() in " ".join(lowered.split()))
+    text = _CODE_SPAN.sub(" ", text)
+    for kind in (_VERSION, _OPTION, _INNER_CAPITAL):
+        for token in dict.fromkeys(kind.findall(text)):
+            judge(token, token.lower() in lowered)
+        text = kind.sub(" ", text)
     for code in dict.fromkeys(_CODE.findall(text)):
         judge(code, code.lower() in lowered)
     text = _CODE.sub(" ", text)
-    known = measured(given)
+    known = measured(_VERSION.sub(" ", given))  # the sources' 1.0.2 is a version, not the number 1.0
     for match in _NUMBER.finditer(text):
         value = next(iter(numbers(match.group(0))))
         unit = _measure(text, match.end(), match.start())

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from answering.grounding import check_grounding, dates, numbers
 
 SOURCES = """[1] Contractors and Interns Policy › Vacation
@@ -65,3 +67,41 @@ def test_a_number_must_count_the_same_thing_as_in_the_sources():
     assert check_grounding("The answer is 1.25.", sources).grounded  # no unit: the value is enough
     assert check_grounding("Coverage must be 5%.", sources).unsupported == ["5"]  # 5 days is not 5%
     assert check_grounding("Date: Dec 31; Day: Thu", "| Dec 31 | Thu |").grounded  # "Day" is the next column
+
+
+DOCS = """[1] Deploying › Database
+Install the PostgreSQL chart with `helm install pg bitnami/postgresql --version 1.0.2`. Pass `--atomic` to roll back
+a failed upgrade. To see what runs, use `kubectl get pods -n kube-system`.
+[2] 폼 입력 바인딩 › 수식어
+`change` 이벤트 후에 동기화하려면 `v-model.lazy` 수식어를 추가할 수 있습니다. Vue 3.4부터 `defineModel()`을 씁니다.
+"""
+
+# (question, an answer auto mode must not give, the kind of mistake): wrong answers without a number in them
+WRONG = [
+    ("Which chart installs the database?", "Install the MySQL chart with helm [1].", "another product"),
+    ("Which chart installs the database?", "Install the MariaDB chart with helm [1].", "another product"),
+    ("Which chart version do we pin?", "Pin the chart to version 1.0.3 [1].", "another version"),
+    ("Which chart version do we pin?", "We pin the chart at 1.0 [1].", "a version cut short"),
+    ("How do I roll back a failed upgrade?", "Pass --force to helm upgrade [1].", "another option"),
+    ("How do I see what runs?", "Run `kubectl get services -n default` [1].", "another command"),
+    ("입력이 끝난 뒤에만 동기화하려면?", "`v-model.trim` 수식어를 추가하세요 [2].", "another modifier"),
+    ("컴포넌트 v-model은 어떻게 만드나요?", "`useModel()`을 쓰면 됩니다 [2].", "another API"),
+]
+RIGHT = [
+    ("Which chart installs the database?", "Install the PostgreSQL chart with helm [1]."),
+    ("Which chart version do we pin?", "Pin the chart to version 1.0.2 [1]."),
+    ("How do I roll back a failed upgrade?", "Pass --atomic to helm upgrade [1]."),
+    ("How do I see what runs?", "Run `kubectl get pods -n kube-system` [1]."),
+    ("입력이 끝난 뒤에만 동기화하려면?", "`v-model.lazy` 수식어를 추가하세요 [2]."),
+    ("컴포넌트 v-model은 어떻게 만드나요?", "Vue 3.4부터는 `defineModel()`을 씁니다 [2]."),
+]
+
+
+@pytest.mark.parametrize("question, answer, mistake", WRONG)
+def test_a_wrong_answer_without_numbers_is_unsupported(question, answer, mistake):
+    assert not check_grounding(answer, DOCS, question).grounded, mistake
+
+
+@pytest.mark.parametrize("question, answer", RIGHT)
+def test_the_right_answer_in_the_same_words_is_grounded(question, answer):
+    assert check_grounding(answer, DOCS, question).grounded
