@@ -21,8 +21,14 @@ def sentences(text: str) -> list[str]:
     return [piece.strip() for piece in _BOUNDARY.split(text)[::2] if piece.strip()]
 
 
+# The prompt's own markup and chat-template tokens a small model echoes ("</sources>", "<|im_end|>"): never shown.
+_PROMPT_MARKUP = re.compile(r"<\s*/?\s*sources\s*>|<\|[^|<>\n]{1,40}\|>", re.IGNORECASE)
+
+
 def tidy(text: str, max_sentences: int = MAX_SENTENCES) -> str:
-    """``text`` up to its first repeated sentence and at most ``max_sentences`` sentences."""
+    """``text`` without the prompt's markup, up to its first repeated sentence and at most ``max_sentences``
+    sentences."""
+    text = _PROMPT_MARKUP.sub("", text)
     seen: set[str] = set()
     kept: list[str] = []
     count = 0

@@ -25,3 +25,10 @@ def test_a_lead_in_without_an_answer_is_a_stub():
         assert is_stub(stub), stub
     for answer in ("The answer is: 1.25", "Interns get 1.25 days [1].", "포털에서 신청합니다 [1]."):
         assert not is_stub(answer), answer
+
+
+def test_the_prompts_markup_never_reaches_the_user():
+    from answering.wellformed import tidy
+
+    assert tidy("Interns get 1.25 days [1].</sources> <|im_end|>") == "Interns get 1.25 days [1]."
+    assert tidy("< sources >휴가는 15일입니다 [1].") == "휴가는 15일입니다 [1]."
