@@ -68,7 +68,8 @@ def fit(rows: list[dict]) -> Grader:
 
     x = np.array([r["signals"] for r in rows], dtype=np.float64)
     y = np.array([r["answerable"] for r in rows])
-    mean, scale = x.mean(0), x.std(0) + 1e-9
+    mean, spread = x.mean(0), x.std(0)
+    scale = np.where(spread > 1e-6, spread, 1.0)  # a signal that never varies: no division by zero
     model = LogisticRegression(class_weight="balanced", C=1.0, max_iter=1000).fit((x - mean) / scale, y)
     return Grader(mean.round(5).tolist(), scale.round(5).tolist(), model.coef_[0].round(5).tolist(),
                   round(float(model.intercept_[0]), 5), 1.0, 0.5)

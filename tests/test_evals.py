@@ -126,3 +126,28 @@ def test_a_suite_that_is_not_strict_is_gated_only_on_errors():
     row = {"id": "oos", "language": "en", "expected_route": "dont_know", "route": "answer",
            "checks": check(case, called), "model_calls": 1, "latency_ms": {}}
     assert summarise([row], "m", 1.0, strict=False)["gates"] == {"no_errors": True}
+
+
+def test_the_grader_is_fitted_and_its_thresholds_chosen_on_corpora_it_was_not_fitted_on():
+    """Each corpus is predicted by a model fitted without it; "I don't know" below the threshold with the best
+    balanced accuracy, "confident" where few out-of-scope questions remain."""
+    import random
+
+    from evals.answerability import fit, held_out_predictions, measure, thresholds
+
+    rng = random.Random(3)
+
+    def row(corpus, answerable):
+        z = rng.gauss(4.0 if answerable else 1.5, 1.0)
+        return {"corpus": corpus, "answerable": answerable,
+                "signals": [z, rng.random(), float(answerable and rng.random() < 0.8), rng.random(), 0.0, 0.0]}
+
+    rows = [row(c, a) for c in ("one", "two") for a in [True] * 40 + [False] * 20]
+    predicted = held_out_predictions(rows)
+    uncertain, confident = thresholds(rows, predicted)
+    assert 0.05 <= uncertain <= confident <= 0.95
+    grader = fit(rows)
+    grader = type(grader)(grader.mean, grader.scale, grader.weights, grader.bias, confident, uncertain)
+    assert grader.weights[0] > 0  # closer means more likely answerable
+    for corpus in measure(rows, predicted, grader).values():
+        assert corpus["answered"] >= 0.8 * corpus["answerable"] and corpus["refused"] >= 0.8 * corpus["out_of_scope"]
