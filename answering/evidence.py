@@ -22,17 +22,15 @@ import dataclasses
 import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Callable
 
 from answering.context import Source
+from answering.passages import Piece, clean, join_cells
+from answering.passages import pieces as pieces_of
 from answering.terms import TextTerms, fold, frozen_terms, question_words
 from answering.terms import clear_cache as clear_terms_cache
-from retrieval.chunking import TABLE_RULE
 from retrieval.injection import instruction_like
 
-MAX_PASSAGE_CHARS = 400
-MAX_CODE_CHARS = 600  # a longer code block is cut at a line, and a line "…" says so
 MAX_PER_SOURCE = 2
 RELATIVE = 0.6  # a passage answering much less of the question than the best one is left out
 CONTEXT = 0.5  # a question word found only in the passage's heading (title › section) counts this much
@@ -44,12 +42,6 @@ OTHER = 0.5  # the score of a passage naming another code of the kind the questi
 TERMS = 0.5
 CLOSE = 1.0  # with the embedder: another passage is quoted only when it ranks within this many standard scores
 
-_LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
-_FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})(.*)$")  # ``` or ~~~, maybe a language: where a code block opens
-# A sentence ends at . ! ? (or 。) followed by space and something that starts a sentence; "1.25",
-# "e.g. this" and "v2.1" stay whole.
-_SENTENCE_END = re.compile(r"(?<=[.!?。])\s+(?=[A-Z0-9\"'“(\[*\uac00-\ud7a3])")
-_EMPHASIS = re.compile(r"(\*\*|__|`)")
 GENERIC = 0.5  # the weight of a question word any question may use, against one that says what it is about
 _ASKED = re.compile(r"\bhow\s+([a-z]+)", re.IGNORECASE)  # "how many", "how long": what kind of answer, not what about
 _CODE = re.compile(r"([a-z]{1,4})([0-9]{1,2})")  # as terms() has them: "p2", "sev1", "q4"
@@ -76,187 +68,10 @@ class Evidence:
         return list(dict.fromkeys(p.number for p in self.passages))
 
 
-@dataclass(frozen=True)
-class _Piece:
-    text: str
-    cells: tuple[tuple[str, str], ...] = ()  # a table row under its header: (column, value), cleaned
-    lead: str = ""  # a list item's, table row's or code block's lead-in: the sentence just above it
-    code: bool = False  # a code block: ``text`` is its lines as written (never cleaned), quoted fenced
-
-
 def clear_cache() -> None:
     """Forget the remembered terms and passages (to measure the checks on texts never seen before)."""
     clear_terms_cache()
-    _passages.cache_clear()
-
-
-def passages(text: str) -> list[str]:
-    """``text`` cut into sentences, list items, table rows and code blocks; headings and table rules are
-    dropped. A table row becomes "column: value; …" when the rows above it include the header; a code
-    block keeps its lines as written."""
-    return [piece.text for piece in _passages(text)]
-
-
-@lru_cache(maxsize=1024)
-def _passages(text: str) -> tuple[_Piece, ...]:
-    out: list[_Piece] = []
-    header: list[str] | None = None
-    paragraph: list[str] = []
-    item_lines: list[str] = []  # the list item being read: its first line and the lines wrapped under it
-    last = ""  # the last sentence of the paragraph above, the lead-in of a list, table or code block right after it
-    lead: str | None = None  # the lead-in of the list or table being read (None: not in one)
-
-    def flush() -> None:
-        nonlocal last
-        if item_lines:
-            joined = _clean(" ".join(item_lines))
-            if joined:
-                out.append(_Piece(joined, lead=lead or ""))
-            item_lines.clear()
-        if paragraph:
-            sentences = [_clean(s) for s in _SENTENCE_END.split(" ".join(paragraph)) if s.strip()]
-            out.extend(_Piece(s) for s in sentences)
-            last = sentences[-1] if sentences else ""
-            paragraph.clear()
-
-    def item(piece: _Piece) -> None:
-        nonlocal lead
-        flush()
-        if lead is None:
-            lead = last
-            if lead.endswith(":") and out and out[-1].text == lead:
-                out.pop()  # "Limits per category:" says nothing alone; it is quoted with the item
-        if piece.text:
-            out.append(dataclasses.replace(piece, lead=lead))
-
-    def code(block: list[str]) -> None:
-        """A code block, read with the sentence above it (or, in a list, the item above it ending in ':')."""
-        nonlocal last
-        after_item = bool(item_lines)
-        flush()
-        body = _code(block)
-        if not body:
-            return
-        above = out[-1] if out else None
-        if lead is None:
-            intro = last
-        else:  # in a list or table: "1. Install the CLI:" leads into the block under it
-            intro = above.text if after_item and above and above.text.endswith(":") else ""
-        if intro.endswith(":") and above and above.text == intro and not above.code and not above.cells:
-            out.pop()  # "To load completions in your current shell session:" is quoted with the block
-        out.append(_Piece(body, lead=intro, code=True))
-        last = ""
-
-    lines = text.splitlines()
-    i, blank = 0, True  # blank: the line above is blank, or there is none
-    while i < len(lines):
-        line = lines[i]
-        stripped = line.strip()
-        fence = _FENCE.match(line)
-        if fence and not (fence.group(2)[0] == "`" and "`" in fence.group(3)):  # "```x```" is inline code
-            marker, indent = fence.group(2), _indent(line)
-            end = next((j for j in range(i + 1, len(lines)) if _closes(lines[j], marker)), len(lines))
-            code([_dedent(inner, indent) for inner in lines[i + 1:end]])
-            i, blank, header = end + 1, False, None
-            continue
-        if stripped and blank and lead is None and _indent(line) >= 4:  # an indented code block
-            end = i
-            while end < len(lines) and (not lines[end].strip() or _indent(lines[end]) >= 4):
-                end += 1
-            while not lines[end - 1].strip():
-                end -= 1
-            code([_dedent(inner, 4) for inner in lines[i:end]])
-            i, blank, header = end, False, None
-            continue
-        i += 1
-        if stripped.startswith("|"):
-            blank = False
-            cells = [c.strip() for c in stripped.strip("|").split("|")]
-            if TABLE_RULE.match(stripped):
-                continue
-            if i < len(lines) and TABLE_RULE.match(lines[i].strip()):
-                header = cells  # the row above a rule names the columns
-                item(_Piece(""))
-            elif header and len(header) == len(cells):
-                item(_row(tuple((h, c) for h, c in zip(header, cells) if c)))
-            else:
-                item(_Piece(_clean(" · ".join(c for c in cells if c))))
-            continue
-        header = None if not stripped else header
-        if stripped.startswith("#"):
-            flush()
-            last, lead = "", None
-        elif not stripped:
-            if not item_lines:  # a list item may go on, indented, after a blank line
-                flush()
-        elif _LIST_ITEM.match(stripped):
-            item(_Piece(""))
-            item_lines.append(_LIST_ITEM.sub("", stripped))
-        elif item_lines and (not blank or _indent(line) >= 2):
-            item_lines.append(stripped)  # the item's own line, hard-wrapped (or its paragraph, indented under it)
-        else:
-            if item_lines:
-                flush()
-            if lead is not None:  # the list or table has ended
-                last, lead = "", None
-            paragraph.append(stripped)
-        blank = not stripped
-    flush()
-    return tuple(out)
-
-
-def _indent(line: str) -> int:
-    return len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip())
-
-
-def _dedent(line: str, indent: int) -> str:
-    """``line`` without its block's indentation (at most ``indent`` columns, a tab to the next multiple of
-    4); trailing space dropped. Tabs further in are kept as written."""
-    cut = width = 0
-    while cut < len(line) and width < indent and line[cut] in " \t":
-        width += 4 - width % 4 if line[cut] == "\t" else 1
-        cut += 1
-    return line[cut:].rstrip()
-
-
-def _closes(line: str, marker: str) -> bool:
-    """Whether ``line`` closes a code block opened by ``marker`` (the same character, at least as many)."""
-    stripped = line.strip()
-    return len(stripped) >= len(marker) and set(stripped) == {marker[0]}
-
-
-def _code(block: list[str]) -> str:
-    """A code block's lines as written, without the blank ones around them; past MAX_CODE_CHARS, cut at a
-    line and ended with a line "…"."""
-    while block and not block[0].strip():
-        block = block[1:]
-    while block and not block[-1].strip():
-        block = block[:-1]
-    kept: list[str] = []
-    size = 0
-    for line in block:
-        if size + len(line) + 2 > MAX_CODE_CHARS:  # room for the line "…"
-            if not kept:
-                kept.append(line[: MAX_CODE_CHARS - 3].rstrip())
-            kept.append("…")
-            break
-        kept.append(line)
-        size += len(line) + 1
-    return "\n".join(kept)
-
-
-def _row(cells: tuple[tuple[str, str], ...]) -> _Piece:
-    cleaned = tuple((_clean(h), _clean(c)) for h, c in cells)
-    return _Piece(_clean(_join_cells(cleaned)), cleaned)
-
-
-def _join_cells(cells: tuple[tuple[str, str], ...]) -> str:
-    return "; ".join(f"{column}: {value}" for column, value in cells)
-
-
-def _clean(passage: str) -> str:
-    text = " ".join(_EMPHASIS.sub("", passage).split())
-    return text if len(text) <= MAX_PASSAGE_CHARS else text[: MAX_PASSAGE_CHARS - 1].rstrip() + "…"
+    pieces_of.cache_clear()
 
 
 def select_evidence(question: str, sources: list[Source], k: int = 3, focus: str = "",
@@ -316,7 +131,7 @@ def closest_passages(question: str, sources: list[Source], similarity: Callable[
     none that addresses an assistant.
     """
     wanted = frozen_terms(question)
-    pieces = [(src, piece) for src in sources for piece in _passages(src.text)
+    pieces = [(src, piece) for src in sources for piece in pieces_of(src.text)
               if not instruction_like(piece.text, limit=1)][:limit]
     if not pieces:
         return Evidence((), 0.0)
@@ -334,7 +149,7 @@ def _score(wanted: frozenset[str], focused: frozenset[str], sources: list[Source
            ) -> tuple[list[_Scored], dict[str, float], frozenset[str]]:
     """The passages holding a question word (with ``meaning``: every passage), best first; the words' weights;
     the specific words (neither a word any question uses nor one in most passages)."""
-    pieces = [(src.number, piece) for src in sources for piece in _passages(src.text)
+    pieces = [(src.number, piece) for src in sources for piece in pieces_of(src.text)
               if not instruction_like(piece.text, limit=1)]  # a document's orders to an assistant are no evidence
     if not pieces or not (wanted or meaning):
         return [], {}, frozenset()
@@ -409,12 +224,12 @@ class _Scored:
     rank: float  # coverage plus retrieval's order as a tie-break
     coverage: float
     number: int
-    piece: _Piece
+    piece: Piece
     held: dict[str, float]  # the question's words it holds: 1 in its text, less in its lead-in or heading only
     other: bool = False  # it names another code of the kind the question asks about ("P1" for "P2")
 
 
-def _quote(piece: _Piece, wanted: frozenset[str], focused: frozenset[str]) -> str:
+def _quote(piece: Piece, wanted: frozenset[str], focused: frozenset[str]) -> str:
     """The passage, after its lead-in when that holds question words the passage lacks ("Sent 5 days
     before you start: … NWL-ID …"); of a table row, only its first cell and the cells whose column or
     value the question names, when it names a column beyond the first (a follow-up's own words first)."""
@@ -427,7 +242,7 @@ def _quote(piece: _Piece, wanted: frozenset[str], focused: frozenset[str]) -> st
     return text
 
 
-def _cells(piece: _Piece, wanted: frozenset[str], focused: frozenset[str]) -> str:
+def _cells(piece: Piece, wanted: frozenset[str], focused: frozenset[str]) -> str:
     if len(piece.cells) < 3:
         return piece.text
     for words in (focused & wanted, wanted):
@@ -435,7 +250,7 @@ def _cells(piece: _Piece, wanted: frozenset[str], focused: frozenset[str]) -> st
         if any(named[1:]):
             kept = [cell for i, (cell, by_column) in enumerate(zip(piece.cells, named))
                     if i == 0 or by_column or _names(cell[1], words)]
-            return _clean(_join_cells(tuple(kept)))
+            return clean(join_cells(tuple(kept)))
     return piece.text
 
 

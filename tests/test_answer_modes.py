@@ -105,10 +105,8 @@ def test_extractive_mode_quotes_the_evidence_without_a_model(build):
     # the English page shares one name with the question; a Korean page shares more words and answers nothing
     ("Kestrel 프로젝트는 한국 리전에 언제 정식 출시될 예정인가요?", "engineering-glossary.md",
      "Q4 2026 in the Korea region"),
-    # the grader (answering.answerable) refuses this one: its closest source is a Korean page that answers
-    # nothing, and no signal yet says an English page answers it. A known regression of the grader.
-    pytest.param("SEV1 장애가 해결되고 나면 포스트모템은 언제까지 작성해야 하나요?", "on-call-and-incident-response.md",
-                 "due within 5 business days", marks=pytest.mark.xfail(strict=True, reason="graded out of scope")),
+    ("SEV1 장애가 해결되고 나면 포스트모템은 언제까지 작성해야 하나요?", "on-call-and-incident-response.md",
+     "due within 5 business days"),
 ])
 def test_a_question_only_another_languages_page_answers_gets_that_pages_passage(build, question, source, fact):
     pipeline, chat = build(answer_mode="extractive")

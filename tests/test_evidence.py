@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 from answering.context import Source
-from answering.evidence import clear_cache, closest_passages, passages, select_evidence
+from answering.evidence import clear_cache, closest_passages, select_evidence
+from answering.passages import passages
 from answering.similarity import PassageSimilarity
 from answering.terms import TextTerms, terms
 
@@ -257,17 +258,17 @@ UNITS = [
 
 
 def test_code_blocks_and_wrapped_list_items_are_whole_units():
-    from answering.evidence import _passages
+    from answering.passages import pieces
 
     for name, text, expected in UNITS:
-        assert [(p.lead, p.text, p.code) for p in _passages(text)] == expected, name
+        assert [(p.lead, p.text, p.code) for p in pieces(text)] == expected, name
     cut = passages(KUBECTL)
     assert "source <(kubectl completion bash)" in cut and len(cut) == 4
     assert cut[2].startswith("# Linux:\n") and cut[2].count("\n") == 3  # "# macOS:" is no heading
 
 
 def test_a_long_code_block_is_cut_at_a_line():
-    from answering.evidence import MAX_CODE_CHARS
+    from answering.passages import MAX_CODE_CHARS
 
     lines = [f"  --option-{i:02d} string   what option {i} does" for i in range(40)]
     [unit] = passages("Options:\n\n```\n" + "\n".join(lines) + "\n```\n")
