@@ -214,12 +214,13 @@ def signals(question: str, language: str, hits: list[SearchHit], sources: list[S
     agree = first["keyword_rank"] is not None and first["keyword_rank"] == first["vector_rank"]
     wanted = key_terms(question)
     foreign = [_language(src) not in (language, "unknown") for src in sources]
+    sections = {h.chunk_id: h.section for h in hits}
     if wanted:
-        shares = coverage(wanted, held(wanted, sources, {h.chunk_id: h.section for h in hits}), foreign, language)
+        shares = coverage(wanted, held(wanted, sources, sections), foreign, language)
         share = max((v for v in shares if v is not None), default=0.0)
     else:
         share = 1.0
-    text = "\n".join(_text(src, {h.chunk_id: h.section for h in hits}) for src in sources).lower()
+    text = "\n".join(_text(src, sections) for src in sources).lower()
     unknown = [name for name in names(question) if name not in text]
     return Signals(z, z - other, agree, share, foreign[sources.index(closest)], min(2, len(unknown)))
 
@@ -232,11 +233,12 @@ _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n]\s*|[\"'(“]\s*)$")
 
 def names(question: str) -> list[str]:
     """The names in ``question`` (lower-cased): the words a source about what it asks would have to use."""
-    korean = bool(HANGUL.search(question))
+    text = strip(question)  # the asker's own e-mail address or phone number is not what they ask about
+    korean = bool(HANGUL.search(text))
     found = []
-    for match in _LATIN_WORD.finditer(strip(question)):
+    for match in _LATIN_WORD.finditer(text):
         word = match.group()
-        capital = word[0].isupper() and not _SENTENCE_START.search(question[:match.start()])
+        capital = word[0].isupper() and not _SENTENCE_START.search(text[:match.start()])
         inner = any(c.isupper() for c in word[1:]) or any(c.isdigit() for c in word)
         if (korean or capital or inner) and word.lower() not in _QUESTION_WORDS and len(word) > 1:
             found.append(word.lower())
