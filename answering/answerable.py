@@ -23,9 +23,11 @@ import re
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable, Sequence
 
 from answering.context import Source
 from answering.language import prose_language
+from answering.passages import pieces, read_with
 from answering.terms import question_words, terms
 from core.redact import strip
 from retrieval.calibration import FLOOR_SD, Calibration
@@ -57,17 +59,19 @@ CONFIDENT, UNCERTAIN, OUT_OF_SCOPE = "confident", "uncertain", "out_of_scope"
 
 @dataclass(frozen=True)
 class Signals:
-    """What says whether the sources answer a question, in terms that carry from one collection to another."""
+    """What says whether the sources answer a question, in terms that carry from one collection to another
+    (the share of the question's words a source holds does not: fitted on text we wrote, it refused the
+    paraphrases of text we did not)."""
 
     z: float  # the closest source's standard deviations above its collection's probes (calibration)
-    margin: float  # ... minus the closest source of another document's
     agree: bool  # the vector and the keyword arm put the same document first
-    coverage: float  # the largest weighted share of the question's key terms one source holds (1: it has none)
-    foreign: bool  # the closest source is in another language than the question
     unknown_names: int  # the names the question asks about (GitLab, Nuxt, 409A) no source holds, at most 2
+    closer: float  # the closest passage's similarity to the question less the closest chunk's: one sentence
+    # says what is asked, rather than a page being about the same things
+    unused: int  # the question's words in Latin letters the collection never uses (sabbatical, WireGuard), at most 2
 
     def values(self) -> list[float]:
-        return [self.z, self.margin, float(self.agree), self.coverage, float(self.foreign), float(self.unknown_names)]
+        return [self.z, float(self.agree), float(self.unknown_names), self.closer, float(self.unused)]
 
 
 @dataclass(frozen=True)
@@ -180,11 +184,15 @@ def _language(src: Source) -> str:
 
 
 def assess(question: str, language: str, hits: list[SearchHit], sources: list[Source],
-           calibrations: dict[str, Calibration], threshold: float, grader: Grader | None = None) -> Answerability:
+           calibrations: dict[str, Calibration], threshold: float, grader: Grader | None = None,
+           similarity: Callable[[str, list[str]], list[float]] | None = None,
+           unused: Sequence[str] = ()) -> Answerability:
     """Whether ``sources`` (built from ``hits``) can answer ``question``, asked in ``language``: by ``grader``
-    (the pipeline passes ``default_grader()``) from the question's ``Signals``, else by the key-term rule."""
+    (the pipeline passes ``default_grader()``) from the question's ``Signals``, else by the key-term rule.
+    ``similarity``: the embedder's (question, texts) -> cosine; ``unused``: the question's words the searched
+    collections never use (``Searcher.unused_words``)."""
     verdict = _by_rule(question, language, hits, sources, calibrations, threshold)
-    found = signals(question, language, hits, sources, calibrations)
+    found = signals(question, language, hits, sources, calibrations, similarity, unused)
     if grader is None or found is None:
         return verdict
     probability = grader.probability(found)
@@ -195,34 +203,34 @@ def assess(question: str, language: str, hits: list[SearchHit], sources: list[So
 
 
 def signals(question: str, language: str, hits: list[SearchHit], sources: list[Source],
-            calibrations: dict[str, Calibration]) -> Signals | None:
+            calibrations: dict[str, Calibration], similarity: Callable[[str, list[str]], list[float]] | None,
+            unused: Sequence[str] = ()) -> Signals | None:
     """The question's ``Signals`` (None when they cannot be measured: no hits, a keyword-only search, a
-    collection that was never calibrated)."""
+    collection that was never calibrated, no embedder to read the passages with)."""
     similar = {h.chunk_id: h.vector_similarity for h in hits if h.vector_similarity is not None}
     spreads = {c: cal.spread(language) for c, cal in calibrations.items() if cal.spread(language)}
-    if not similar or not sources or any(h.collection not in spreads for h in hits if h.chunk_id in similar):
+    if similarity is None or not similar or not sources or any(
+            h.collection not in spreads for h in hits if h.chunk_id in similar):
         return None
     zs = [max((spreads[src.collection].z(similar[c]) for c in src.chunk_ids if c in similar), default=None)
           for src in sources]
-    ranked = sorted(((z, src) for z, src in zip(zs, sources) if z is not None), key=lambda pair: -pair[0])
-    if not ranked:
+    z = max((v for v in zs if v is not None), default=None)
+    if z is None:
         return None
-    z, closest = ranked[0]
-    other = next((v for v, src in ranked[1:] if src.document_id != closest.document_id), 0.0)
     first = {arm: next((h.document_id for h in sorted(hits, key=lambda h: getattr(h, arm) or 10**9)
                         if getattr(h, arm) is not None), None) for arm in ("vector_rank", "keyword_rank")}
     agree = first["keyword_rank"] is not None and first["keyword_rank"] == first["vector_rank"]
-    wanted = key_terms(question)
-    foreign = [_language(src) not in (language, "unknown") for src in sources]
     sections = {h.chunk_id: h.section for h in hits}
-    if wanted:
-        shares = coverage(wanted, held(wanted, sources, sections), foreign, language)
-        share = max((v for v in shares if v is not None), default=0.0)
-    else:
-        share = 1.0
     text = "\n".join(_text(src, sections) for src in sources).lower()
     unknown = [name for name in names(question) if name not in text]
-    return Signals(z, z - other, agree, share, foreign[sources.index(closest)], min(2, len(unknown)))
+    read = [read_with(src.heading, piece) for src in sources for piece in pieces(src.text)]
+    closest = max(similarity(question, read), default=max(similar.values()))
+    return Signals(z, agree, min(2, len(unknown)), closest - max(similar.values()), min(2, len(latin(unused))))
+
+
+def latin(words: Sequence[str]) -> list[str]:
+    """The words in Latin letters that name something (not numbers, not two-letter stems)."""
+    return [w for w in words if not HANGUL.search(w) and len(w) > 2 and not _NUMBER.match(w)]
 
 
 # A name: a word in Latin letters with a capital after its first letter or a digit (GitLab, MacBook, 409A, v3),

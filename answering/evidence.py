@@ -24,8 +24,9 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+from answering.answerable import names
 from answering.context import Source
-from answering.passages import Piece, clean, join_cells
+from answering.passages import Piece, clean, join_cells, read_with
 from answering.passages import pieces as pieces_of
 from answering.terms import TextTerms, fold, frozen_terms, question_words
 from answering.terms import clear_cache as clear_terms_cache
@@ -40,6 +41,7 @@ OTHER = 0.5  # the score of a passage naming another code of the kind the questi
 # coverage of the question's words, each as standard scores among the passages compared: meaning finds the
 # passage a paraphrase asks about ("annual leave" for "paid time off"), words keep names, IDs and qualifiers.
 TERMS = 0.5
+PARALLEL = 0.5  # the share of their words two passages hold in common when one says of another thing what the other says
 CLOSE = 1.0  # with the embedder: another passage is quoted only when it ranks within this many standard scores
 
 GENERIC = 0.5  # the weight of a question word any question may use, against one that says what it is about
@@ -118,7 +120,11 @@ def select_evidence(question: str, sources: list[Source], k: int = 3, focus: str
             covered[t] = max(covered.get(t, 0.0), held)
         per_source[candidate.number] = per_source.get(candidate.number, 0) + 1
         chosen.append(candidate)
-    quoted = tuple(Passage(c.number, _quote(c.piece, wanted, focused), round(c.rank, 4)) for c in chosen)
+    named = frozen_terms(" ".join(names(f"{question}\n{focus}"))) & wanted  # Tokyo, P2, v-show: what qualifies
+    around = _around(best, sources, codes=_codes(wanted), taken={c.piece.text for c in chosen},
+                     fits=lambda piece: _fits(piece, best, scored, named))
+    quoted = tuple(Passage(c.number, _quote(c.piece, wanted, focused) if c is not best
+                           else _quote_around(c.piece, around, wanted, focused), round(c.rank, 4)) for c in chosen)
     return Evidence(quoted, round(best.coverage, 4))
 
 
@@ -135,12 +141,12 @@ def closest_passages(question: str, sources: list[Source], similarity: Callable[
               if not instruction_like(piece.text, limit=1)][:limit]
     if not pieces:
         return Evidence((), 0.0)
-    read = [f"{src.heading}: {piece.lead} {piece.text}" if piece.lead else f"{src.heading}: {piece.text}"
-            for src, piece in pieces]
+    read = [read_with(src.heading, piece) for src, piece in pieces]
     close = similarity(question, read)
     best = max(range(len(pieces)), key=lambda i: (close[i], -i))
     src, piece = pieces[best]
-    return Evidence((Passage(src.number, _quote(piece, wanted, frozenset()), round(close[best], 4)),),
+    around = _around(_Scored(0.0, 0.0, src.number, piece, {}), [src], codes={}, taken={piece.text})
+    return Evidence((Passage(src.number, _quote_around(piece, around, wanted, frozenset()), round(close[best], 4)),),
                     round(close[best], 4))
 
 
@@ -174,10 +180,9 @@ def _score(wanted: frozenset[str], focused: frozenset[str], sources: list[Source
             coverage = sum(weight[t] * h for t, h in held.items()) / total
             other = bool(codes) and _other_code(piece.text, codes, own)
             rank = coverage * (OTHER if other else 1) + 0.01 * (1 - order / n)
-            scored.append(_Scored(rank, coverage, number, piece, held, other))
+            scored.append(_Scored(rank, coverage, number, piece, held, other, order))
     if meaning and scored:
-        close = meaning([f"{headings[s.number]}: {s.piece.lead} {s.piece.text}" if s.piece.lead
-                         else f"{headings[s.number]}: {s.piece.text}" for s in scored])
+        close = meaning([read_with(headings[s.number], s.piece) for s in scored])
         by_meaning, by_words = _standard(close), _standard([s.coverage for s in scored])
         scored = [dataclasses.replace(s, rank=m + TERMS * w - (1.0 if s.other else 0.0) + 0.001 * s.rank)
                   for s, m, w in zip(scored, by_meaning, by_words)]
@@ -227,6 +232,69 @@ class _Scored:
     piece: Piece
     held: dict[str, float]  # the question's words it holds: 1 in its text, less in its lead-in or heading only
     other: bool = False  # it names another code of the kind the question asks about ("P1" for "P2")
+    at: int = 0  # its place among the passages of the sources, in their order
+
+
+def _around(best: _Scored, sources: list[Source], codes: dict[str, str], taken: set[str],
+            fits: Callable[[Piece], bool] = lambda piece: True) -> tuple[Piece, Piece]:
+    """The passages just before and after ``best`` in its source (empty pieces where there are none to
+    quote): under the same heading, not table rows (another row answers for another line of the table),
+    not naming another code of the kind asked about, not addressing an assistant, not quoted already, and
+    ``fits`` (not lacking the best one's qualifiers: "Lisbon" beside "Tokyo"). The sentence before says what
+    a passage is about ("Q. Does Sourcegraph match my 401k?"), the one after often finishes it ("Following 4
+    weeks of paid leave, …")."""
+    source = next(src for src in sources if src.number == best.number)
+    found = pieces_of(source.text)
+    at = next((i for i, p in enumerate(found) if p == best.piece), None)
+    if at is None or best.piece.cells or best.piece.code:  # a code block is quoted with its lead-in only
+        return Piece(""), Piece("")
+
+    def usable(i: int) -> Piece:
+        if not 0 <= i < len(found):
+            return Piece("")
+        piece = found[i]
+        if (piece.part != best.piece.part or piece.cells or piece.text in taken or instruction_like(piece.text, limit=1)
+                or (codes and _other_code(piece.text, codes, frozenset())) or not fits(piece)):
+            return Piece("")
+        return piece
+
+    return usable(at - 1), usable(at + 1)
+
+
+def _fits(piece: Piece, best: _Scored, scored: list[_Scored], named: frozenset[str]) -> bool:
+    """Whether ``piece`` may be quoted beside ``best``: it lacks none of the names the best one holds
+    ("Lisbon" beside "Tokyo" answers for another office) nor, saying much the same, any of its question words
+    ("부산" beside "대전"), and is no other item of the same list unless it
+    holds question words too ("Laptop: shipped to your home." beside "Badge number: …" is another item's
+    answer; "Not at this time." after the question it answers is not)."""
+    mine = next((s for s in scored if s.piece == piece and s.number == best.number), None)
+    if mine is None or not mine.held:
+        return not (piece.lead and piece.lead == best.piece.lead)
+    if any(t in named and t not in mine.held for t in best.held):
+        return False
+    lacks = any(h == 1.0 and mine.held.get(t, 0.0) < 1.0 for t, h in best.held.items())
+    return not (lacks and _parallel(piece.text, best.piece.text))
+
+
+def _parallel(a: str, b: str) -> bool:
+    """Two passages that say the same thing of different things ("부산 오피스 방문객은 주차가 1시간 무료입니다." and
+    "대전 오피스 …"): most of their words are shared."""
+    x, y = frozen_terms(a), frozen_terms(b)
+    return bool(x | y) and len(x & y) >= PARALLEL * len(x | y)
+
+
+def _quote_around(piece: Piece, around: tuple[Piece, Piece], wanted: frozenset[str], focused: frozenset[str]) -> str:
+    """``piece`` quoted between the passages ``around`` it, as one excerpt (a list item keeps its lead-in
+    once; a code block stays on lines of its own)."""
+    before, after = around
+    parts = [_quote(before, wanted, focused) if before.text else "", _quote(piece, wanted, focused),
+             (after.text if not after.code else _quote(after, wanted, focused)) if after.text else ""]
+    if before.text and before.lead and before.lead == piece.lead:
+        parts[1] = piece.text if not piece.code else parts[1]
+    text = ""
+    for part in filter(None, parts):
+        text = part if not text else f"{text}\n{part}" if "```" in part or "```" in text[-4:] else f"{text} {part}"
+    return text
 
 
 def _quote(piece: Piece, wanted: frozenset[str], focused: frozenset[str]) -> str:

@@ -9,6 +9,7 @@ table row or a code block carries its lead-in, the sentence just above it ("Limi
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -23,6 +24,11 @@ _FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})(.*)$")  # ``` or ~~~, maybe a language
 # "e.g. this" and "v2.1" stay whole.
 _SENTENCE_END = re.compile(r"(?<=[.!?。])\s+(?=[A-Z0-9\"'“(\[*\uac00-\ud7a3])")
 _EMPHASIS = re.compile(r"(\*\*|__|`)")
+# HTML that only wraps text (Vue's docs: <div class="composition-api"> … </div>): a line of nothing else is a
+# blank line, a <span> tag inside a line is dropped. <Teleport>, <template> and the like are what text is about.
+_WRAPPER_LINE = re.compile(r"^(?:</?(?:div|span|p|section|details|summary|aside|center|br|hr)\b[^>]*>\s*)+$", re.I)
+_WRAPPER_TAG = re.compile(r"</?span\b[^>]*>", re.I)
+_LINK = re.compile(r"\[[^\]\n]*\]\([^)\s]*\)|https?://\S+")
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,12 @@ class Piece:
     cells: tuple[tuple[str, str], ...] = ()  # a table row under its header: (column, value), cleaned
     lead: str = ""  # a list item's, table row's or code block's lead-in: the sentence just above it
     code: bool = False  # a code block: ``text`` is its lines as written (never cleaned), quoted fenced
+    part: int = 0  # the headings above it in its text: passages of one part are under the same heading
+
+
+def read_with(heading: str, piece: Piece) -> str:
+    """A passage as the embedder reads it: under its source's heading, after its lead-in."""
+    return f"{heading}: {piece.lead} {piece.text}" if piece.lead else f"{heading}: {piece.text}"
 
 
 def passages(text: str) -> list[str]:
@@ -56,6 +68,7 @@ class _Reader:
         self.item_lines: list[str] = []  # the list item being read: its first line and the lines wrapped under it
         self.last = ""  # the last sentence of the paragraph above: the lead-in of a list, table or block after it
         self.lead: str | None = None  # the lead-in of the list or table being read (None: not in one)
+        self.parts: list[int] = []  # where a heading starts a new part: the number of passages above it
 
     def flush(self) -> None:
         if self.item_lines:
@@ -119,11 +132,11 @@ class _Reader:
             i += 1
             blank = self.line(line, lines[i] if i < len(lines) else "", blank)
         self.flush()
-        return tuple(self.out)
+        return tuple(replace(piece, part=bisect_right(self.parts, i)) for i, piece in enumerate(self.out))
 
     def line(self, line: str, following: str, blank: bool) -> bool:
         """Read one line that opens no code block (``following``: the next); whether it is blank."""
-        stripped = line.strip()
+        stripped = "" if _WRAPPER_LINE.match(line.strip()) else _WRAPPER_TAG.sub("", line).strip()
         if stripped.startswith("|"):
             cells = [c.strip() for c in stripped.strip("|").split("|")]
             if TABLE_RULE.match(stripped):
@@ -140,6 +153,7 @@ class _Reader:
         if stripped.startswith("#"):
             self.flush()
             self.last, self.lead = "", None
+            self.parts.append(len(self.out))
         elif not stripped:
             if not self.item_lines:  # a list item may go on, indented, after a blank line
                 self.flush()
@@ -209,4 +223,14 @@ def join_cells(cells: tuple[tuple[str, str], ...]) -> str:
 def clean(passage: str) -> str:
     """A passage as quoted: emphasis marks dropped, whitespace collapsed, at most MAX_PASSAGE_CHARS."""
     text = " ".join(_EMPHASIS.sub("", passage).split())
-    return text if len(text) <= MAX_PASSAGE_CHARS else text[: MAX_PASSAGE_CHARS - 1].rstrip() + "…"
+    if len(text) <= MAX_PASSAGE_CHARS:
+        return text
+    cut = MAX_PASSAGE_CHARS - 1
+    while (link := next((m for m in _LINK.finditer(text) if m.start() < cut < m.end()), None)) is not None:
+        if not link.group().startswith("["):  # never cut inside an address: before it, or without it
+            if link.start():
+                return text[:link.start()].rstrip() + "…"
+            text = text[link.end():].lstrip()
+            continue
+        text = text[:link.start()] + link.group()[1:link.group().index("](")] + text[link.end():]  # its words
+    return text if len(text) <= MAX_PASSAGE_CHARS else text[:cut].rstrip() + "…"

@@ -227,13 +227,15 @@ class Pipeline:
         sources = build_sources(s.hits, self.config.source_tokens, count_tokens=approx_tokens)
         with self.engine.connect() as conn:
             calibrations = load_calibrations(conn, self.searcher.embedder.name)
+        unused = self.searcher.unused_words(s.search_text, s.question.collections) if s.hits else []
         verdict = assess(s.search_text, s.language, s.hits, sources, calibrations, self.config.relevance_threshold,
-                         self.grader)
+                         self.grader, self.similarity, unused)
         if verdict.reason in ("key_terms", "out_of_scope", "uncertain") and s.question.history:
             # a poor rewrite must not lose the thread's topic
             previous = next((t for role, t in reversed(s.question.history) if role == "user"), "")
-            verdict = assess(f"{previous}\n{s.text}", s.language, s.hits, sources, calibrations,
-                             self.config.relevance_threshold, self.grader)
+            asked = f"{previous}\n{s.text}"
+            verdict = assess(asked, s.language, s.hits, sources, calibrations, self.config.relevance_threshold,
+                             self.grader, self.similarity, self.searcher.unused_words(asked, s.question.collections))
         s.answerable = verdict.answerable
         s.unsure = verdict.grade == UNCERTAIN
         s.answering = answering_chunks(verdict, sources)  # the evidence is then chosen by meaning

@@ -32,6 +32,7 @@ from retrieval.calibration import load_calibrations
 # "I don't know" (the threshold with the best balanced accuracy); at or above CONFIDENT the answer is given
 # as usual (no more than this share of the out-of-scope questions reach it).
 OUT_OF_SCOPE_ABOVE_CONFIDENT = 0.05
+PLATEAU = 0.005  # thresholds this close to the best balanced accuracy are as good: the middle one is taken
 
 
 def collect(services, log: Callable[[str], None] = print) -> list[dict]:
@@ -50,13 +51,15 @@ def collect(services, log: Callable[[str], None] = print) -> list[dict]:
     with services.engine.connect() as conn:
         calibrations = load_calibrations(conn, services.embedder.name)
     params, config = services.settings.retrieval_params, services.settings.pipeline_config
+    similarity = services.pipeline.similarity
     rows = []
     for corpus, collection, questions in corpora:
         log(f"{corpus}: {len(questions)} questions …")
         for question, answerable in dict.fromkeys(questions):
             hits = services.searcher.search(question, params, collections=[collection])
             sources = build_sources(hits, config.source_tokens, count_tokens=approx_tokens)
-            found = signals(question, detect_language(question), hits, sources, calibrations)
+            found = signals(question, detect_language(question), hits, sources, calibrations, similarity,
+                            services.searcher.unused_words(question, [collection]))
             rows.append({"corpus": corpus, "question": question, "answerable": answerable,
                          "signals": found.values() if found else None})
     return rows
@@ -89,12 +92,14 @@ def held_out_predictions(rows: list[dict]) -> list[float]:
 
 
 def thresholds(rows: list[dict], predicted: list[float]) -> tuple[float, float]:
-    """(uncertain, confident): the best balanced accuracy, and where few out-of-scope questions remain."""
+    """(uncertain, confident): the best balanced accuracy (the middle of the thresholds that reach it: the
+    model shipped is fitted on every corpus and is surer than the held-out ones), and where few out-of-scope
+    questions remain."""
     inside = np.array([p for r, p in zip(rows, predicted) if r["answerable"]])
     outside = np.array([p for r, p in zip(rows, predicted) if not r["answerable"]])
     grid = np.arange(0.05, 0.96, 0.01)
-    accuracy = [((inside >= t).mean() + (outside < t).mean()) / 2 for t in grid]
-    uncertain = float(grid[int(np.argmax(accuracy))])
+    accuracy = np.array([((inside >= t).mean() + (outside < t).mean()) / 2 for t in grid])
+    uncertain = float(np.median(grid[accuracy >= accuracy.max() - PLATEAU]))  # the middle of the best ones
     few = [float(t) for t in grid if t >= uncertain and (outside >= t).mean() <= OUT_OF_SCOPE_ABOVE_CONFIDENT]
     confident = few[0] if few else 0.95
     return round(uncertain, 2), round(confident, 2)

@@ -88,7 +88,8 @@ def run_relevance(services, squad_json: Path | None = None, questions: int = 300
         hits = services.searcher.search(question, params, collections=[collection])
         sources = build_sources(hits, config.source_tokens, count_tokens=approx_tokens)
         verdict = assess(question, detect_language(question), hits, sources, calibrations, threshold,
-                         default_grader())
+                         default_grader(), services.pipeline.similarity,
+                         services.searcher.unused_words(question, [collection]))
         best = max((h.vector_similarity for h in hits if h.vector_similarity is not None), default=0.0)
         return verdict.answerable, best >= threshold, {"question": question, **verdict.as_dict()}
 

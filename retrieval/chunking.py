@@ -2,7 +2,9 @@
 
 A Markdown table split across chunks repeats its header row (and the rule under it) at the top of
 every later chunk, so a row never reaches search or the model without the column names that say
-what its cells mean. That header is the one thing that may take a chunk past its size limit.
+what its cells mean. A code block split across chunks is closed at the end of one and opened again
+(with its language) at the top of the next, so neither half is read as prose, nor the prose after
+it as code. Those lines are the one thing that may take a chunk past its size limit.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from core.errors import InvalidInput
 from retrieval.loaders import ParsedDocument
 
 # Bump when chunking changes in a way that should re-chunk unchanged files.
-CHUNKER_VERSION = 2  # 2: table headers repeated in every chunk of a table
+CHUNKER_VERSION = 3  # 2: table headers repeated in every chunk of a table; 3: code blocks closed and reopened
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,8 @@ def chunk_document(doc: ParsedDocument, params: ChunkingParams) -> list[Chunk]:
                 continue
             found = section.text.find(piece, start)
             start = found if found >= 0 else start
-            chunks.append(Chunk(len(chunks), section.heading, with_table_header(section.text, start, piece.strip())))
+            text = with_fences(section.text, start, with_table_header(section.text, start, piece.strip()))
+            chunks.append(Chunk(len(chunks), section.heading, text))
     return chunks
 
 
@@ -88,3 +91,38 @@ def with_table_header(text: str, offset: int, piece: str) -> str:
             header = above[i - 1].strip()
             return f"{header}\n{line}\n{piece}" if header.startswith("|") else piece
     return piece
+
+
+# A line that opens or closes a fenced code block: ``` or ~~~ (three or more), maybe with a language.
+_FENCE = re.compile(r"^\s*(`{3,}|~{3,})(.*)$")
+
+
+def open_fence(lines: list[str], opened: tuple[str, str] | None = None) -> tuple[str, str] | None:
+    """The fence still open after ``lines`` (its marker and opening line), given the one open before them."""
+    for line in lines:
+        match = _FENCE.match(line)
+        if not match:
+            continue
+        marker = match.group(1)
+        if opened is None:
+            if not (marker[0] == "`" and "`" in match.group(2)):  # "```x```" is inline code
+                opened = (marker, line.strip())
+        elif marker[0] == opened[0][0] and len(marker) >= len(opened[0]) and not match.group(2).strip():
+            opened = None
+    return opened
+
+
+def with_fences(text: str, offset: int, piece: str) -> str:
+    """``piece`` (found at ``offset`` in ``text``) opened with the fence of the code block it starts inside, and
+    closed if it ends inside one."""
+    before = open_fence(text[:offset].split("\n")[:-1] if offset else [])
+    body = piece.split("\n")
+    if before:
+        first = _FENCE.match(body[0])
+        if first and first.group(1)[0] == before[0][0] and not first.group(2).strip():
+            body = body[1:]  # it starts on the closing fence: nothing of the block is in it
+            piece = "\n".join(body).lstrip("\n")
+        else:
+            piece, body = f"{before[1]}\n{piece}", [before[1], *body]
+    after = open_fence(body)
+    return f"{piece}\n{after[0]}" if after else piece

@@ -307,6 +307,19 @@ class Searcher:
                      [(r["chunk_id"], float(r["keyword_score"])) for r in keyword], params)
         return [_hit(by_id[chunk_id], score) for chunk_id, score in fused[:params.k]]
 
+    def unused_words(self, query: str, collections: Sequence[str] | None = None) -> list[str]:
+        """The words of ``query`` (as keyword search stems them) that no chunk of ``collections`` holds."""
+        with self.engine.connect() as conn:
+            return list(conn.execute(_UNUSED, {"keyword_text": keyword_text(clean(query)),
+                                               "collections": list(collections) if collections else None}).scalars())
+
+
+_UNUSED = text(f"""
+SELECT q.lexeme FROM (SELECT DISTINCT lexeme FROM unnest(to_tsvector('kb_text', :keyword_text))) q
+WHERE NOT EXISTS (SELECT 1 FROM lexeme_stats s JOIN collections c ON c.id = s.collection_id
+                  WHERE s.lexeme = q.lexeme AND s.df > 0 AND {_COLLECTIONS.replace('name', 'c.name')})
+ORDER BY q.lexeme""")
+
 
 def _hit(row, score: float) -> SearchHit:
     return SearchHit(

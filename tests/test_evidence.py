@@ -191,8 +191,9 @@ def test_across_languages_the_passage_closest_in_meaning_is_quoted_and_passage_v
     similarity = PassageSimilarity(e5_embedder)
     glossary = dataclasses.replace(source(1, GLOSSARY), title="Engineering Glossary", section="Project Kestrel")
     evidence = closest_passages("Kestrel 프로젝트는 한국 리전에 언제 정식 출시되나요?", [glossary], similarity)
-    assert [p.text for p in evidence.passages] == [
-        "General availability is planned for Q3 2026 in the EU region and Q4 2026 in the Korea region."]
+    assert len(evidence.passages) == 1  # the closest passage, with the sentences around it under its heading
+    assert "General availability is planned for Q3 2026 in the EU region and Q4 2026 in the Korea region." \
+        in evidence.passages[0].text
     assert evidence.passages[0].number == 1 and 0 < evidence.support <= 1
     assert len(similarity._vectors) == 4  # four passages read, the instruction to an assistant not among them
     again = closest_passages("Kestrel은 유럽에 언제 출시되나요?", [glossary], similarity)
