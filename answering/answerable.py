@@ -1,17 +1,21 @@
 """Can the retrieved sources answer this question at all? The decision behind "I don't know".
 
-Two signals, neither enough alone:
+A small logistic model (``Grader``, fitted by ``python -m evals answerability --train`` on the sample
+handbook and on the development set someone else wrote) grades each question from ``Signals`` that carry
+from one collection to another:
 
-- **How close the question comes**, against the collection's own calibration (retrieval.calibration):
-  below the floor that questions no document answers reach, nothing is relevant.
-- **Whether the sources contain what the question is about**: its key terms, weighted by how rare
-  they are among the retrieved sources (a term no source has weighs most). "What is the stock ticker
-  of Northwind Labs?" comes close to a Northwind handbook, but no source says "stock" or "ticker".
+- **How close the question comes**, against the collection's own calibration (retrieval.calibration), and
+  whether the vector and the keyword arm put the same document first.
+- **Whether one passage says what is asked**: the closest passage's similarity less the closest chunk's.
+  A page about parental leave comes close to "How many weeks does GitLab give?"; no sentence of it does.
+- **Names and words the documents never use**: a name in the question no source holds (GitLab, Nuxt), a
+  word in Latin letters no document of the collection has (sabbatical, WireGuard).
 
-The further above the floor a question comes, the fewer of its words a source needs to share
-(paraphrases: "time off" for "vacation"). When the sources are in another language than the question,
-words cannot be compared and the similarity decides alone, at a stricter level. A collection indexed
-before calibration existed (or a keyword-only search) falls back to RELEVANCE_THRESHOLD.
+Confident: answered as usual. Uncertain: the closest passage is quoted under a lead-in that says so.
+Out of scope: "I don't know", with no model call. Without the embedder or a calibration, the key-term
+rule decides instead: close enough above the floor, and enough of the question's key terms in a source
+(the further above the floor, the fewer; across languages, the similarity alone at a stricter level; a
+collection indexed before calibration existed falls back to RELEVANCE_THRESHOLD).
 """
 
 from __future__ import annotations

@@ -99,6 +99,7 @@ class Settings(BaseSettings):
     local_model_path: str = ""
     local_context_tokens: int = Field(default=4096, ge=1024)
     local_threads: int | None = Field(default=None, ge=1)
+    local_timeout_s: float = Field(default=120.0, gt=0)  # one answer's time limit on the local model
 
     # Slack
     slack_bot_token: SecretStr = SecretStr("")
@@ -195,7 +196,8 @@ class Settings(BaseSettings):
         common = {"temperature": self.answer_temperature, "max_tokens": self.answer_max_tokens}
         if backend == "local":
             return ChatConfig(backend="local", model_path=self.local_model_path or default_local_model_path(),
-                              context_tokens=self.local_context_tokens, threads=self.local_threads, **common)
+                              context_tokens=self.local_context_tokens, threads=self.local_threads,
+                              timeout_s=self.local_timeout_s, **common)
         return ChatConfig(backend="hosted", model=self.hosted_model, base_url=self.hosted_base_url,
                           api_key=self.hosted_api_key.get_secret_value(), azure_endpoint=self.azure_openai_endpoint,
                           azure_api_version=self.azure_openai_api_version, timeout_s=self.hosted_timeout_s,

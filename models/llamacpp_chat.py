@@ -7,6 +7,7 @@ calls into one model are serialised.
 from __future__ import annotations
 
 import os
+import time
 import threading
 from typing import Any, Iterator
 
@@ -64,6 +65,9 @@ class LlamaCppChat(BaseChatModel):
     # Small models fall into loops ("The answer is: … The answer is: …"); llama.cpp's
     # default of 1.0 applies no penalty.
     repeat_penalty: float = 1.1
+    # One answer's time limit: past it the model is made to end its answer (what it wrote so far is its reply),
+    # so a model stuck writing on a busy machine never holds the question, or the lock, for good.
+    timeout_s: float = 120.0
     _llm: Any = PrivateAttr(default=None)
     _lock: Any = PrivateAttr(default=None)
     _version: str = PrivateAttr(default="")
@@ -100,6 +104,7 @@ class LlamaCppChat(BaseChatModel):
                     messages=payload, temperature=kwargs.get("temperature", self.temperature),
                     max_tokens=kwargs.get("max_tokens", self.max_tokens), stop=stop,
                     repeat_penalty=kwargs.get("repeat_penalty", self.repeat_penalty),
+                    logits_processor=_deadline(llm, self.timeout_s),
                 )
             except ValueError as exc:  # e.g. the prompt does not fit the context window
                 raise ModelError(f"the local model refused the request: {exc}") from exc
@@ -131,6 +136,7 @@ class LlamaCppChat(BaseChatModel):
                     messages=payload, temperature=kwargs.get("temperature", self.temperature),
                     max_tokens=kwargs.get("max_tokens", self.max_tokens), stop=stop,
                     repeat_penalty=kwargs.get("repeat_penalty", self.repeat_penalty), stream=True,
+                    logits_processor=_deadline(llm, self.timeout_s),
                 )
                 written = ""
                 for piece in pieces:
@@ -151,6 +157,24 @@ class LlamaCppChat(BaseChatModel):
                 raise ModelError(f"the local model failed: {exc}; try a larger LOCAL_CONTEXT_TOKENS") from exc
 
 
+def _deadline(llm, seconds: float):
+    """A llama.cpp logits processor that leaves only the end-of-text token once ``seconds`` have passed."""
+    import numpy as np
+    from llama_cpp import LogitsProcessorList
+
+    deadline = time.monotonic() + seconds
+    end = llm.token_eos()
+
+    def end_when_late(input_ids, scores):
+        if time.monotonic() < deadline:
+            return scores
+        ended = np.full_like(scores, -np.inf)
+        ended[end] = 0.0
+        return ended
+
+    return LogitsProcessorList([end_when_late])
+
+
 def _usage(total: int, written: int) -> dict:
     """Token usage of a streamed completion: ``total`` tokens (the prompt and every token written; the last one
     of an answer cut at max_tokens is never evaluated into the context), ``written`` of them the answer's
@@ -161,7 +185,7 @@ def _usage(total: int, written: int) -> dict:
 
 def _build(config: ChatConfig) -> BaseChatModel:
     return LlamaCppChat(model_path=config.model_path, context_tokens=config.context_tokens, threads=config.threads,
-                        temperature=config.temperature, max_tokens=config.max_tokens)
+                        temperature=config.temperature, max_tokens=config.max_tokens, timeout_s=config.timeout_s)
 
 
 def _model_name(config: ChatConfig) -> str:

@@ -47,6 +47,17 @@ def test_a_streamed_local_answer_reports_the_usage_of_the_same_answer_unstreamed
         assert streamed.content == whole.content and streamed.usage_metadata == whole.usage_metadata
 
 
+def test_a_local_model_past_its_time_limit_ends_its_answer(smollm_path):
+    """A model stuck writing on a busy machine must not hold the question, or the lock, for good."""
+    question = [HumanMessage("Write a very long story about the sea, with many chapters.")]
+    late = LlamaCppChat(model_path=smollm_path, max_tokens=400, timeout_s=1e-6).invoke(question)
+    assert late.usage_metadata["output_tokens"] <= 2 and late.response_metadata["finish_reason"] == "stop"
+    streamed = list(LlamaCppChat(model_path=smollm_path, max_tokens=400, timeout_s=1e-6).stream(question))
+    assert len("".join(str(c.content) for c in streamed)) < 20
+    in_time = LlamaCppChat(model_path=smollm_path, max_tokens=40).invoke(question)
+    assert in_time.usage_metadata["output_tokens"] == 40  # the default limit leaves a short answer alone
+
+
 def test_hosted_model_answers_through_an_openai_compatible_server(hosted_url):
     config = ChatConfig(backend="hosted", model="smollm2", base_url=hosted_url, max_tokens=24, timeout_s=60)
     reply = invoke_chat(make_chat_model(config), PROMPT)

@@ -314,3 +314,22 @@ def test_an_answer_in_a_code_block_is_quoted_fenced_and_stays_inert_in_slack():
     assert "evil[.]example/phish" in shown and "<!channel>" not in shown and "https://" not in shown
     fenced = select_evidence("What does the make target do?", [source(1, "Run:\n~~~\nmake target ```x```\n~~~")])
     assert fenced.passages[0].text == "Run:\n```\nmake target `\u02cb`x`\u02cb`\n```"  # the fence stays one
+
+
+def test_the_best_passage_is_quoted_with_the_sentences_around_it_but_not_another_thing_s():
+    faq = source(1, "## Retirement\n\nWe offer a 401k plan through Human Interest. Does the company match it? "
+                    "Not at this time, though this is reviewed every year.\n\n## Leave\n\nUnpaid leave follows.")
+    [quoted] = select_evidence("Does the company match the 401k?", [faq]).passages
+    assert "Not at this time" in quoted.text and "Unpaid" not in quoted.text  # the next sentence, not the next part
+    parking = source(1, "Visitors to the Tokyo office park free for 3 hours. "
+                        "Visitors to the Lisbon office park free for 1 hour. Ask reception for a ticket.")
+    [quoted] = select_evidence("How long do visitors to the Tokyo office park free?", [parking]).passages
+    assert quoted.text == "Visitors to the Tokyo office park free for 3 hours."
+
+
+def test_markup_that_only_wraps_text_is_not_quoted_and_a_link_is_never_cut():
+    vue = ("<div class=\"composition-api\">\n\nUse <span class=\"x\">`defineModel()`</span> since 3.4.\n\n</div>\n\n"
+           "See [the playground](https://play.vuejs.org/#" + "e" * 600 + ") for a runnable example.")
+    texts = passages(vue)
+    assert texts[0] == "Use defineModel() since 3.4." and not any("<div" in t or "</div>" in t for t in texts)
+    assert texts[1] == "See the playground for a runnable example."  # too long with its address: its words

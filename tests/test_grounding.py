@@ -86,6 +86,7 @@ WRONG = [
     ("How do I see what runs?", "Run `kubectl get services -n default` [1].", "another command"),
     ("입력이 끝난 뒤에만 동기화하려면?", "`v-model.trim` 수식어를 추가하세요 [2].", "another modifier"),
     ("컴포넌트 v-model은 어떻게 만드나요?", "`useModel()`을 쓰면 됩니다 [2].", "another API"),
+    ("컴포넌트 v-model은 어떻게 만드나요?", "useModel이라는 매크로를 씁니다 [2].", "another API, a particle attached"),
 ]
 RIGHT = [
     ("Which chart installs the database?", "Install the PostgreSQL chart with helm [1]."),
@@ -94,6 +95,7 @@ RIGHT = [
     ("How do I see what runs?", "Run `kubectl get pods -n kube-system` [1]."),
     ("입력이 끝난 뒤에만 동기화하려면?", "`v-model.lazy` 수식어를 추가하세요 [2]."),
     ("컴포넌트 v-model은 어떻게 만드나요?", "Vue 3.4부터는 `defineModel()`을 씁니다 [2]."),
+    ("컴포넌트 v-model은 어떻게 만드나요?", "defineModel이라는 매크로를 씁니다 [2]."),  # a particle is no part of the name
 ]
 
 

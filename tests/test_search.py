@@ -211,3 +211,12 @@ def test_keyword_search_reads_full_width_and_invisible_characters_as_plain(index
     for query in ("ＶＰＮ－ＥＲＲ－６１９", "VPN-ERR-\u200b619"):
         hits = searcher.search(query, RetrievalParams(k=1, mode="keyword"))
         assert hits and hits[0].title == "vpn", query
+
+
+def test_the_words_of_a_question_no_document_uses_are_known(indexer, searcher):
+    """Answerability reads them: "sabbatical" or "WireGuard" in a question no page mentions."""
+    indexer.index_items(items({"VPN": "# VPN\n\nConnect to the VPN before opening the admin console."}), "c")
+    indexer.index_items(items({"Leave": "# Leave\n\nA sabbatical is four paid weeks."}), "other")
+    assert searcher.unused_words("Connect WireGuard to the VPN?", ["c"]) == ["wireguard"]
+    assert searcher.unused_words("Is there a sabbatical?", ["c"]) == ["sabbat"]  # as keyword search stems it
+    assert searcher.unused_words("Is there a sabbatical?") == []  # every collection
