@@ -16,6 +16,15 @@ from langchain_core.runnables import RunnableConfig
 from answering.guard import Guard
 from core.redact import Pseudonyms
 
+DRAFTS_MEASURED = 20  # a model's record for some collections: the checks' verdicts on its last drafts for them
+EXPLORE = 0.1  # the share of questions that still get a draft when the record says to skip it, to keep it current
+
+
+def drafts_rejected(verdicts: list[str], share: float) -> bool:
+    """Whether a full record of ``verdicts`` (answering.review's reasons, or "passed") rejects at least ``share``."""
+    return len(verdicts) >= DRAFTS_MEASURED and sum(v != "passed" for v in verdicts) >= share * len(verdicts)
+
+
 _OPEN_PLACEHOLDER = re.compile(r"\[[A-Z_0-9]*$")  # "[EMAIL_" at the end: a placeholder still being written
 _FINISHED = re.compile(r"(?:(?<=[.!?。])[ \t]+|\n+)")  # the end of a sentence or line, as answering.wellformed
 

@@ -41,7 +41,7 @@ OTHER = 0.5  # the score of a passage naming another code of the kind the questi
 # coverage of the question's words, each as standard scores among the passages compared: meaning finds the
 # passage a paraphrase asks about ("annual leave" for "paid time off"), words keep names, IDs and qualifiers.
 TERMS = 0.5
-PARALLEL = 0.5  # the share of their words two passages hold in common when one says of another thing what the other says
+PARALLEL = 0.5  # the share of words two passages hold in common when one says of another thing what the other does
 CLOSE = 1.0  # with the embedder: another passage is quoted only when it ranks within this many standard scores
 
 GENERIC = 0.5  # the weight of a question word any question may use, against one that says what it is about

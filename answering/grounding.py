@@ -55,7 +55,8 @@ _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z]+(?:\s+[A-Z][a-z]+)+)\b", re
 _CODE_SPAN = re.compile(r"`([^`\n]+)`")
 _VERSION = re.compile(r"(?<![\w.])v?\d+(?:\.\d+){2,}(?![\w.]*\d)")
 _OPTION = re.compile(r"(?<![\w-])--[A-Za-z][\w-]*|(?<=\s)-[A-Za-z]\b(?!-)")
-_INNER_CAPITAL = re.compile(r"(?<![\w-])(?=[A-Za-z0-9_]*[a-z])[A-Za-z][A-Za-z0-9_]*?[a-z0-9][A-Z][A-Za-z0-9_]*(?![A-Za-z0-9_])")
+_INNER_CAPITAL = re.compile(  # GitLab, defineModel (not the Korean particle after it: defineModel이라는)
+    r"(?<![\w-])(?=[A-Za-z0-9_]*[a-z])[A-Za-z][A-Za-z0-9_]*?[a-z0-9][A-Z][A-Za-z0-9_]*(?![A-Za-z0-9_])")
 _NAME_STOP = frozenset("I The This That These Those It If In On At For To Of And Or But A An Yes No".split())
 
 

@@ -10,6 +10,7 @@
       │         (close enough for this collection, and a source has the question's key terms)
       │ yes
     ANSWER_MODE=extractive ── the evidence quoted, with citations                    (no model)
+      │ (auto, and the checks rejected most of this model's recent drafts here: the same, at once)
       │ auto | generate
     generate (hosted / local by policy; local fallback) -> language check
       │
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import random
 import re
 import time
 from typing import Any
@@ -36,7 +38,7 @@ from answering import prompts
 from answering.answerable import UNCERTAIN, answering_chunks, assess, default_grader, key_terms
 from answering.citations import check_citations
 from answering.context import Source, build_sources
-from answering.drafts import Drafts, with_drafts
+from answering.drafts import DRAFTS_MEASURED, EXPLORE, Drafts, drafts_rejected, with_drafts
 from answering.evidence import Evidence
 from answering.extractive import attach_citations, extractive_answer
 from answering.grounding import check_grounding
@@ -49,7 +51,7 @@ from answering.similarity import PassageSimilarity
 from answering.types import Answer, AnswerCache, NoCache, PipelineConfig, Question, Route
 from answering.wellformed import is_stub, tidy
 from core.text import clean
-from feedback.log import record
+from feedback.log import draft_verdicts, record
 from models.chat import ChatModels, ModelUnavailable
 from models.probe import Probe, same_vectors
 from retrieval.calibration import load_calibrations
@@ -101,6 +103,7 @@ class Pipeline:
         self.guard = Guard(Probe.load("credential_request") if config.meaning_checks else None,
                            same_vectors(searcher.embedder))  # the default embedder is not loaded twice
         self.grader = default_grader()  # P(the sources answer it) -> confident, uncertain, out of scope
+        self.explore = lambda: random.random() < EXPLORE  # a draft asked for although the record says to skip it
         self.graph = self._build_graph()
 
     def _build_graph(self):
@@ -110,7 +113,7 @@ class Pipeline:
             | RunnableLambda(self._assess, name="answerable")
             | RunnableBranch(
                 (lambda s: not s.answerable, RunnableLambda(self._dont_know, name="dont_know")),
-                (lambda s: s.unsure or self._mode(s) == "extractive" or self._flagged_only(s),
+                (lambda s: s.unsure or self._mode(s) == "extractive" or self._flagged_only(s) or self._skip_draft(s),
                  RunnableLambda(self._extractive, name="extractive")),
                 RunnableLambda(self._generate, name="generate") | RunnableLambda(self._review, name="review"),
             )
@@ -243,6 +246,20 @@ class Pipeline:
         s.log.latency_ms["answerable"] = ms_since(t0)
         return s
 
+    def _skip_draft(self, s: Run) -> bool:
+        """Auto mode, with a model whose recent drafts for these collections the checks rejected
+        (``skip_drafts_rejected`` of the last DRAFTS_MEASURED): the evidence is quoted at once rather than after
+        a draft that would be thrown away. One question in ten (EXPLORE) still gets a draft, so the record stays
+        current; an evaluation's questions always do, and do not count."""
+        if self._mode(s) != "auto" or s.question.origin == "eval" or self.config.skip_drafts_rejected > 1:
+            return False
+        backend = self.router.backend_for({h.collection for h in s.hits}, s.question.model)
+        verdicts = draft_verdicts(self.engine, self.models.config(backend).name, s.log.collections, DRAFTS_MEASURED)
+        if not drafts_rejected(verdicts, self.config.skip_drafts_rejected) or self.explore():
+            return False
+        s.skipped = "drafts_rejected"
+        return True
+
     def _flagged_only(self, s: Run) -> bool:
         """Every source is a flagged document, which is quoted only, never given to a model (FLAGGED_DOCUMENTS)."""
         return self.config.flagged_documents == "quote" and bool(s.hits) and all(h.flagged for h in s.hits)
@@ -328,7 +345,7 @@ class Pipeline:
         draft.verified, draft.grounding, draft.evidence = check.verified, grounding, list(evidence.passages)
         if not check.verified:
             draft.notices.append(prompts.UNVERIFIED[s.language])
-        s.log.grounding = grounding.as_dict()
+        s.log.grounding = {**grounding.as_dict(), "review": reason or "passed"}  # the model's record (_skip_draft)
         s.log.latency_ms["review"] = ms_since(t0)
         if reason == "withheld" or (reason and self._mode(s) == "auto"):
             s.log.grounding["draft"] = draft.text
@@ -346,7 +363,7 @@ class Pipeline:
         evidence = self._evidence(s)
         if s.unsure:
             evidence = dataclasses.replace(evidence, passages=evidence.passages[:1])
-        return self._give_evidence(s, evidence, "uncertain" if s.unsure else None, None)
+        return self._give_evidence(s, evidence, "uncertain" if s.unsure else s.skipped, None)
 
     def _evidence(self, s: Run, sources: list[Source] | None = None) -> Evidence:
         """The evidence in ``sources`` (by default the run's), chosen once: shown while the model wrote, then

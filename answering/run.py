@@ -25,6 +25,7 @@ class Run:
     sources: list[Source] = field(default_factory=list)  # the numbered sources answered from
     answerable: bool = False  # whether the sources can answer it (answering.answerable)
     unsure: bool = False  # ... and they may not answer exactly this: the closest passage is quoted, no model
+    skipped: str | None = None  # why no draft is asked for in auto mode ("drafts_rejected"): the evidence is quoted
     answering: frozenset[int] = frozenset()  # the chunks of the sources that answer, when all are in another language
     answer: Answer | None = None
     notices: list[str] = field(default_factory=list)

@@ -56,6 +56,10 @@ class PipelineConfig:
     # a document flagged for text aimed at an assistant: quoted only, never given to a model (quote); given to
     # the model like any other (answer); left out of searches (exclude, RetrievalParams.exclude_flagged)
     flagged_documents: str = "quote"
+    # auto mode: when the checks rejected at least this share of a model's recent drafts for these collections
+    # (answering.drafts.DRAFTS_MEASURED of them), the evidence is quoted at once instead of waiting for another
+    # (1.0: only when every one was rejected; above 1: never)
+    skip_drafts_rejected: float = 0.8
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:

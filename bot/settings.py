@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     hnsw_ef_search: int = Field(default=100, ge=1, le=1000)
     # Documents whose text addresses an assistant ("ignore previous instructions"), flagged when indexed
     flagged_documents: Literal["quote", "answer", "exclude"] = "quote"
+    # auto mode quotes the evidence at once for a model whose recent drafts the checks rejected this often
+    skip_drafts_rejected: float = Field(default=0.8, gt=0)
     # The answer guard and the injection scan also read sentences by meaning (models.probe)
     meaning_checks: bool = True
 
@@ -219,6 +221,7 @@ class Settings(BaseSettings):
             hosted_redact=self.hosted_redact,
             meaning_checks=self.meaning_checks,
             flagged_documents=self.flagged_documents,
+            skip_drafts_rejected=self.skip_drafts_rejected,
         )
 
     @cached_property

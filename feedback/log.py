@@ -97,6 +97,18 @@ def load(engine: Engine, interaction_id: int) -> dict:
     return dict(row)
 
 
+def draft_verdicts(engine: Engine, model: str, collections: list[str] | None, last: int) -> list[str]:
+    """What auto mode's checks made of the ``last`` drafts ``model`` wrote for questions searching ``collections``
+    (None: every collection): "passed", or why a draft was not given ("unsupported", "uncited", …), newest
+    first. Evaluations' questions (origin "eval") do not count."""
+    with engine.connect() as conn:
+        return list(conn.execute(text("""
+            SELECT grounding->>'review' FROM interactions
+            WHERE model_name = :m AND grounding ? 'review' AND origin <> 'eval'
+              AND collections IS NOT DISTINCT FROM CAST(:c AS text[])
+            ORDER BY id DESC LIMIT :n"""), {"m": model, "c": collections, "n": last}).scalars())
+
+
 def forget_origin(engine: Engine, origin: str) -> None:
     """Delete every interaction asked from ``origin``, with its votes and any cache entry made from it."""
     with engine.begin() as conn:

@@ -7,8 +7,8 @@ calls into one model are serialised.
 from __future__ import annotations
 
 import os
-import time
 import threading
+import time
 from typing import Any, Iterator
 
 from langchain_core.callbacks import CallbackManagerForLLMRun

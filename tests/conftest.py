@@ -14,6 +14,9 @@ from retrieval.db import make_engine, resolve_url, upgrade
 from tests.fakes import FakeEmbedder
 
 HANDBOOK = ROOT / "samples" / "handbook"
+# The tests share one interaction log: auto mode skipping a model's drafts on its record (SKIP_DRAFTS_REJECTED)
+# would make one test's answers depend on the drafts other tests logged; a test that measures it says so.
+os.environ.setdefault("SKIP_DRAFTS_REJECTED", "2")
 
 
 @pytest.fixture(scope="session")

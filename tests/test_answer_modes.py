@@ -141,3 +141,32 @@ def test_attached_citations_name_the_source_holding_the_sentence():
     text = attach_citations("Interns get 1.25 vacation days per month. Ask your manager about it.", sources)
     assert text == "Interns get 1.25 vacation days per month [2]. Ask your manager about it."
     assert attach_citations("Already cited [1].", sources) == "Already cited [1]."
+
+
+def test_auto_mode_quotes_the_evidence_at_once_for_a_model_whose_drafts_the_checks_reject(build):
+    """No waiting for a draft that will be thrown away: the record is the checks' verdicts on the model's last
+    drafts for the same collections; one question in ten still gets a draft, to keep the record current."""
+    from answering.drafts import DRAFTS_MEASURED
+
+    wrong = "Interns get 11.5 paid vacation days per month [1]."
+    pipeline, chat = build(*[wrong] * (DRAFTS_MEASURED + 2), skip_drafts_rejected=0.8)
+    pipeline.explore = lambda: False
+    scope = ("handbook", "test-drafts-record")  # a record of its own: other tests' drafts are not in it
+
+    def ask(**values):
+        return pipeline.answer(Question(INTERNS, collections=scope, **values))
+
+    for _ in range(DRAFTS_MEASURED):  # measuring: each draft is asked for and rejected
+        answer = ask()
+        assert answer.model_calls == 1 and answer.fallback == "unsupported"
+    assert row(pipeline, answer)["grounding"]["review"] == "unsupported"
+    answer = ask()
+    assert answer.model_calls == 0 and answer.route == Route.EXTRACTIVE and answer.fallback == "drafts_rejected"
+    assert "1.25" in answer.text and row(pipeline, answer)["fallback"] == "drafts_rejected"
+    assert ask(origin="eval").model_calls == 1  # an evaluation measures the model itself
+    assert ask(mode="generate").model_calls == 1  # asked for the model's answer: given
+    pipeline.explore = lambda: True
+    assert ask().model_calls == 1  # now and then a draft all the same
+    pipeline.explore = lambda: False
+    other = pipeline.answer(Question(INTERNS, collections=("handbook", "test-drafts-other")))
+    assert other.fallback != "drafts_rejected"  # another scope has its own record

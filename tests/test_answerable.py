@@ -73,7 +73,8 @@ def test_a_question_the_sources_do_not_cover_gets_i_dont_know_without_a_model(bu
     assert answer.model_calls == 0 and not chat.prompts
     logged = load(pipeline.engine, answer.interaction_id)["answerability"]
     if near and answer.route == Route.EXTRACTIVE:
-        assert logged["grade"] == "uncertain" and answer.text.startswith(UNSURE_LEAD_IN[answer.language].format(quoted=""))
+        assert logged["grade"] == "uncertain"
+        assert answer.text.startswith(UNSURE_LEAD_IN[answer.language].format(quoted=""))
     else:
         assert answer.route == Route.DONT_KNOW
         assert logged["answerable"] is False and logged["grade"] == "out_of_scope"

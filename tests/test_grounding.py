@@ -95,7 +95,8 @@ RIGHT = [
     ("How do I see what runs?", "Run `kubectl get pods -n kube-system` [1]."),
     ("입력이 끝난 뒤에만 동기화하려면?", "`v-model.lazy` 수식어를 추가하세요 [2]."),
     ("컴포넌트 v-model은 어떻게 만드나요?", "Vue 3.4부터는 `defineModel()`을 씁니다 [2]."),
-    ("컴포넌트 v-model은 어떻게 만드나요?", "defineModel이라는 매크로를 씁니다 [2]."),  # a particle is no part of the name
+    # a particle is no part of the name
+    ("컴포넌트 v-model은 어떻게 만드나요?", "defineModel이라는 매크로를 씁니다 [2]."),
 ]
 
 
