@@ -28,14 +28,12 @@ import logging
 import random
 import re
 import time
-from typing import Any
 
-from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.runnables import RunnableBranch, RunnableConfig, RunnableLambda
 from sqlalchemy import Engine
 
 from answering import prompts
-from answering.answerable import UNCERTAIN, answering_chunks, assess, default_grader, key_terms
+from answering.answerable import UNCERTAIN, answering_chunks, assess, default_grader
 from answering.citations import check_citations
 from answering.context import Source, build_sources
 from answering.drafts import DRAFTS_MEASURED, EXPLORE, Drafts, drafts_rejected, with_drafts
@@ -44,9 +42,19 @@ from answering.extractive import attach_citations, extractive_answer
 from answering.grounding import check_grounding
 from answering.guard import Guard
 from answering.language import detect_language
+from answering.prompts import usable_rewrite
 from answering.review import choose_evidence, evidence_record, review, source_text
 from answering.routing import ModelRouter, answer_messages, render
-from answering.run import Run, finish_record, hit_record, ms_since, source_keys, source_record, start_record
+from answering.run import (
+    ModelCallCounter,
+    Run,
+    finish_record,
+    hit_record,
+    ms_since,
+    source_keys,
+    source_record,
+    start_record,
+)
 from answering.similarity import PassageSimilarity
 from answering.types import Answer, AnswerCache, NoCache, PipelineConfig, Question, Route
 from answering.wellformed import is_stub, tidy
@@ -62,19 +70,6 @@ log = logging.getLogger(__name__)
 
 MAX_HISTORY_TURNS = 6
 MAX_HISTORY_CHARS = 600
-
-
-class ModelCallCounter(BaseCallbackHandler):
-    """Counts chat/LLM calls made under one pipeline run, whatever the backend."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
-        self.calls += 1
-
-    def on_llm_start(self, serialized: Any, prompts: Any, **kwargs: Any) -> None:
-        self.calls += 1
 
 
 _HELP = re.compile(
@@ -195,7 +190,7 @@ class Pipeline:
             backend = self.router.backend_for(scope, s.question.model)
             try:
                 reply = self.router.call(backend, prompts.rewrite_messages(history, s.text), config, s, max_tokens=96)
-                s.search_text = _usable_rewrite(str(reply.content), s.text, fallback) or fallback
+                s.search_text = usable_rewrite(str(reply.content), s.text, fallback) or fallback
             except Exception as exc:  # a failed rewrite must not lose the question
                 log.warning("query rewrite failed (%s); searching with the thread's last question", exc)
                 s.search_text = fallback
@@ -398,18 +393,3 @@ class Pipeline:
 def approx_tokens(text: str) -> int:
     """A model-free token estimate (about three characters a token, for English and Korean alike)."""
     return len(text) // 3 + 1
-
-
-def _usable_rewrite(candidate: str, original: str, thread: str) -> str | None:
-    """The model's rewrite if it looks like one question in the user's language that keeps something of
-    what the thread is about (``thread``: its last question and the follow-up), else None."""
-    text = candidate.strip().strip('"\'“”').strip()
-    text = re.sub(r"^(standalone question|question|질문)\s*[:：]\s*", "", text, flags=re.I).strip()
-    if not text or "\n" in text or len(text) > max(300, 3 * len(original)):
-        return None
-    if detect_language(text) not in (detect_language(original), "unknown"):
-        return None
-    topic = key_terms(thread)
-    if topic and not key_terms(text) & topic:  # "Who is the leader?" for "What is Project Kestrel? Who leads it?"
-        return None
-    return text

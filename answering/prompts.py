@@ -10,6 +10,9 @@ import re
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
+from answering.answerable import key_terms
+from answering.language import detect_language
+
 ANSWER_PROMPT_VERSION = "answer-v2"  # v2: sources delimited as data; never an instruction
 REWRITE_PROMPT_VERSION = "rewrite-v1"
 
@@ -154,3 +157,18 @@ BUSY = {
     "en": "I'm answering many questions right now; please ask again in a minute.",
     "ko": "지금 질문이 많아 답하지 못했습니다. 잠시 후 다시 물어봐 주세요.",
 }
+
+
+def usable_rewrite(candidate: str, original: str, thread: str) -> str | None:
+    """The model's rewrite if it looks like one question in the user's language that keeps something of
+    what the thread is about (``thread``: its last question and the follow-up), else None."""
+    text = candidate.strip().strip('"\'“”').strip()
+    text = re.sub(r"^(standalone question|question|질문)\s*[:：]\s*", "", text, flags=re.I).strip()
+    if not text or "\n" in text or len(text) > max(300, 3 * len(original)):
+        return None
+    if detect_language(text) not in (detect_language(original), "unknown"):
+        return None
+    topic = key_terms(thread)
+    if topic and not key_terms(text) & topic:  # "Who is the leader?" for "What is Project Kestrel? Who leads it?"
+        return None
+    return text

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.callbacks import BaseCallbackHandler
 
 from answering.context import Source
 from answering.evidence import Evidence
@@ -11,6 +14,19 @@ from answering.types import Answer, Question, Route
 from core.redact import Pseudonyms, keys
 from feedback.log import Interaction
 from retrieval.search import SearchHit
+
+
+class ModelCallCounter(BaseCallbackHandler):
+    """Counts chat/LLM calls made under one pipeline run, whatever the backend."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
+        self.calls += 1
+
+    def on_llm_start(self, serialized: Any, prompts: Any, **kwargs: Any) -> None:
+        self.calls += 1
 
 
 @dataclass
