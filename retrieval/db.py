@@ -7,6 +7,7 @@ import logging
 import re
 import subprocess
 import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -225,17 +226,31 @@ def current_revision(engine: Engine) -> str | None:
             return None
 
 
+STARTING_UP_WAIT_S = 60.0  # how long a server still starting up ("the database system is starting up") is waited for
+
+
+def _starting_up(exc: Exception) -> bool:
+    """Whether connecting failed because the server is still starting up or recovering (SQLSTATE 57P03)."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) == "57P03" or "is starting up" in str(exc)
+
+
 def open_database(database_url: str | None, data_dir: Path, *, pool_size: int = 5, ef_search: int = 100,
                   migrate: bool = True) -> Engine:
     """Resolve the URL, make the engine and bring the schema up to date."""
     url = resolve_url(database_url, data_dir)
     engine = make_engine(url, pool_size=pool_size, ef_search=ef_search)
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:
-        engine.dispose()
-        raise DatabaseError(f"cannot connect to {url.render_as_string(hide_password=True)}: {exc}") from exc
+    waited_until = time.monotonic() + STARTING_UP_WAIT_S
+    while True:
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            break
+        except Exception as exc:
+            if _starting_up(exc) and time.monotonic() < waited_until:  # a server just (re)started: give it time
+                time.sleep(0.5)
+                continue
+            engine.dispose()
+            raise DatabaseError(f"cannot connect to {url.render_as_string(hide_password=True)}: {exc}") from exc
     pgdata = None if database_url else _pgdata(data_dir)
     try:
         check_vectors(engine, server_log=pgdata / "log" if pgdata else None)
