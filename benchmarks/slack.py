@@ -11,6 +11,7 @@ event loop cost; /healthz also asks the database). The local model runs one ques
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import statistics
 import subprocess
@@ -69,7 +70,9 @@ def run_slack_benchmark(services, mentions: int = 50, local_mentions: int = 10, 
         "slack_streaming": True})
     results = {}
     try:
-        for label, models, n, times in (("stub model", StubModels(settings.chat_config), mentions, 1),
+        # the stub's drafts go into the interaction log under a name of their own, not the local model's record
+        stub = StubModels(lambda backend: dataclasses.replace(settings.chat_config(backend), model_path="stub.gguf"))
+        for label, models, n, times in (("stub model", stub, mentions, 1),
                                         ("local model, 1 at a time", services.chat_models, 1, rounds),
                                         ("local model", services.chat_models, local_mentions, 1)):
             if n <= 0 or times <= 0:
