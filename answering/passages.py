@@ -13,13 +13,12 @@ from bisect import bisect_right
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from retrieval.chunking import TABLE_RULE
+from retrieval.chunking import FENCE, TABLE_RULE, closes
 
 MAX_PASSAGE_CHARS = 400
 MAX_CODE_CHARS = 600  # a longer code block is cut at a line, and a line "…" says so
 
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
-_FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})(.*)$")  # ``` or ~~~, maybe a language: where a code block opens
 # A sentence ends at . ! ? (or 。) followed by space and something that starts a sentence; "1.25",
 # "e.g. this" and "v2.1" stay whole.
 _SENTENCE_END = re.compile(r"(?<=[.!?。])\s+(?=[A-Z0-9\"'“(\[*\uac00-\ud7a3])")
@@ -113,10 +112,10 @@ class _Reader:
         i, blank = 0, True  # blank: the line above is blank, or there is none
         while i < len(lines):
             line = lines[i]
-            fence = _FENCE.match(line)
+            fence = FENCE.match(line)
             if fence and not (fence.group(2)[0] == "`" and "`" in fence.group(3)):  # "```x```" is inline code
                 marker, indent = fence.group(2), _indent(line)
-                end = next((j for j in range(i + 1, len(lines)) if _closes(lines[j], marker)), len(lines))
+                end = next((j for j in range(i + 1, len(lines)) if closes(lines[j], marker)), len(lines))
                 self.code([_dedent(inner, indent) for inner in lines[i + 1:end]])
                 i, blank, self.header = end + 1, False, None
                 continue
@@ -183,12 +182,6 @@ def _dedent(line: str, indent: int) -> str:
         width += 4 - width % 4 if line[cut] == "\t" else 1
         cut += 1
     return line[cut:].rstrip()
-
-
-def _closes(line: str, marker: str) -> bool:
-    """Whether ``line`` closes a code block opened by ``marker`` (the same character, at least as many)."""
-    stripped = line.strip()
-    return len(stripped) >= len(marker) and set(stripped) == {marker[0]}
 
 
 def _code(block: list[str]) -> str:

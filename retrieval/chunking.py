@@ -93,22 +93,23 @@ def with_table_header(text: str, offset: int, piece: str) -> str:
     return piece
 
 
-# A line that opens or closes a fenced code block: ``` or ~~~ (three or more), maybe with a language.
-_FENCE = re.compile(r"^\s*(`{3,}|~{3,})(.*)$")
+# A line that opens a fenced code block: its indent, ``` or ~~~ (three or more), maybe a language.
+FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})(.*)$")
+
+
+def closes(line: str, marker: str) -> bool:
+    """Whether ``line`` closes a code block opened by ``marker`` (the same character, at least as many)."""
+    stripped = line.strip()
+    return len(stripped) >= len(marker) and set(stripped) == {marker[0]}
 
 
 def open_fence(lines: list[str], opened: tuple[str, str] | None = None) -> tuple[str, str] | None:
     """The fence still open after ``lines`` (its marker and opening line), given the one open before them."""
     for line in lines:
-        match = _FENCE.match(line)
-        if not match:
-            continue
-        marker = match.group(1)
-        if opened is None:
-            if not (marker[0] == "`" and "`" in match.group(2)):  # "```x```" is inline code
-                opened = (marker, line.strip())
-        elif marker[0] == opened[0][0] and len(marker) >= len(opened[0]) and not match.group(2).strip():
-            opened = None
+        if opened is not None:
+            opened = None if closes(line, opened[0]) else opened
+        elif (match := FENCE.match(line)) and not (match.group(2)[0] == "`" and "`" in match.group(3)):
+            opened = (match.group(2), line.strip())  # "```x```" is inline code, not a block
     return opened
 
 
@@ -118,8 +119,7 @@ def with_fences(text: str, offset: int, piece: str) -> str:
     before = open_fence(text[:offset].split("\n")[:-1] if offset else [])
     body = piece.split("\n")
     if before:
-        first = _FENCE.match(body[0])
-        if first and first.group(1)[0] == before[0][0] and not first.group(2).strip():
+        if closes(body[0], before[0]):
             body = body[1:]  # it starts on the closing fence: nothing of the block is in it
             piece = "\n".join(body).lstrip("\n")
         else:
