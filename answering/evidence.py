@@ -273,7 +273,8 @@ def _fits(piece: Piece, best: _Scored, scored: list[_Scored], named: frozenset[s
     if any(t in named and t not in mine.held for t in best.held):
         return False
     lacks = any(h == 1.0 and mine.held.get(t, 0.0) < 1.0 for t, h in best.held.items())
-    return not (lacks and _parallel(piece.text, best.piece.text))
+    sibling = bool(piece.lead) and piece.lead == best.piece.lead  # another item of the same list or table
+    return not (lacks and (sibling or _parallel(piece.text, best.piece.text)))
 
 
 def _parallel(a: str, b: str) -> bool:
