@@ -16,6 +16,7 @@ import numpy as np
 from models.embeddings import Embedder
 
 REMEMBERED = 4096  # passage vectors kept
+QUESTIONS_REMEMBERED = 64  # question vectors kept
 
 
 class PassageSimilarity:
@@ -25,6 +26,7 @@ class PassageSimilarity:
         self.embedder = embedder
         self.remembered = remembered
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._asked: OrderedDict[str, np.ndarray] = OrderedDict()  # questions: answerability, then evidence
         self._lock = Lock()
 
     def __call__(self, question: str, texts: list[str]) -> list[float]:
@@ -40,6 +42,19 @@ class PassageSimilarity:
             self._vectors.update(fresh)
             while len(self._vectors) > self.remembered:
                 self._vectors.popitem(last=False)
-        asked = self.embedder.embed_array([question], is_query=True)[0]
+        asked = self._question(question)
         vectors = known | fresh
         return [float(vectors[t] @ asked) for t in texts]
+
+    def _question(self, question: str) -> np.ndarray:
+        """The question's vector, embedded once however many steps compare passages with it."""
+        with self._lock:
+            if question in self._asked:
+                self._asked.move_to_end(question)
+                return self._asked[question]
+        vector = self.embedder.embed_array([question], is_query=True)[0]
+        with self._lock:
+            self._asked[question] = vector
+            while len(self._asked) > QUESTIONS_REMEMBERED:
+                self._asked.popitem(last=False)
+        return vector
