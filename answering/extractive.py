@@ -12,7 +12,7 @@ import re
 from answering.citations import CITATION
 from answering.context import Source
 from answering.evidence import Passage
-from answering.language import detect_language
+from answering.language import prose_language
 from answering.terms import terms
 from answering.types import Answer, Route
 from answering.wellformed import sentences
@@ -41,7 +41,7 @@ _SENTENCE_END = re.compile(r"([.!?。]?)\s*$")
 def extractive_text(passages: list[Passage], language: str, unsure: bool = False) -> str:
     """The lead-in and one line per passage, ending in its citation: "• Interns get … [1]". ``unsure``: the
     lead-in says the documents may not answer exactly this."""
-    other = any(detect_language(p.text) not in (language, "unknown") for p in passages)
+    other = any(prose_language(p.text) not in (language, "unknown") for p in passages)  # code is in no language
     if unsure:
         lead_in = UNSURE_LEAD_IN.get(language, UNSURE_LEAD_IN["en"])
         lines = [lead_in.format(quoted=_QUOTED.get(language, "") if other else "")]

@@ -4,7 +4,8 @@ The facts a small model most often invents are checked one by one: numbers and a
 separators, currency symbols and Korean units such as 만 and 원 normalised, so "₩200,000", "20만 원"
 and "200000 won" are one value; a number that counts something, "3 days", must occur counting the
 same thing, "3일"), dates, IDs and codes, e-mail addresses, URLs, and capitalised
-names. Each must occur in the sources or the question. A sentence most of whose content words occur
+names. Each must occur in the sources or the question. Code is copied, not written: each line of a code
+block, and each code span, must occur whole in the sources. A sentence most of whose content words occur
 in neither is flagged too. Citation markers ([1]) and list numbering are not claims.
 
 Kiwi reads the sources only for a sentence whose verdict depends on their Korean words
@@ -53,6 +54,8 @@ _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z]+(?:\s+[A-Z][a-z]+)+)\b", re
 # (1.0.2, v3.5.0: not the number 1.0), command-line options (--force, -n) and one-word names with a capital
 # inside (MySQL, PostgreSQL, defineModel, MicroK8s). A wrong one changes the answer as much as a wrong number.
 _CODE_SPAN = re.compile(r"`([^`\n]+)`")
+_CODE_BLOCK = re.compile(r"^[ \t]*(?:```|~~~)[^\n]*\n?(.*?)(?:^[ \t]*(?:```|~~~)[ \t]*$|\Z)", re.S | re.M)
+_CODE_WORD = re.compile(r"[A-Za-z0-9]")
 _VERSION = re.compile(r"(?<![\w.])v?\d+(?:\.\d+){2,}(?![\w.]*\d)")
 _OPTION = re.compile(r"(?<![\w-])--[A-Za-z][\w-]*|(?<=\s)-[A-Za-z]\b(?!-)")
 _INNER_CAPITAL = re.compile(  # GitLab, defineModel (not the Korean particle after it: defineModel이라는)
@@ -150,6 +153,18 @@ def normal_url(url: str) -> str:
     return url.rstrip(".,;:!?").rstrip("/").lower()
 
 
+def code_lines(answer: str) -> list[str]:
+    """The lines of the code blocks in ``answer``, spaces collapsed; lines of punctuation alone ("});") left out."""
+    return list(dict.fromkeys(
+        " ".join(line.split()) for block in _CODE_BLOCK.findall(answer) for line in block.splitlines()
+        if len(_CODE_WORD.findall(line)) >= 2))
+
+
+def _quoted(code: str, text: str) -> bool:
+    """``code`` occurs in ``text`` whole: "--all" is not in "--all-namespaces"."""
+    return re.search(rf"(?<![\w-]){re.escape(code)}(?![\w-])", text) is not None
+
+
 def check_grounding(answer: str, sources_text: str, question: str = "") -> Grounding:
     """Which facts ``answer`` states that occur in ``sources_text`` or ``question``, and which do not."""
     given = CITATION.sub(" ", f"{sources_text}\n{question}")  # a source's number ([1]) is no fact
@@ -160,11 +175,15 @@ def check_grounding(answer: str, sources_text: str, question: str = "") -> Groun
         if claim not in result.supported and claim not in result.unsupported:
             (result.supported if ok else result.unsupported).append(claim)
 
+    lowered = given.lower()
+    flat = " ".join(lowered.split())
+    for line in code_lines(text):  # code is copied, not written: each line as the sources have it
+        judge(f"`{line}`", _quoted(line.lower(), flat))
+    text = _CODE_BLOCK.sub(" ", text)
     known_urls = urls(given)
     for url in dict.fromkeys(_URL.findall(text)):
         judge(url.rstrip(".,;:!?"), normal_url(url) in known_urls)
     text = _URL.sub(" ", text)
-    lowered = given.lower()
     for email in dict.fromkeys(_EMAIL.findall(text)):
         judge(email, email.lower() in lowered)
     text = _EMAIL.sub(" ", text)
@@ -175,7 +194,7 @@ def check_grounding(answer: str, sources_text: str, question: str = "") -> Groun
             judge(match.group(0), _same_day(day, known_dates))
     text = _EN_DATE.sub(" ", _KO_DATE.sub(" ", _ISO_DATE.sub(" ", text)))
     for span in dict.fromkeys(_CODE_SPAN.findall(text)):
-        judge(f"`{span}`", " ".join(span.split()).lower() in " ".join(lowered.split()))
+        judge(f"`{span}`", _quoted(" ".join(span.split()).lower(), flat))
     text = _CODE_SPAN.sub(" ", text)
     for kind in (_VERSION, _OPTION, _INNER_CAPITAL):
         for token in dict.fromkeys(kind.findall(text)):
@@ -195,7 +214,7 @@ def check_grounding(answer: str, sources_text: str, question: str = "") -> Groun
         if len(words) >= 2:
             judge(" ".join(words), " ".join(words).lower() in lowered)
     known = TextTerms(given)
-    for sentence in sentences(answer):
+    for sentence in sentences(_CODE_BLOCK.sub("\n", answer)):  # code lines: checked above
         words = {w for w in terms(CITATION.sub(" ", sentence)) if not w[0].isdigit()}  # numbers: checked above
         # words - known.plain bounds the missing words: when that is half or fewer, no need to ask Kiwi
         if len(words) >= 3 and len(words - known.plain) > len(words) / 2 and len(known.missing(words)) > len(words) / 2:

@@ -38,11 +38,12 @@ _NOT_PROSE = re.compile(r"\[[\d,\s]+\]|https?://\S+|\b[\w.+-]+@[\w.-]+\b|\b[A-Za
 def written_in(text: str, language: str) -> bool:
     """Is ``text`` itself in ``language``, not just partly in its script?
 
-    Citations, URLs, e-mail addresses, IDs and acronyms (VPN-ERR-619, HR) are left out, and for Korean
-    capitalised names (Kestrel, Berlin) too; then Korean text must be mostly Hangul, and so must its
-    first line (no untranslated English lead-in), and English text must have no Hangul to speak of.
+    Code (blocks and spans), citations, URLs, e-mail addresses, IDs and acronyms (VPN-ERR-619, HR) are left
+    out, and for Korean capitalised names (Kestrel, Berlin) too; then Korean text must be mostly Hangul, and
+    so must its first line (no untranslated English lead-in), and English text must have no Hangul to speak
+    of. Text with no words left (only code) is in no language.
     """
-    prose = _NOT_PROSE.sub(" ", text)
+    prose = _NOT_PROSE.sub(" ", _CODE.sub(" ", text))
     if language == "ko":
         prose = _NAME.sub(" ", prose)
     first = next((line for line in prose.splitlines() if line.strip()), "")

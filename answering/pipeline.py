@@ -41,7 +41,7 @@ from answering.evidence import Evidence
 from answering.extractive import attach_citations, extractive_answer
 from answering.grounding import check_grounding
 from answering.guard import Guard
-from answering.language import detect_language
+from answering.language import detect_language, prose_language, written_in
 from answering.prompts import usable_rewrite
 from answering.review import choose_evidence, evidence_record, review, source_text
 from answering.routing import ModelRouter, answer_messages, render
@@ -279,8 +279,7 @@ class Pipeline:
         s.sources, reply, backend = self.router.ask(backend, question, s, draft_config, stream=streamed,
                                                     sources=sources)
         text = tidy(clean(str(reply.content)))  # the model's text, minus invisible and bidi controls
-        answer_language = detect_language(text)
-        language_ok = answer_language in (s.language, "unknown")
+        answer_language, language_ok = prose_language(text), written_in(text, s.language)  # code is no language
         retried = not language_ok
         if retried:  # regenerate once, then mark
             messages = answer_messages(question, s.sources, s, retry=True)
@@ -290,8 +289,7 @@ class Pipeline:
                 log.warning("language retry failed, keeping the first answer: %s", exc)
             else:
                 text = tidy(clean(str(retry.content)))
-                answer_language = detect_language(text)
-                language_ok = answer_language in (s.language, "unknown")
+                answer_language, language_ok = prose_language(text), written_in(text, s.language)
         config_used = self.models.config(backend)
         s.log.model_name = config_used.name
         s.log.model_version = str(reply.response_metadata.get("model_name") or "") or None

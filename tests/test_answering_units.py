@@ -85,3 +85,7 @@ def test_written_in_asks_for_the_language_itself_not_its_script():
     assert not written_in("You apply in the HR portal, 휴가 신청 메뉴 [1].", "ko")
     assert written_in("Interns get 1.25 days per month [1].", "en")
     assert not written_in("Interns get 1.25 days per month (인턴은 매달 1.25일) [1].", "en")
+    # code is in no language: a Korean answer with an example in it is Korean, and code alone is neither
+    assert written_in("에러 컴포넌트가 보일 수 있어요 [2].\n```js\nimport { h } from 'vue'\n```", "ko")
+    assert written_in("`v-model.lazy` 수식어를 쓰세요 [1].", "ko")
+    assert not written_in("```js\nconst app = createApp(App)\n```", "ko")

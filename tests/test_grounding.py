@@ -71,7 +71,11 @@ def test_a_number_must_count_the_same_thing_as_in_the_sources():
 
 DOCS = """[1] Deploying › Database
 Install the PostgreSQL chart with `helm install pg bitnami/postgresql --version 1.0.2`. Pass `--atomic` to roll back
-a failed upgrade. To see what runs, use `kubectl get pods -n kube-system`.
+a failed upgrade. To see what runs, use `kubectl get pods -n kube-system`. To list releases:
+```bash
+helm list --all-namespaces
+helm status pg
+```
 [2] 폼 입력 바인딩 › 수식어
 `change` 이벤트 후에 동기화하려면 `v-model.lazy` 수식어를 추가할 수 있습니다. Vue 3.4부터 `defineModel()`을 씁니다.
 """
@@ -84,6 +88,8 @@ WRONG = [
     ("Which chart version do we pin?", "We pin the chart at 1.0 [1].", "a version cut short"),
     ("How do I roll back a failed upgrade?", "Pass --force to helm upgrade [1].", "another option"),
     ("How do I see what runs?", "Run `kubectl get services -n default` [1].", "another command"),
+    ("How do I list releases?", "Run this [1]:\n```bash\nhelm list --all\n```", "a command block changed"),
+    ("How do I list releases?", "Run this [1]:\n```bash\nslack.command.run(\"list\")\n```", "an invented block"),
     ("입력이 끝난 뒤에만 동기화하려면?", "`v-model.trim` 수식어를 추가하세요 [2].", "another modifier"),
     ("컴포넌트 v-model은 어떻게 만드나요?", "`useModel()`을 쓰면 됩니다 [2].", "another API"),
     ("컴포넌트 v-model은 어떻게 만드나요?", "useModel이라는 매크로를 씁니다 [2].", "another API, a particle attached"),
@@ -93,6 +99,7 @@ RIGHT = [
     ("Which chart version do we pin?", "Pin the chart to version 1.0.2 [1]."),
     ("How do I roll back a failed upgrade?", "Pass --atomic to helm upgrade [1]."),
     ("How do I see what runs?", "Run `kubectl get pods -n kube-system` [1]."),
+    ("How do I list releases?", "Run this [1]:\n```bash\nhelm list   --all-namespaces [1]\nhelm status pg\n```"),
     ("입력이 끝난 뒤에만 동기화하려면?", "`v-model.lazy` 수식어를 추가하세요 [2]."),
     ("컴포넌트 v-model은 어떻게 만드나요?", "Vue 3.4부터는 `defineModel()`을 씁니다 [2]."),
     # a particle is no part of the name
