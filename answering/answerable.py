@@ -8,8 +8,9 @@ from one collection to another:
   whether the vector and the keyword arm put the same document first.
 - **Whether one passage says what is asked**: the closest passage's similarity less the closest chunk's.
   A page about parental leave comes close to "How many weeks does GitLab give?"; no sentence of it does.
-- **Names and words the documents never use**: a name in the question no source holds (GitLab, Nuxt), a
-  word in Latin letters no document of the collection has (sabbatical, WireGuard).
+- **Names and words the documents never use**: a name in the question no source holds (GitLab, Nuxt), and
+  how much of the question's meaning rests on words in Latin letters no document of the collection has
+  (much for "sabbatical" in "Do we have a sabbatical program?", little for "Lisbon" beside the hotel cap).
 
 Confident: answered as usual. Uncertain: the closest passage is quoted under a lead-in that says so.
 Out of scope: "I don't know", with no model call. Without the embedder or a calibration, the key-term
@@ -72,10 +73,11 @@ class Signals:
     unknown_names: int  # the names the question asks about (GitLab, Nuxt, 409A) no source holds, at most 2
     closer: float  # the closest passage's similarity to the question less the closest chunk's: one sentence
     # says what is asked, rather than a page being about the same things
-    unused: int  # the question's words in Latin letters the collection never uses (sabbatical, WireGuard), at most 2
+    unused: float  # how much of the question's meaning rests on words in Latin letters the collection never uses:
+    # "sabbatical" in "Do we have a sabbatical program?" carries much, "Lisbon" in a question on the hotel cap little
 
     def values(self) -> list[float]:
-        return [self.z, float(self.agree), float(self.unknown_names), self.closer, float(self.unused)]
+        return [self.z, float(self.agree), float(self.unknown_names), self.closer, self.unused]
 
 
 @dataclass(frozen=True)
@@ -229,7 +231,19 @@ def signals(question: str, language: str, hits: list[SearchHit], sources: list[S
     unknown = [name for name in names(question) if name not in text]
     read = [read_with(src.heading, piece) for src in sources for piece in pieces(src.text)]
     closest = max(similarity(question, read), default=max(similar.values()))
-    return Signals(z, agree, min(2, len(unknown)), closest - max(similar.values()), min(2, len(latin(unused))))
+    return Signals(z, agree, min(2, len(unknown)), closest - max(similar.values()),
+                   resting_on(question, latin(unused), similarity))
+
+
+def resting_on(question: str, words: Sequence[str], similarity: Callable[[str, list[str]], list[float]]) -> float:
+    """How much of ``question``'s meaning rests on ``words`` (stems, as keyword search has them): how far the
+    embedder moves it when they are left out, 0 when there are none."""
+    if not words:
+        return 0.0
+    pattern = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w) for w in words) + r")[\w-]*", re.IGNORECASE)
+    without = " ".join(pattern.sub(" ", question).split())
+    itself, rest = similarity(question, [question, without])
+    return max(0.0, 1.0 - rest / itself) if itself > 0 else 0.0
 
 
 def latin(words: Sequence[str]) -> list[str]:

@@ -20,7 +20,7 @@ from datetime import date
 
 from answering.citations import CITATION
 from answering.terms import TextTerms, terms
-from answering.wellformed import sentences
+from answering.wellformed import CODE_BLOCK, sentences
 
 _LIST_NUMBER = re.compile(r"^\s*\d+[.)]\s+", re.M)
 _URL = re.compile(r"https?://[^\s<>()\[\]|\"']+", re.I)
@@ -54,7 +54,6 @@ _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z]+(?:\s+[A-Z][a-z]+)+)\b", re
 # (1.0.2, v3.5.0: not the number 1.0), command-line options (--force, -n) and one-word names with a capital
 # inside (MySQL, PostgreSQL, defineModel, MicroK8s). A wrong one changes the answer as much as a wrong number.
 _CODE_SPAN = re.compile(r"`([^`\n]+)`")
-_CODE_BLOCK = re.compile(r"^[ \t]*(?:```|~~~)[^\n]*\n?(.*?)(?:^[ \t]*(?:```|~~~)[ \t]*$|\Z)", re.S | re.M)
 _CODE_WORD = re.compile(r"[A-Za-z0-9]")
 _VERSION = re.compile(r"(?<![\w.])v?\d+(?:\.\d+){2,}(?![\w.]*\d)")
 _OPTION = re.compile(r"(?<![\w-])--[A-Za-z][\w-]*|(?<=\s)-[A-Za-z]\b(?!-)")
@@ -156,7 +155,7 @@ def normal_url(url: str) -> str:
 def code_lines(answer: str) -> list[str]:
     """The lines of the code blocks in ``answer``, spaces collapsed; lines of punctuation alone ("});") left out."""
     return list(dict.fromkeys(
-        " ".join(line.split()) for block in _CODE_BLOCK.findall(answer) for line in block.splitlines()
+        " ".join(line.split()) for block in CODE_BLOCK.finditer(answer) for line in block.group("body").splitlines()
         if len(_CODE_WORD.findall(line)) >= 2))
 
 
@@ -179,7 +178,7 @@ def check_grounding(answer: str, sources_text: str, question: str = "") -> Groun
     flat = " ".join(lowered.split())
     for line in code_lines(text):  # code is copied, not written: each line as the sources have it
         judge(f"`{line}`", _quoted(line.lower(), flat))
-    text = _CODE_BLOCK.sub(" ", text)
+    text = CODE_BLOCK.sub(" ", text)
     known_urls = urls(given)
     for url in dict.fromkeys(_URL.findall(text)):
         judge(url.rstrip(".,;:!?"), normal_url(url) in known_urls)
@@ -214,7 +213,7 @@ def check_grounding(answer: str, sources_text: str, question: str = "") -> Groun
         if len(words) >= 2:
             judge(" ".join(words), " ".join(words).lower() in lowered)
     known = TextTerms(given)
-    for sentence in sentences(_CODE_BLOCK.sub("\n", answer)):  # code lines: checked above
+    for sentence in sentences(CODE_BLOCK.sub("\n", answer)):  # code lines: checked above
         words = {w for w in terms(CITATION.sub(" ", sentence)) if not w[0].isdigit()}  # numbers: checked above
         # words - known.plain bounds the missing words: when that is half or fewer, no need to ask Kiwi
         if len(words) >= 3 and len(words - known.plain) > len(words) / 2 and len(known.missing(words)) > len(words) / 2:

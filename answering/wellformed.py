@@ -26,7 +26,10 @@ _PROMPT_MARKUP = re.compile(r"<\s*/?\s*sources\s*>|<\|[^|<>\n]{1,40}\|>", re.IGN
 # A line that opens a new turn ("Question: …", "**Q:** …"): the model has stopped answering and is writing
 # a conversation of its own.
 _NEW_TURN = re.compile(r"^[ \t>*_#-]*(?:q|question|질문)[ \t]*\d*[ \t]*[*_]*[ \t]*[:：]", re.IGNORECASE | re.MULTILINE)
-_CODE_BLOCK = re.compile(r"^[ \t]*(```|~~~)[^\n]*\n.*?(?:^[ \t]*\1[ \t]*$|\Z)", re.S | re.M)
+# A fenced code block, also one opened after a list marker ("• ```", as extractive answers quote one) or closed
+# before a citation ("``` [1]"); one never closed runs to the end.
+CODE_BLOCK = re.compile(r"^[ \t]*(?:[-*•][ \t]+)?(```|~~~)[^\n]*\n(?P<body>.*?)"
+                        r"(?:^[ \t]*\1[ \t]*(?:\[\d+(?:,\s*\d+)*\][ \t]*)?$|\Z)", re.S | re.M)
 _WORD = re.compile(r"\w+")
 LOOP = 6  # words: a run this long said a second time in the same answer is a loop
 
@@ -56,7 +59,7 @@ def tidy(text: str, max_sentences: int = MAX_SENTENCES) -> str:
 def _pieces(text: str) -> list[str]:
     """``text`` as its sentences, the boundaries between them, and its code blocks whole."""
     found, start = [], 0
-    for block in _CODE_BLOCK.finditer(text):
+    for block in CODE_BLOCK.finditer(text):
         found += _BOUNDARY.split(text[start:block.start()]) + [block.group(0)]
         start = block.end()
     return found + _BOUNDARY.split(text[start:])
@@ -65,7 +68,7 @@ def _pieces(text: str) -> list[str]:
 def _loop_start(text: str) -> int:
     """Where ``text`` (outside its code) first says again a run of LOOP words it has said, or its end."""
     blank = lambda m: " " * len(m.group(0))  # noqa: E731 (positions are kept)
-    words = [(m.start(), m.group(0).lower()) for m in _WORD.finditer(CITATION.sub(blank, _CODE_BLOCK.sub(blank, text)))]
+    words = [(m.start(), m.group(0).lower()) for m in _WORD.finditer(CITATION.sub(blank, CODE_BLOCK.sub(blank, text)))]
     seen: set[tuple[str, ...]] = set()
     for i in range(len(words) - LOOP + 1):
         run = tuple(w for _, w in words[i:i + LOOP])

@@ -136,6 +136,20 @@ def test_names_are_the_words_a_source_about_the_question_would_use(question, exp
     assert names(question) == expected
 
 
+def test_a_word_the_question_rests_on_weighs_more_than_one_said_in_passing(e5_embedder):
+    """"sabbatical" is what "Do we have a sabbatical program?" asks about; "Lisbon" is only where the asker's
+    offsite is: leaving each out moves the question that much."""
+    from answering.answerable import resting_on
+    from answering.similarity import PassageSimilarity
+
+    similarity = PassageSimilarity(e5_embedder)
+    topic = resting_on("Do we have a sabbatical program?", ["sabbat"], similarity)
+    passing = resting_on("Booking hotels for our team offsite in Lisbon: what's the nightly cap?", ["lisbon"],
+                         similarity)
+    assert topic > passing > 0
+    assert resting_on("Do we have a sabbatical program?", [], similarity) == 0.0
+
+
 def test_the_grader_grades_by_its_two_probabilities():
     from answering.answerable import CONFIDENT, OUT_OF_SCOPE, UNCERTAIN, Grader, Signals
 

@@ -115,3 +115,10 @@ def test_a_wrong_answer_without_numbers_is_unsupported(question, answer, mistake
 @pytest.mark.parametrize("question, answer", RIGHT)
 def test_the_right_answer_in_the_same_words_is_grounded(question, answer):
     assert check_grounding(answer, DOCS, question).grounded
+
+
+def test_a_code_block_quoted_after_a_list_marker_is_read_as_code():
+    sources = "Register it:\n```\n<input v-focus />\n```\n:::tip\nThis directive is more useful than autofocus.\n:::"
+    quoted = "The documents say:\n• ```\n<input v-focus />\n``` [2]\nThis directive is more useful than autofocus."
+    assert check_grounding(quoted, sources).grounded
+    assert not check_grounding(quoted.replace("v-focus", "v-blur"), sources).grounded
