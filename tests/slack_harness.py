@@ -120,8 +120,11 @@ class Harness:
 
 
 @contextmanager
-def running_bot(engine: Engine, embedder: Embedder, chat: ScriptedChat, **settings) -> Iterator[Harness]:
-    """The bot on ``engine``, served by uvicorn on a free port, talking to a new fake Slack."""
+def running_bot(engine: Engine, embedder: Embedder, chat: ScriptedChat, graded: bool = True,
+                **settings) -> Iterator[Harness]:
+    """The bot on ``engine``, served by uvicorn on a free port, talking to a new fake Slack. ``graded=False``:
+    whether the sources answer is left to the rule and its ``relevance_threshold`` (0: every question is
+    answered), not the grader, whose signals mean nothing with a hashed bag-of-words embedder."""
     fake = FakeSlack()
     # The scripted model's reply is the answer the Slack tests look for; auto mode's review of it is
     # tested in tests/test_answer_modes.py and tests/test_injected_document.py.
@@ -134,6 +137,8 @@ def running_bot(engine: Engine, embedder: Embedder, chat: ScriptedChat, **settin
     store = AnswerCacheStore(engine, embedder, config.cache_params)
     pipeline = Pipeline(config.pipeline_config, Searcher(engine, embedder), ScriptedModels(chat), engine,
                         ApprovedAnswers(store))
+    if not graded:
+        pipeline.grader = None
     bot = build_slack_bot(config.slack_config, pipeline, engine, lambda: Indexer(engine, embedder), store)
     try:
         with serve_in_thread(bot) as url:

@@ -38,7 +38,7 @@ def slack(engine, fake_embedder):
         conn.execute(text("DELETE FROM cached_answers"))
     Indexer(engine, fake_embedder, ChunkingParams(size=400, overlap=40)).index_items(
         [SourceItem("mem:leave", "markdown", data=LEAVE.encode())], "hr")
-    with running_bot(engine, fake_embedder, ScriptedChat(replies=[REPLY]), relevance_threshold=0,
+    with running_bot(engine, fake_embedder, ScriptedChat(replies=[REPLY]), graded=False, relevance_threshold=0,
                      cache_enabled=False, example_questions=EXAMPLE, slack_admin_users=ADMIN) as harness:
         harness.fake.channels.update(CHANNELS)
         yield harness
