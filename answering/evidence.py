@@ -138,7 +138,7 @@ def closest_passages(question: str, sources: list[Source], similarity: Callable[
     """
     wanted = frozen_terms(question)
     pieces = [(src, piece) for src in sources for piece in pieces_of(src.text)
-              if not instruction_like(piece.text, limit=1)][:limit]
+              if _quotable(piece)][:limit]
     if not pieces:
         return Evidence((), 0.0)
     read = [read_with(src.heading, piece) for src, piece in pieces]
@@ -156,7 +156,7 @@ def _score(wanted: frozenset[str], focused: frozenset[str], sources: list[Source
     """The passages holding a question word (with ``meaning``: every passage), best first; the words' weights;
     the specific words (neither a word any question uses nor one in most passages)."""
     pieces = [(src.number, piece) for src in sources for piece in pieces_of(src.text)
-              if not instruction_like(piece.text, limit=1)]  # a document's orders to an assistant are no evidence
+              if _quotable(piece)]
     if not pieces or not (wanted or meaning):
         return [], {}, frozenset()
     headings = {src.number: src.heading for src in sources}
@@ -189,6 +189,15 @@ def _score(wanted: frozenset[str], focused: frozenset[str], sources: list[Source
     scored.sort(key=lambda s: -s.rank)
     specific = frozenset(t for t in wanted if t in focused or (t not in generic and df[t] <= n / 2))
     return scored, weight, specific
+
+
+_LINK_ONLY = re.compile(r"\s*(?:!?\[[^\]]*\]\([^)]*\)\s*)+[.:]?\s*")
+
+
+def _quotable(piece: Piece) -> bool:
+    """A passage that may be evidence: not a document's orders to an assistant, not a link alone ("[Try it in
+    the Playground](https://play.vuejs.org/#eNp9…)" says nothing of its own)."""
+    return not instruction_like(piece.text, limit=1) and (bool(piece.code) or not _LINK_ONLY.fullmatch(piece.text))
 
 
 def _standard(values: list[float]) -> list[float]:
@@ -253,7 +262,7 @@ def _around(best: _Scored, sources: list[Source], codes: dict[str, str], taken: 
         if not 0 <= i < len(found):
             return Piece("")
         piece = found[i]
-        if (piece.part != best.piece.part or piece.cells or piece.text in taken or instruction_like(piece.text, limit=1)
+        if (piece.part != best.piece.part or piece.cells or piece.text in taken or not _quotable(piece)
                 or (codes and _other_code(piece.text, codes, frozenset())) or not fits(piece)):
             return Piece("")
         return piece

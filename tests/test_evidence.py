@@ -333,3 +333,13 @@ def test_markup_that_only_wraps_text_is_not_quoted_and_a_link_is_never_cut():
     texts = passages(vue)
     assert texts[0] == "Use defineModel() since 3.4." and not any("<div" in t or "</div>" in t for t in texts)
     assert texts[1] == "See the playground for a runnable example."  # too long with its address: its words
+
+
+def test_a_link_alone_is_never_quoted():
+    """"[Try it in the Playground](…)" after the sentence that answers says nothing of its own."""
+    text = ("You can only listen to the events emitted by a direct child component. Unlike native DOM events, "
+            "component events do not bubble.\n\n[Try it in the Playground](https://play.vuejs.org/#eNp9kE1rwzAMhv)"
+            "\n\nUse a global state management solution between deeply nested components.")
+    evidence = select_evidence("Do component events bubble up to the grandparent?", [source(1, text)])
+    quoted = " ".join(p.text for p in evidence.passages)
+    assert "do not bubble" in quoted and "play.vuejs.org" not in quoted and "Playground" not in quoted
