@@ -279,7 +279,7 @@ class Pipeline:
         s.sources, reply, backend = self.router.ask(backend, question, s, draft_config, stream=streamed,
                                                     sources=sources)
         text = tidy(clean(str(reply.content)))  # the model's text, minus invisible and bidi controls
-        answer_language, language_ok = prose_language(text), written_in(text, s.language)  # code is no language
+        answer_language, language_ok = _language_of(text, s.language)
         retried = not language_ok
         if retried:  # regenerate once, then mark
             messages = answer_messages(question, s.sources, s, retry=True)
@@ -289,7 +289,7 @@ class Pipeline:
                 log.warning("language retry failed, keeping the first answer: %s", exc)
             else:
                 text = tidy(clean(str(retry.content)))
-                answer_language, language_ok = prose_language(text), written_in(text, s.language)
+                answer_language, language_ok = _language_of(text, s.language)
         config_used = self.models.config(backend)
         s.log.model_name = config_used.name
         s.log.model_version = str(reply.response_metadata.get("model_name") or "") or None
@@ -386,6 +386,11 @@ class Pipeline:
             hashes = document_hashes(conn, sorted({src.document_id for src in s.sources}))
         s.log.sources = [{**source_record(src), "cited": src.number in cited,
                           "content_hash": hashes.get(src.document_id)} for src in s.sources]
+
+
+def _language_of(text: str, asked_in: str) -> tuple[str, bool]:
+    """The language a model's answer is written in, and whether it is the asker's (its code is in none)."""
+    return prose_language(text), written_in(text, asked_in)
 
 
 def approx_tokens(text: str) -> int:
