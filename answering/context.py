@@ -52,6 +52,15 @@ def _join(a: str, b: str) -> str:
     return f"{a}\n{b}"
 
 
+def _heading_line(before: str, after: str) -> str:
+    """The heading that opens the next section's text when two chunks of one document are joined: the part of
+    its path the one before does not share ("Severity › S3/S4" after "Severity › S2": "### S3/S4"), so what
+    is under it is not read as under the first chunk's heading."""
+    old, new = before.split(" › ") if before else [], after.split(" › ") if after else []
+    shared = next((i for i, (a, b) in enumerate(zip(old, new)) if a != b), min(len(old), len(new)))
+    return "### " + (" › ".join(new[shared:]) or (new[-1] if new else ""))
+
+
 def _merge_adjacent(hits: list[SearchHit]) -> list[_Group]:
     """Group hits of one document whose chunks are consecutive; drop repeated texts."""
     seen_texts: set[str] = set()
@@ -87,8 +96,9 @@ def build_sources(hits: list[SearchHit], budget_tokens: int, count_tokens: Calla
     for group in groups:
         ordered = sorted(group.hits, key=lambda h: h.ordinal)
         text = ordered[0].text
-        for hit in ordered[1:]:
-            text = _join(text, hit.text)
+        for before, hit in zip(ordered, ordered[1:]):
+            text = _join(text, hit.text) if hit.section == before.section else \
+                f"{text}\n\n{_heading_line(before.section, hit.section)}\n\n{hit.text}"
         best = group.best
         source = Source(len(sources) + 1, best.title, ordered[0].section, text, best.source, best.url,
                         best.collection, best.document_id, tuple(h.chunk_id for h in ordered), best.score)

@@ -26,11 +26,12 @@ from typing import Callable
 
 from answering.answerable import names
 from answering.context import Source
-from answering.passages import Piece, clean, join_cells, read_with
+from answering.passages import Piece, clean, heading_name, join_cells, read_with
 from answering.passages import pieces as pieces_of
 from answering.terms import TextTerms, fold, frozen_terms, question_words
 from answering.terms import clear_cache as clear_terms_cache
 from retrieval.injection import instruction_like
+from retrieval.keywords import morphemes
 
 MAX_PER_SOURCE = 2
 RELATIVE = 0.6  # a passage answering much less of the question than the best one is left out
@@ -42,7 +43,7 @@ OTHER = 0.5  # the score of a passage naming another code of the kind the questi
 # passage a paraphrase asks about ("annual leave" for "paid time off"), words keep names, IDs and qualifiers.
 TERMS = 0.5
 PARALLEL = 0.5  # the share of words two passages hold in common when one says of another thing what the other does
-CLOSE = 1.0  # with the embedder: another passage is quoted only when it ranks within this many standard scores
+CLOSE = 1.5  # with the embedder: another passage is quoted only when it ranks within this many standard scores
 
 GENERIC = 0.5  # the weight of a question word any question may use, against one that says what it is about
 _ASKED = re.compile(r"\bhow\s+([a-z]+)", re.IGNORECASE)  # "how many", "how long": what kind of answer, not what about
@@ -101,6 +102,9 @@ def select_evidence(question: str, sources: list[Source], k: int = 3, focus: str
     scored, weight, specific = _score(wanted, focused, sources, meaning)
     if not scored:
         return Evidence((), 0.0)
+    asked = f"{question}\n{focus}"
+    named = frozen_terms(" ".join(names(asked) + morphemes(asked, ("NNP",)))) & wanted  # Tokyo, P2, 대전
+    qualifiers = specific & named
     best = scored[0]
     chosen = [best]
     covered = dict(best.held)
@@ -113,18 +117,24 @@ def select_evidence(question: str, sources: list[Source], k: int = 3, focus: str
             continue  # other: "P1" where the question asks about P2, another level's answer
         if any(c.piece.text == candidate.piece.text for c in chosen):
             continue
-        lacks = _lacks(candidate, best, weight, specific)
+        alike = bool(candidate.piece.cells) or _parallel(candidate.piece.text, best.piece.text) or (
+            candidate.number == best.number and candidate.piece.beside(best.piece))  # another line of the same thing
+        lacks = _lacks(candidate, best, weight, specific if alike else qualifiers)
         if lacks and _adds(candidate, covered, weight, specific) <= lacks:
             continue  # the best one's qualifiers are missing and nothing outweighs them: another question's answer
         for t, held in candidate.held.items():
             covered[t] = max(covered.get(t, 0.0), held)
         per_source[candidate.number] = per_source.get(candidate.number, 0) + 1
         chosen.append(candidate)
-    named = frozen_terms(" ".join(names(f"{question}\n{focus}"))) & wanted  # Tokyo, P2, v-show: what qualifies
-    around = _around(best, sources, codes=_codes(wanted), taken={c.piece.text for c in chosen},
-                     fits=lambda piece: _fits(piece, best, scored, named))
-    quoted = tuple(Passage(c.number, _quote(c.piece, wanted, focused) if c is not best
-                           else _quote_around(c.piece, around, wanted, focused), round(c.rank, 4)) for c in chosen)
+    taken = {c.piece.text for c in chosen}
+    quoted = []
+    for c in chosen:
+        around = _around(c, sources, codes=_codes(wanted), taken=taken,
+                         fits=lambda piece, c=c: _fits(piece, c, scored, named))
+        taken |= {p.text for p in around}
+        text = _under(_heading_of(c, sources), _quote_around(c.piece, around, wanted, focused), wanted)
+        quoted.append(Passage(c.number, text, round(c.rank, 4)))
+    quoted = tuple(quoted)
     return Evidence(quoted, round(best.coverage, 4))
 
 
@@ -198,6 +208,25 @@ def _quotable(piece: Piece) -> bool:
     """A passage that may be evidence: not a document's orders to an assistant, not a link alone ("[Try it in
     the Playground](https://play.vuejs.org/#eNp9…)" says nothing of its own)."""
     return not instruction_like(piece.text, limit=1) and (bool(piece.code) or not _LINK_ONLY.fullmatch(piece.text))
+
+
+def _heading_of(scored: _Scored, sources: list[Source]) -> str:
+    """The heading a passage is under: the nearest one above it in its source's text, or its source's section's
+    last part ("S3/S4 - Low and Medium Severity", "Q. Does Sourcegraph match my 401k?")."""
+    if scored.piece.heading:
+        return scored.piece.heading
+    section = next((src.section for src in sources if src.number == scored.number), "")
+    return heading_name(section.split(" › ")[-1]) if section else ""
+
+
+def _under(heading: str, text: str, wanted: frozenset[str]) -> str:
+    """An excerpt quoted after the heading it is under when that holds question words the excerpt lacks, as a
+    list item after its lead-in: "Not at this time." alone answers nothing, "Q. Does Sourcegraph match my
+    401k? — Not at this time." does."""
+    missing = TextTerms(text).missing(wanted)
+    if not heading or not missing or len(TextTerms(heading).missing(missing)) == len(missing):
+        return text
+    return f"{heading.rstrip(':')} — {text}"
 
 
 def _standard(values: list[float]) -> list[float]:
@@ -278,11 +307,11 @@ def _fits(piece: Piece, best: _Scored, scored: list[_Scored], named: frozenset[s
     answer; "Not at this time." after the question it answers is not)."""
     mine = next((s for s in scored if s.piece == piece and s.number == best.number), None)
     if mine is None or not mine.held:
-        return not (piece.lead and piece.lead == best.piece.lead)
+        return not piece.beside(best.piece)
     if any(t in named and t not in mine.held for t in best.held):
         return False
     lacks = any(h == 1.0 and mine.held.get(t, 0.0) < 1.0 for t, h in best.held.items())
-    sibling = bool(piece.lead) and piece.lead == best.piece.lead  # another item of the same list or table
+    sibling = piece.beside(best.piece)  # another item of the same list or table
     return not (lacks and (sibling or _parallel(piece.text, best.piece.text)))
 
 

@@ -27,6 +27,7 @@ _EMPHASIS = re.compile(r"(\*\*|__|`)")
 # blank line, a <span> tag inside a line is dropped. <Teleport>, <template> and the like are what text is about.
 _WRAPPER_LINE = re.compile(r"^(?:</?(?:div|span|p|section|details|summary|aside|center|br|hr)\b[^>]*>\s*)+$", re.I)
 _WRAPPER_TAG = re.compile(r"</?span\b[^>]*>", re.I)
+_HEADING_ID = re.compile(r"\s*\{#[^{}\s]*\}\s*$")
 _LINK = re.compile(r"\[[^\]\n]*\]\([^)\s]*\)|https?://\S+")
 
 
@@ -37,10 +38,19 @@ class Piece:
     lead: str = ""  # a list item's, table row's or code block's lead-in: the sentence just above it
     code: bool = False  # a code block: ``text`` is its lines as written (never cleaned), quoted fenced
     part: int = 0  # the headings above it in its text: passages of one part are under the same heading
+    heading: str = ""  # the heading just above it in its text, if any ("S3/S4 - Low and Medium Severity")
+    group: int = 0  # the list or table it is an item or row of (0: none); items of one list share it
+
+    def beside(self, other: Piece) -> bool:
+        """Whether the two are items of one list or rows of one table: each answers for another line of it."""
+        return bool(self.group) and self.group == other.group
 
 
 def read_with(heading: str, piece: Piece) -> str:
-    """A passage as the embedder reads it: under its source's heading, after its lead-in."""
+    """A passage as the embedder reads it: under its source's heading ("Title › Section"; under a heading in
+    the text, "Title › that heading"), after its lead-in."""
+    if piece.heading:
+        heading = f"{heading.split(' › ')[0]} › {piece.heading}"
     return f"{heading}: {piece.lead} {piece.text}" if piece.lead else f"{heading}: {piece.text}"
 
 
@@ -67,13 +77,15 @@ class _Reader:
         self.item_lines: list[str] = []  # the list item being read: its first line and the lines wrapped under it
         self.last = ""  # the last sentence of the paragraph above: the lead-in of a list, table or block after it
         self.lead: str | None = None  # the lead-in of the list or table being read (None: not in one)
+        self.groups = 0  # the lists and tables read so far
         self.parts: list[int] = []  # where a heading starts a new part: the number of passages above it
+        self.headings: list[str] = []  # ... and that heading's text
 
     def flush(self) -> None:
         if self.item_lines:
             joined = clean(" ".join(self.item_lines))
             if joined:
-                self.out.append(Piece(joined, lead=self.lead or ""))
+                self.out.append(Piece(joined, lead=self.lead or "", group=self.groups))
             self.item_lines.clear()
         if self.paragraph:
             sentences = [clean(s) for s in _SENTENCE_END.split(" ".join(self.paragraph)) if s.strip()]
@@ -85,10 +97,11 @@ class _Reader:
         self.flush()
         if self.lead is None:
             self.lead = self.last
+            self.groups += 1
             if self.lead.endswith(":") and self.out and self.out[-1].text == self.lead:
                 self.out.pop()  # "Limits per category:" says nothing alone; it is quoted with the item
         if piece.text:
-            self.out.append(replace(piece, lead=self.lead))
+            self.out.append(replace(piece, lead=self.lead, group=self.groups))
 
     def code(self, block: list[str]) -> None:
         """A code block, read with the sentence above it (or, in a list, the item above it ending in ':')."""
@@ -131,7 +144,9 @@ class _Reader:
             i += 1
             blank = self.line(line, lines[i] if i < len(lines) else "", blank)
         self.flush()
-        return tuple(replace(piece, part=bisect_right(self.parts, i)) for i, piece in enumerate(self.out))
+        parts = [bisect_right(self.parts, i) for i in range(len(self.out))]
+        return tuple(replace(piece, part=part, heading=self.headings[part - 1] if part else "")
+                     for part, piece in zip(parts, self.out))
 
     def line(self, line: str, following: str, blank: bool) -> bool:
         """Read one line that opens no code block (``following``: the next); whether it is blank."""
@@ -153,6 +168,7 @@ class _Reader:
             self.flush()
             self.last, self.lead = "", None
             self.parts.append(len(self.out))
+            self.headings.append(heading_name(stripped.lstrip("#")))
         elif not stripped:
             if not self.item_lines:  # a list item may go on, indented, after a blank line
                 self.flush()
@@ -211,6 +227,12 @@ def _row(cells: tuple[tuple[str, str], ...]) -> Piece:
 
 def join_cells(cells: tuple[tuple[str, str], ...]) -> str:
     return "; ".join(f"{column}: {value}" for column, value in cells)
+
+
+def heading_name(heading: str) -> str:
+    """A heading as a passage is quoted under it: without an explicit anchor ("Once Watchers {#once-watchers}")
+    or emphasis marks ("**Q. What is Sequoia?**")."""
+    return clean(_HEADING_ID.sub("", heading))
 
 
 def clean(passage: str) -> str:

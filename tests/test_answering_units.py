@@ -58,6 +58,20 @@ def test_adjacent_chunks_merge_without_repeating_the_overlap_and_duplicates_drop
     assert sources[0].render().startswith("[1] Doc › S\n")
 
 
+def test_a_joined_chunk_of_another_section_opens_under_its_own_heading():
+    """What follows "S3/S4" in the document is not read as under "S2" when the two chunks are one source."""
+    from answering.context import build_sources
+    from answering.passages import pieces
+
+    hits = [hit(1, 1, 3, "High severity: likely to happen.", 0.9, section="Incidents › Severity › S2 - High"),
+            hit(2, 1, 4, "This includes a lost laptop with disk encryption.", 0.8,
+                section="Incidents › Severity › S3/S4 - Low and Medium")]
+    [joined] = build_sources(hits, budget_tokens=1000, count_tokens=words)
+    assert joined.text == ("High severity: likely to happen.\n\n### S3/S4 - Low and Medium\n\n"
+                           "This includes a lost laptop with disk encryption.")
+    assert [p.heading for p in pieces(joined.text)] == ["", "S3/S4 - Low and Medium"]
+
+
 def test_sources_stop_at_the_token_budget():
     from answering.context import build_sources
 

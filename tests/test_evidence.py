@@ -119,7 +119,7 @@ def test_the_section_heading_says_whom_a_passage_is_about():
                     1.0)
     tokyo = dataclasses.replace(lisbon, number=2, section="Health › Tokyo", text="The yearly health budget is ¥60,000.")
     evidence = select_evidence("How big is the health budget for Tokyo employees?", [lisbon, tokyo])
-    assert [(p.number, p.text) for p in evidence.passages] == [(2, "The yearly health budget is ¥60,000.")]
+    assert [(p.number, p.text) for p in evidence.passages] == [(2, "Tokyo — The yearly health budget is ¥60,000.")]
 
 
 def test_a_passage_lacking_only_words_any_question_uses_is_quoted_beside_the_best():
@@ -128,8 +128,9 @@ def test_a_passage_lacking_only_words_any_question_uses_is_quoted_beside_the_bes
                       "Sick days cannot be carried over.\n\nThe office opens at 8:00.\n\n"
                       "Lunch is served at noon.\n\nParking is free.")
     evidence = select_evidence("Until when can I still use my carried-over vacation days?", [rules])
-    assert [p.text for p in evidence.passages] == ["Carried-over vacation days can still be used until March 31.",
-                                                   "Carried-over vacation days expire on March 31."]
+    assert [p.text.split(". ")[0] for p in evidence.passages] == [
+        "Carried-over vacation days can still be used until March 31.", "Carried-over vacation days expire on March 31"]
+    assert not any("Lunch" in p.text or "office" in p.text for p in evidence.passages)
 
 
 SLA = """## Response times
@@ -163,7 +164,7 @@ def test_a_list_item_is_read_with_its_lead_in():
 def test_a_follow_up_names_the_column_it_asks_about():
     evidence = select_evidence("How many paid vacation days do interns get?", [source(1, POLICY)],
                                focus="And contractors?")
-    assert evidence.passages[0].text == "Benefit: Paid vacation; Contractors: No paid vacation"
+    assert evidence.passages[0].text.endswith(" — Benefit: Paid vacation; Contractors: No paid vacation")
     assert not any("1.25" in p.text for p in evidence.passages)
 
 
@@ -282,7 +283,7 @@ def test_a_lead_in_is_quoted_with_the_command_under_it():
     assert evidence.passages[0].text == (
         "To load completions in your current shell session:\n```\nsource <(kubectl completion bash)\n```")
     flags = select_evidence("Which kubectl flag sets the log level verbosity?", [source(1, KUBECTL)])
-    assert flags.passages[0].text.startswith("Options:\n```\n  -h, --help   help for completion\n")
+    assert flags.passages[0].text.startswith("kubectl completion — Options:\n```\n  -h, --help   help for completion\n")
 
 
 VUE = """## Transition modes
@@ -343,3 +344,31 @@ def test_a_link_alone_is_never_quoted():
     evidence = select_evidence("Do component events bubble up to the grandparent?", [source(1, text)])
     quoted = " ".join(p.text for p in evidence.passages)
     assert "do not bubble" in quoted and "play.vuejs.org" not in quoted and "Playground" not in quoted
+
+
+def test_a_passage_is_quoted_under_the_heading_it_answers_when_it_says_less_alone(e5_embedder):
+    """"Not at this time." answers nothing by itself; under its heading it answers the question."""
+    faq = Source(1, "Benefits", "FAQ › **Q. Does the company match my 401k?**", "- Not at this time.", "b.md", None,
+                 "c", 1, (1,), 1.0)
+    [quoted] = select_evidence("Is there an employer match on the retirement plan?", [faq],
+                               similarity=PassageSimilarity(e5_embedder)).passages
+    assert quoted.text == "Q. Does the company match my 401k? — Not at this time."
+    vue = source(1, "## Once Watchers {#once-watchers}\n\nUse the `once: true` option.\n\n"
+                    "## Deep Watchers {#deep-watchers}\n\nPass `deep: true` to watch nested changes.")
+    [quoted] = select_evidence("How do I get a once watcher?", [vue]).passages
+    assert quoted.text == "Once Watchers — Use the once: true option."  # the heading's anchor is no name
+    said = source(1, "## Parking\n\nVisitors park free for 3 hours.")  # the passage says what its heading does
+    assert select_evidence("How long do visitors park free?", [said]).passages[0].text == \
+        "Visitors park free for 3 hours."
+
+
+def test_a_passage_without_the_best_one_s_words_but_with_its_names_is_quoted_beside_it():
+    """The passage most like the question is not always the answer: the one next to it in rank may answer in
+    other words. Only a name the best one holds and it lacks ("Tokyo", "Navan") marks another thing's answer."""
+    travel = source(1, "## Flights\n\nWhile it is possible to find a cheaper flight outside of Navan, we get better "
+                       "rates in the aggregate.\n\n## Booking\n\nAny travel booked outside of Navan will not be "
+                       "reimbursed.\n\n## Hotels\n\nHotels are capped per night.")
+    evidence = select_evidence("Can I book a cheaper flight outside Navan?", [travel])
+    assert [p.text for p in evidence.passages] == [
+        "While it is possible to find a cheaper flight outside of Navan, we get better rates in the aggregate.",
+        "Any travel booked outside of Navan will not be reimbursed."]
