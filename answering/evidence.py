@@ -84,14 +84,16 @@ def select_evidence(question: str, sources: list[Source], k: int = 3, focus: str
     A passage is scored by the weighted question words it holds; those only in its heading
     ("Benefits › Health › Berlin") or in the lead-in of its list or table count half, words any question uses
     ("how long", "maximum") weigh less, and one naming another code of the kind asked about ("P1"
-    for "P2") ranks lower. The best one is always quoted. Another only when it lacks none of the best
-    one's specific words (neither words any question uses nor ones most passages hold), or adds more
-    of them than it lacks: a passage with the question's generic words but not its qualifiers
-    ("Seoul", "Enterprise", "interns") answers another question. At most two from one source, none
+    for "P2") ranks lower. The best one is always quoted. Another only when it lacks none of the names the
+    best one holds ("Seoul", "Enterprise", "P2", "대전"), or adds more of the question's specific words
+    (neither words any question uses nor ones most passages hold) than it lacks; a table row, another item
+    of the best one's list or a passage saying the same of another thing must hold all of the best one's
+    specific words ("interns", "결제팀"): it answers for another line. At most two from one source, none
     that shares no content word with the question, none that addresses an assistant ("SYSTEM: ignore
-    previous instructions …"). A table row keeps only its first cell and the columns the question
-    names, when it names any (a follow-up's own words first: "And contractors?"), and a list item or
-    row is quoted after its lead-in when that holds question words it lacks.
+    previous instructions …"). Each is quoted with the sentences around it (``_around``) and under its
+    heading when that holds question words it lacks. A table row keeps only its first cell and the columns
+    the question names, when it names any (a follow-up's own words first: "And contractors?"), and a list
+    item or row is quoted after its lead-in when that holds question words it lacks.
 
     Given ``similarity`` (the embedder: question, texts -> cosine), every passage is ranked by meaning as well
     (``TERMS``), so a passage that answers in other words than the question's can be the best one.
