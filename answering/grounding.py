@@ -164,6 +164,49 @@ def _quoted(code: str, text: str) -> bool:
     return re.search(rf"(?<![\w-]){re.escape(code)}(?![\w-])", text) is not None
 
 
+# How often: the period a figure is given per ("1.25 days per month", "분기별 1인당 70,000원", "$300 a night").
+_PERIODS = {
+    "day": "day", "daily": "day", "하루": "day", "매일": "day", "일당": "day",
+    "week": "week", "weekly": "week", "매주": "week", "주당": "week", "일주일": "week",
+    "month": "month", "monthly": "month", "매달": "month", "매월": "month", "달마다": "month", "월마다": "month",
+    "한 달": "month", "quarter": "quarter", "quarterly": "quarter", "분기": "quarter",
+    "year": "year", "yearly": "year", "annually": "year", "annual": "year", "매년": "year", "연간": "year",
+    "해마다": "year", "한 해": "year", "night": "night", "nightly": "night", "박당": "night",
+}
+_EN_PERIOD = r"(day|week|month|quarter|year|night)"
+_ASKED_PERIOD = re.compile(rf"\b(?:per|a|an|each|every)\s+{_EN_PERIOD}\b|\b(daily|weekly|monthly|quarterly|yearly|"
+                           r"annually|nightly)\b|(하루|매일|일당|매주|주당|일주일|매달|매월|달마다|월마다|한\s?달|분기|"
+                           r"매년|연간|해마다|한\s?해|박당)", re.I)
+_RATE_AFTER = re.compile(rf"(?:(?!\.\s)[^;:|\n]){{0,40}}?(?:\b(?:per|a|an|each|every)\s+|/)(?:full\s+)?{_EN_PERIOD}s?\b"
+                         r"|\s*(?:\S+\s+){0,2}?(daily|weekly|monthly|quarterly|yearly|annually|nightly)\b", re.I)
+_RATE_BEFORE = re.compile(r"(하루|매일|일당|매주|주당|일주일|매달|매월|달마다|월마다|한\s?달|분기\S*|매년|연간|"
+                          r"해마다|한\s?해|박당)[^.,;:\n]{0,12}$")
+
+
+def asked_period(question: str) -> str | None:
+    """The period a question asks a figure per ("per month", "nightly", "한 달에"), if it asks for one."""
+    match = _ASKED_PERIOD.search(question)
+    return _period(next(g for g in match.groups() if g)) if match else None
+
+
+def rates(text: str) -> set[tuple[float, str]]:
+    """Every number in ``text`` given per a period, with the period: "1.25 days for every full month" is
+    (1.25, "month"), "분기별 1인당 70,000원" is (70000.0, "quarter"); "7.5 days" is none."""
+    found = set()
+    for match in _NUMBER.finditer(text):
+        after = _RATE_AFTER.match(text, match.end())
+        before = _RATE_BEFORE.search(text[max(0, match.start() - 24):match.start()])
+        said = next((g for g in after.groups() if g), None) if after else before.group(1) if before else None
+        if said:
+            found.add((next(iter(numbers(match.group(0)))), _period(said)))
+    return found
+
+
+def _period(word: str) -> str:
+    word = " ".join(word.lower().split())
+    return _PERIODS.get(word) or _PERIODS.get(word.rstrip("s")) or ("quarter" if word.startswith("분기") else word)
+
+
 def check_grounding(answer: str, sources_text: str, question: str = "") -> Grounding:
     """Which facts ``answer`` states that occur in ``sources_text`` or ``question``, and which do not."""
     given = CITATION.sub(" ", f"{sources_text}\n{question}")  # a source's number ([1]) is no fact

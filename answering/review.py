@@ -10,7 +10,7 @@ from typing import Callable
 from answering.citations import CitationCheck
 from answering.context import Source
 from answering.evidence import Evidence, closest_passages, select_evidence
-from answering.grounding import Grounding, numbers, stated_numbers
+from answering.grounding import Grounding, asked_period, numbers, rates, stated_numbers
 from answering.types import Answer
 from answering.wellformed import is_stub
 
@@ -32,6 +32,10 @@ def review(draft: Answer, check: CitationCheck, grounding: Grounding, evidence: 
         return "off_evidence"  # a number the sources have, but not where the question is answered
     if quoted and not stated & quoted and _ASKS_FOR_A_FIGURE.search(question):
         return "no_figure"  # "How long …?" answered around the figure the evidence gives
+    period = asked_period(question)
+    per = {value for value, said in rates(" ".join(p.text for p in evidence.passages)) if said == period}
+    if per and not stated & per:
+        return "no_figure"  # asked per month, answered with the total for six months ("7.5" for "1.25 per month")
     return None
 
 

@@ -56,6 +56,7 @@ def test_an_invented_number_is_replaced_by_the_evidence_in_auto_mode(build):
     ("Interns get paid vacation days per month [1].", "stub"),  # the question said back
     ("Interns are employed for 3 to 6 months [1].", "off_evidence"),  # true, but not the answer
     ("Interns get paid vacation for every full month of their internship [1].", "no_figure"),  # asked how many
+    ("The answer is: 7.5 [1].", "no_figure"),  # a 6-month intern's total, where the question asks per month
 ])
 def test_a_stub_or_uncited_answer_is_replaced_by_the_evidence(build, reply, reason):
     pipeline, _ = build(reply)

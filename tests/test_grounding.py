@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from answering.grounding import check_grounding, dates, numbers
+from answering.grounding import asked_period, check_grounding, dates, numbers, rates
 
 SOURCES = """[1] Contractors and Interns Policy › Vacation
 Interns accrue 1.25 paid vacation days for every full month. The learning allowance is €300 (₩1,700,000 a
@@ -122,3 +122,23 @@ def test_a_code_block_quoted_after_a_list_marker_is_read_as_code():
     quoted = "The documents say:\n• ```\n<input v-focus />\n``` [2]\nThis directive is more useful than autofocus."
     assert check_grounding(quoted, sources).grounded
     assert not check_grounding(quoted.replace("v-focus", "v-blur"), sources).grounded
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Interns accrue 1.25 paid vacation days for every full month. A 6-month intern has 7.5 days.", {(1.25, "month")}),
+    ("Wellness allowance: €50 (₩70,000) per month", {(50.0, "month"), (70000.0, "month")}),
+    ("a $300 USD per night maximum spend limit", {(300.0, "night")}),
+    ("Internet/WiFi plan: $50/month", {(50.0, "month")}),
+    ("인턴은 매달 1.25일의 유급 휴가가 생깁니다. 6개월 인턴은 7.5일입니다.", {(1.25, "month")}),
+    ("팀 행사비는 분기별 70,000원입니다.", {(70000.0, "quarter")}),
+    ("Interns get 7.5 days. Per month they get 1.25.", set()),  # a period in another sentence counts nothing
+])
+def test_a_figure_given_per_a_period_is_read_with_it(text, expected):
+    assert rates(text) == expected
+
+
+def test_the_period_a_question_asks_a_figure_per():
+    assert asked_period("How many paid vacation days do interns get per month?") == "month"
+    assert asked_period("What's the nightly cap for hotels?") == "night"
+    assert asked_period("인턴은 한 달에 유급 휴가를 며칠 받나요?") == "month"
+    assert asked_period("How do I request vacation?") is None
