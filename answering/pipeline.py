@@ -341,8 +341,9 @@ class Pipeline:
         s.log.grounding = {**grounding.as_dict(), "review": reason or "passed"}  # the model's record (_skip_draft)
         s.log.latency_ms["review"] = ms_since(t0)
         if reason == "withheld" or (reason and self._mode(s) == "auto"):
-            s.log.grounding["draft"] = draft.text
-            return self._give_evidence(s, evidence, reason, draft)
+            s.log.grounding["draft"] = draft.text  # the evidence then comes from every source, not the few it read
+            s.sources = build_sources(s.hits, self.config.source_tokens, count_tokens=approx_tokens)
+            return self._give_evidence(s, self._evidence(s), reason, draft)
         s.log.evidence = evidence_record(evidence)
         s.log.verified = check.verified
         s.log.citations = [source_record(src) for src in draft.sources]

@@ -176,3 +176,22 @@ def test_auto_mode_quotes_the_evidence_at_once_for_a_model_whose_drafts_the_chec
     pipeline.explore = lambda: False
     other = pipeline.answer(Question(INTERNS, collections=("handbook", "test-drafts-other")))
     assert other.fallback != "drafts_rejected"  # another scope has its own record
+
+
+def test_a_draft_thrown_away_is_replaced_by_evidence_from_every_source_not_only_those_the_model_read(
+        handbook_db, e5_embedder):
+    """A small model's window holds a source or two; the evidence given instead of its draft is chosen from all
+    the sources the question retrieved, as in extractive mode."""
+    engine = handbook_db[0]
+    chat = ScriptedChat(replies=["Please ask your manager about it."])
+    s = Settings(_env_file=None, model_policy="local", max_tokens=200)
+    small = Pipeline(s.pipeline_config, Searcher(engine, e5_embedder), ScriptedModels(chat, context_tokens=900),
+                     engine)
+    extractive = Pipeline(Settings(_env_file=None, answer_mode="extractive").pipeline_config,
+                          Searcher(engine, e5_embedder), ScriptedModels(chat), engine)
+    question = "Do contractors and interns get paid vacation, and how much?"
+    answer = small.answer(Question(question))
+    read = chat.prompts[-1][-1].content.count("\n[")  # the sources the model was given
+    assert answer.route == Route.EXTRACTIVE and answer.fallback == "unsupported"
+    assert max(src.number for src in answer.sources + answer.uncited) > read
+    assert answer.text == extractive.answer(Question(question)).text
